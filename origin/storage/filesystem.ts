@@ -1,0 +1,145 @@
+// The embedded default backend: objects as files under STORAGE_PATH. Writes go to a staging file
+// that is verified, fsynced and then renamed to its key, so a reader sees a whole object or none.
+
+import { createHash, randomUUID } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
+import { dirname, join, relative, resolve, sep } from "node:path";
+import { Readable } from "node:stream";
+import { stagingPrefix } from "../../shared/storage-keys.ts";
+import {
+  ContentMismatch,
+  type ByteSpan,
+  type ObjectStat,
+  type PutOptions,
+  type Storage,
+} from "./storage.ts";
+
+export class FilesystemStorage implements Storage {
+  readonly description: string;
+  readonly scratchDir: string;
+  private readonly root: string;
+
+  constructor(root: string) {
+    this.root = resolve(root);
+    this.description = `filesystem:${this.root}`;
+    this.scratchDir = join(this.root, stagingPrefix);
+  }
+
+  async init(): Promise<this> {
+    await mkdir(this.scratchDir, { recursive: true });
+    return this;
+  }
+
+  private pathOf(key: string): string {
+    const path = resolve(this.root, key);
+    const inside = relative(this.root, path);
+    if (inside.startsWith("..") || inside === "" || inside.startsWith(sep)) {
+      throw new Error(`storage key escapes the storage root: ${key}`);
+    }
+    return path;
+  }
+
+  async stat(key: string): Promise<ObjectStat | null> {
+    try {
+      const info = await stat(this.pathOf(key));
+      return info.isFile() ? { size: info.size } : null;
+    } catch (error) {
+      if (isNotFound(error)) return null;
+      throw error;
+    }
+  }
+
+  async has(key: string): Promise<boolean> {
+    return (await this.stat(key)) !== null;
+  }
+
+  async read(key: string, span?: ByteSpan): Promise<ReadableStream<Uint8Array> | null> {
+    const path = this.pathOf(key);
+    const handle = await open(path, "r").catch((error: unknown) => {
+      if (isNotFound(error)) return null;
+      throw error;
+    });
+    if (!handle) return null;
+    const stream = createReadStream(path, {
+      fd: handle,
+      start: span?.start,
+      end: span?.end,
+      highWaterMark: 256 * 1024,
+    });
+    return Readable.toWeb(stream) as ReadableStream<Uint8Array>;
+  }
+
+  async readBytes(key: string): Promise<Uint8Array<ArrayBuffer> | null> {
+    try {
+      const buffer = await readFile(this.pathOf(key));
+      return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength) as Uint8Array<ArrayBuffer>;
+    } catch (error) {
+      if (isNotFound(error)) return null;
+      throw error;
+    }
+  }
+
+  async putFile(key: string, path: string, options: PutOptions): Promise<void> {
+    const staged = join(this.scratchDir, `${randomUUID()}.put`);
+    try {
+      // Rename into staging when on the same filesystem, copy otherwise; verify either way.
+      await rename(path, staged).catch(async () => {
+        await copyFile(path, staged);
+        await rm(path, { force: true });
+      });
+      const actual = await hashFile(staged);
+      if (actual !== options.sha256) throw new ContentMismatch(key, options.sha256, actual);
+      await this.publish(staged, key);
+    } finally {
+      await rm(staged, { force: true });
+    }
+  }
+
+  async putBytes(key: string, bytes: Uint8Array<ArrayBuffer>, options: PutOptions): Promise<void> {
+    const actual = createHash("sha256").update(bytes).digest("hex");
+    if (actual !== options.sha256) throw new ContentMismatch(key, options.sha256, actual);
+    const staged = join(this.scratchDir, `${randomUUID()}.put`);
+    try {
+      const handle = await open(staged, "w");
+      try {
+        await handle.writeFile(bytes);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await this.publish(staged, key);
+    } finally {
+      await rm(staged, { force: true });
+    }
+  }
+
+  private async publish(staged: string, key: string): Promise<void> {
+    const target = this.pathOf(key);
+    await mkdir(dirname(target), { recursive: true });
+    const handle = await open(staged, "r");
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(staged, target);
+  }
+}
+
+async function hashFile(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) {
+    hash.update(chunk as Buffer);
+  }
+  return hash.digest("hex");
+}
+
+async function copyFile(from: string, to: string): Promise<void> {
+  const { copyFile: copy } = await import("node:fs/promises");
+  await copy(from, to);
+}
+
+function isNotFound(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException | undefined)?.code === "ENOENT";
+}

@@ -1,0 +1,54 @@
+// The storage interface the origin writes blobs and manifests through, sized by capability:
+// the registry read path sees only BlobReader, the build pipeline only BlobWriter.
+// Keys come from shared/storage-keys.ts. Invariant of every backend: an object is visible at
+// its key only once it is complete and its content matches the sha256 it is stored under.
+
+export interface ObjectStat {
+  size: number;
+}
+
+export interface ByteSpan {
+  start: number;
+  /** Inclusive. */
+  end: number;
+}
+
+export interface BlobReader {
+  stat(key: string): Promise<ObjectStat | null>;
+  /** Streams an object (or a span of it); null when it does not exist. */
+  read(key: string, span?: ByteSpan): Promise<ReadableStream<Uint8Array> | null>;
+  /** Reads a small object whole (manifests, configs); null when it does not exist. */
+  readBytes(key: string): Promise<Uint8Array<ArrayBuffer> | null>;
+  /** A URL the client may be redirected to instead of streaming through the origin, if any. */
+  redirectUrl?(key: string): Promise<string | null>;
+}
+
+export interface PutOptions {
+  /** Lowercase hex sha256 of the content; the backend refuses content that does not match. */
+  sha256: string;
+  contentType?: string;
+}
+
+export interface BlobWriter {
+  has(key: string): Promise<boolean>;
+  /**
+   * Publishes a complete local file at `key`. The file may be moved or deleted by the backend;
+   * callers must not use it afterwards.
+   */
+  putFile(key: string, path: string, options: PutOptions): Promise<void>;
+  putBytes(key: string, bytes: Uint8Array<ArrayBuffer>, options: PutOptions): Promise<void>;
+}
+
+export interface Storage extends BlobReader, BlobWriter {
+  /** A short human description for logs and the start page, e.g. "filesystem:/var/lib/…". */
+  readonly description: string;
+  /** A directory for temporary pack output, ideally on the same filesystem as the store. */
+  readonly scratchDir: string;
+}
+
+export class ContentMismatch extends Error {
+  constructor(key: string, expected: string, actual: string) {
+    super(`content of ${key} has sha256 ${actual}, expected ${expected}`);
+    this.name = "ContentMismatch";
+  }
+}

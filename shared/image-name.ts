@@ -1,0 +1,100 @@
+// Image names as Nixery reads them: each path component is a package, `shell` and `arm64` are
+// meta-packages recognised only at the front, `cacert` and `iana-etc` are always added, and the
+// list is sorted so that order does not matter. Also the registry's name and tag grammar.
+
+import { RegistryError } from "./errors.ts";
+
+export type Architecture = "amd64" | "arm64";
+
+export const nixSystems: Record<Architecture, string> = {
+  amd64: "x86_64-linux",
+  arm64: "aarch64-linux",
+};
+
+/** What the `shell` meta-package expands to (Nixery's list). */
+export const shellPackages = ["bashInteractive", "coreutils", "moreutils", "nano"] as const;
+/** Packages every image gets, so TLS and service names work. */
+export const alwaysIncluded = ["cacert", "iana-etc"] as const;
+export const metaPackages = ["shell", "arm64"] as const;
+
+export interface ImageRequest {
+  /** The repository name as requested. */
+  name: string;
+  arch: Architecture;
+  /** Sorted, de-duplicated attribute paths (dot-separated) to look up in the package set. */
+  packages: string[];
+}
+
+const componentPattern = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$/;
+const tagPattern = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+export const maxNameLength = 255;
+
+export function isValidTag(tag: string): boolean {
+  return tagPattern.test(tag);
+}
+
+export function assertValidTag(tag: string): void {
+  if (!isValidTag(tag)) {
+    throw new RegistryError(
+      "TAG_INVALID",
+      `invalid tag "${truncate(tag)}": a tag is 1-128 characters of [A-Za-z0-9_.-] and does not start with "." or "-"`,
+    );
+  }
+}
+
+/** Registry name grammar (OCI distribution spec), with a message that says what is wrong. */
+export function assertValidName(name: string): void {
+  if (name.length === 0) throw new RegistryError("NAME_INVALID", "repository name is empty");
+  if (name.length > maxNameLength) {
+    throw new RegistryError(
+      "NAME_INVALID",
+      `repository name is ${name.length} characters long; the limit is ${maxNameLength}`,
+    );
+  }
+  for (const component of name.split("/")) {
+    if (!componentPattern.test(component)) {
+      throw new RegistryError(
+        "NAME_INVALID",
+        `invalid repository name component "${truncate(component)}": use lowercase letters, digits and single separators (".", "_", "__", "-")`,
+      );
+    }
+  }
+}
+
+/** Nix attribute names cannot start with a digit; nixpkgs prefixes such names with "_". */
+function toAttributePath(component: string): string {
+  return component
+    .split(".")
+    .map((part) => (/^[0-9]/.test(part) ? `_${part}` : part))
+    .join(".");
+}
+
+export function parseImageName(name: string): ImageRequest {
+  assertValidName(name);
+  const components = name.split("/");
+  let arch: Architecture = "amd64";
+  const wanted: string[] = [];
+  let index = 0;
+  for (; index < components.length; index++) {
+    const component = components[index]!;
+    if (component === "shell") wanted.push(...shellPackages);
+    else if (component === "arm64") arch = "arm64";
+    else break;
+  }
+  for (const component of components.slice(index)) wanted.push(toAttributePath(component));
+  wanted.push(...alwaysIncluded);
+  const packages = [...new Set(wanted)].sort();
+  return { name, arch, packages };
+}
+
+/**
+ * A name that is the same for every spelling of one image (`git/htop` and `htop/git`):
+ * architecture plus the sorted package list. Used in cache and storage keys.
+ */
+export function canonicalImageName(image: ImageRequest): string {
+  return [image.arch, ...image.packages].join("/");
+}
+
+function truncate(text: string): string {
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}

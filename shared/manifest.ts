@@ -1,0 +1,85 @@
+// Image configs and manifests, serialised deterministically: same inputs, same bytes, same digest.
+
+import { mediaTypes, type ManifestFlavour } from "./media-types.ts";
+import type { Architecture } from "./image-name.ts";
+import type { Digest } from "./digest.ts";
+
+export interface LayerDescriptor {
+  /** sha256 of the gzip stream as stored. */
+  digest: Digest;
+  /** sha256 of the uncompressed tar. */
+  diffId: Digest;
+  /** Compressed size in bytes. */
+  size: number;
+}
+
+export interface ImageConfigInput {
+  arch: Architecture;
+  layers: readonly LayerDescriptor[];
+  env: readonly string[];
+  cmd?: readonly string[];
+  labels?: Readonly<Record<string, string>>;
+}
+
+export interface Descriptor {
+  mediaType: string;
+  digest: Digest;
+  size: number;
+}
+
+const encoder = new TextEncoder();
+
+export function buildImageConfig(input: ImageConfigInput): Uint8Array<ArrayBuffer> {
+  const config: Record<string, unknown> = { Env: [...input.env] };
+  if (input.cmd) config.Cmd = [...input.cmd];
+  if (input.labels && Object.keys(input.labels).length > 0) {
+    config.Labels = Object.fromEntries(
+      Object.entries(input.labels).sort(([a], [b]) => (a < b ? -1 : 1)),
+    );
+  }
+  return encoder.encode(
+    JSON.stringify({
+      architecture: input.arch,
+      os: "linux",
+      config,
+      rootfs: { type: "layers", diff_ids: input.layers.map((layer) => layer.diffId) },
+    }),
+  );
+}
+
+export function buildManifest(
+  flavour: ManifestFlavour,
+  config: { digest: Digest; size: number },
+  layers: readonly LayerDescriptor[],
+): Uint8Array<ArrayBuffer> {
+  const docker = flavour === "docker";
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: docker ? mediaTypes.dockerManifest : mediaTypes.ociManifest,
+    config: {
+      mediaType: docker ? mediaTypes.dockerConfig : mediaTypes.ociConfig,
+      digest: config.digest,
+      size: config.size,
+    },
+    layers: layers.map((layer) => ({
+      mediaType: docker ? mediaTypes.dockerLayer : mediaTypes.ociLayer,
+      digest: layer.digest,
+      size: layer.size,
+    })),
+  };
+  return encoder.encode(JSON.stringify(manifest, null, 2));
+}
+
+/** The media type a stored manifest declares; manifests are served with exactly this type. */
+export function manifestMediaTypeOf(bytes: Uint8Array): string | null {
+  try {
+    const parsed: unknown = JSON.parse(new TextDecoder().decode(bytes));
+    if (parsed && typeof parsed === "object" && "mediaType" in parsed) {
+      const type = (parsed as { mediaType: unknown }).mediaType;
+      return typeof type === "string" ? type : null;
+    }
+  } catch {
+    return null;
+  }
+  return null;
+}

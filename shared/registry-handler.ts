@@ -1,0 +1,191 @@
+// The pull-only registry API over a RegistrySource, in web-standard Request/Response only, so the
+// origin (Node) and the edge (workerd) answer every route identically from this one piece of code.
+
+import { isDigest, looksLikeDigest, type Digest } from "./digest.ts";
+import { RegistryError } from "./errors.ts";
+import { assertValidName, assertValidTag, parseImageName, type ImageRequest } from "./image-name.ts";
+import { negotiateFlavour, type ManifestFlavour } from "./media-types.ts";
+import { contentRange, parseRange, type ByteRange } from "./range.ts";
+import { assertReadMethod, matchRoute } from "./routes.ts";
+
+export interface StoredManifest {
+  digest: Digest;
+  mediaType: string;
+  bytes: Uint8Array<ArrayBuffer>;
+}
+
+export interface TagAnswer {
+  manifest: StoredManifest;
+  /** How long a cache may keep this tag → manifest answer. */
+  maxAgeSeconds: number;
+  /** Extra response headers (e.g. a stale-answer marker or the source revision). */
+  headers?: Record<string, string>;
+}
+
+export interface BlobRead {
+  size: number;
+  range: ByteRange | null;
+  /** Null for HEAD. */
+  body: ReadableStream<Uint8Array> | null;
+}
+
+/** Given a blob's size, the byte range to send (null: all); throws RANGE_INVALID. */
+export type RangeResolver = (size: number) => ByteRange | null;
+
+export interface RegistrySource {
+  manifestForTag(
+    image: ImageRequest,
+    tag: string,
+    flavour: ManifestFlavour,
+    method: "GET" | "HEAD",
+  ): Promise<TagAnswer>;
+  manifestByDigest(digest: Digest): Promise<StoredManifest | null>;
+  readBlob(digest: Digest, range: RangeResolver, method: "GET" | "HEAD"): Promise<BlobRead | null>;
+  listTags?(image: ImageRequest): Promise<string[]>;
+}
+
+export const immutableCacheControl = "public, max-age=31536000, immutable";
+
+const baseHeaders = { "Docker-Distribution-API-Version": "registry/2.0" };
+
+function parseDigestParam(value: string): Digest {
+  if (!isDigest(value)) {
+    throw new RegistryError(
+      "DIGEST_INVALID",
+      `invalid digest "${value.slice(0, 100)}": expected sha256: followed by 64 lowercase hex digits`,
+    );
+  }
+  return value;
+}
+
+/** Answers one registry request; returns null when the path is not a registry route. */
+export async function handleRegistryRequest(
+  request: Request,
+  source: RegistrySource,
+): Promise<Response | null> {
+  const url = new URL(request.url);
+  const route = matchRoute(url.pathname);
+  if (!route) return null;
+  assertReadMethod(request.method, route);
+  const method = request.method === "HEAD" ? "HEAD" : "GET";
+  switch (route.kind) {
+    case "base":
+      return new Response(method === "HEAD" ? null : "{}", {
+        headers: { ...baseHeaders, "Content-Type": "application/json" },
+      });
+    case "upload":
+      throw new RegistryError("UNSUPPORTED");
+    case "tags": {
+      const image = parseImageName(route.name);
+      const tags = source.listTags ? await source.listTags(image) : ["latest"];
+      const body = JSON.stringify({ name: route.name, tags });
+      return new Response(method === "HEAD" ? null : body, {
+        headers: { ...baseHeaders, "Content-Type": "application/json", "Cache-Control": "no-store" },
+      });
+    }
+    case "manifest":
+      return serveManifest(request, route.name, route.reference, method, source);
+    case "blob":
+      return serveBlob(request, route.name, route.digest, method, source);
+  }
+}
+
+async function serveManifest(
+  request: Request,
+  name: string,
+  reference: string,
+  method: "GET" | "HEAD",
+  source: RegistrySource,
+): Promise<Response> {
+  if (looksLikeDigest(reference) || reference.startsWith("sha256:")) {
+    assertValidName(name);
+    const digest = parseDigestParam(reference);
+    const manifest = await source.manifestByDigest(digest);
+    if (!manifest) throw new RegistryError("MANIFEST_UNKNOWN", `manifest ${digest} is not known`);
+    return manifestResponse(request, manifest, method, immutableCacheControl, {});
+  }
+  assertValidTag(reference);
+  const image = parseImageName(name);
+  const flavour = negotiateFlavour(request.headers.get("accept"));
+  const answer = await source.manifestForTag(image, reference, flavour, method);
+  const cacheControl =
+    answer.maxAgeSeconds > 0 ? `public, max-age=${answer.maxAgeSeconds}` : "no-cache";
+  return manifestResponse(request, answer.manifest, method, cacheControl, {
+    Vary: "Accept",
+    ...answer.headers,
+  });
+}
+
+function manifestResponse(
+  request: Request,
+  manifest: StoredManifest,
+  method: "GET" | "HEAD",
+  cacheControl: string,
+  extra: Record<string, string>,
+): Response {
+  const headers: Record<string, string> = {
+    ...baseHeaders,
+    ...extra,
+    "Content-Type": manifest.mediaType,
+    "Content-Length": String(manifest.bytes.byteLength),
+    "Docker-Content-Digest": manifest.digest,
+    ETag: `"${manifest.digest}"`,
+    "Cache-Control": cacheControl,
+  };
+  if (matchesETag(request, manifest.digest)) return new Response(null, { status: 304, headers });
+  return new Response(method === "HEAD" ? null : manifest.bytes, { headers });
+}
+
+async function serveBlob(
+  request: Request,
+  name: string,
+  digestParam: string,
+  method: "GET" | "HEAD",
+  source: RegistrySource,
+): Promise<Response> {
+  assertValidName(name);
+  const digest = parseDigestParam(digestParam);
+  const rangeHeader = request.headers.get("range");
+  const resolve: RangeResolver = (size) => parseRange(rangeHeader, size);
+  const headers: Record<string, string> = {
+    ...baseHeaders,
+    "Docker-Content-Digest": digest,
+    ETag: `"${digest}"`,
+    "Accept-Ranges": "bytes",
+    "Cache-Control": immutableCacheControl,
+  };
+  if (matchesETag(request, digest)) return new Response(null, { status: 304, headers });
+  const blob = await source.readBlob(digest, resolve, method);
+  if (blob) {
+    headers["Content-Type"] = "application/octet-stream";
+    return rangedResponse(blob.size, blob.range, blob.body, headers);
+  }
+  // Manifests are blobs too: clients may fetch them from /blobs/<digest>.
+  const manifest = await source.manifestByDigest(digest);
+  if (!manifest) throw new RegistryError("BLOB_UNKNOWN", `blob ${digest} is not known`);
+  headers["Content-Type"] = manifest.mediaType;
+  const range = resolve(manifest.bytes.byteLength);
+  const bytes = range ? manifest.bytes.subarray(range.start, range.end + 1) : manifest.bytes;
+  return rangedResponse(manifest.bytes.byteLength, range, method === "HEAD" ? null : bytes, headers);
+}
+
+function rangedResponse(
+  size: number,
+  range: ByteRange | null,
+  body: ReadableStream<Uint8Array> | Uint8Array<ArrayBuffer> | null,
+  headers: Record<string, string>,
+): Response {
+  if (range) {
+    headers["Content-Range"] = contentRange(range, size);
+    headers["Content-Length"] = String(range.end - range.start + 1);
+    return new Response(body, { status: 206, headers });
+  }
+  headers["Content-Length"] = String(size);
+  return new Response(body, { status: 200, headers });
+}
+
+function matchesETag(request: Request, digest: Digest): boolean {
+  const header = request.headers.get("if-none-match");
+  if (!header) return false;
+  return header.split(",").some((tag) => tag.trim().replace(/^W\//, "") === `"${digest}"`);
+}
