@@ -1,5 +1,8 @@
 // The one table of registry error codes and the one place that writes the error envelope.
 // Handlers throw RegistryError; each app's onError turns it into `{"errors":[…]}` JSON.
+// A failed or timed-out image build is reported as MANIFEST_UNKNOWN (404) with the reason in the
+// message: skopeo, podman and Docker show a 404's message to the user but hide 5xx bodies, so
+// this is the only channel through which "builder for …drv failed: <log>" reaches them.
 
 export const errorCodes = {
   BLOB_UNKNOWN: { status: 404, message: "blob unknown to registry" },
@@ -15,7 +18,6 @@ export const errorCodes = {
   METHOD_UNKNOWN: { status: 405, message: "method not allowed for this route" },
   NOT_FOUND: { status: 404, message: "no such route" },
   TOOMANYREQUESTS: { status: 429, message: "too many requests" },
-  BUILD_FAILED: { status: 500, message: "image build failed" },
   ORIGIN_UNAVAILABLE: { status: 503, message: "the image builder is unreachable" },
   INTERNAL: { status: 500, message: "internal error" },
 } as const satisfies Record<string, { status: number; message: string }>;

@@ -3,7 +3,12 @@
 
 import { isDigest, looksLikeDigest, type Digest } from "./digest.ts";
 import { RegistryError } from "./errors.ts";
-import { assertValidName, assertValidTag, parseImageName, type ImageRequest } from "./image-name.ts";
+import {
+  assertValidName,
+  assertValidTag,
+  parseImageName,
+  type ImageRequest,
+} from "./image-name.ts";
 import { negotiateFlavour, type ManifestFlavour } from "./media-types.ts";
 import { contentRange, parseRange, type ByteRange } from "./range.ts";
 import { assertReadMethod, matchRoute } from "./routes.ts";
@@ -24,6 +29,8 @@ export interface TagAnswer {
 
 export interface BlobRead {
   size: number;
+  /** When set, the client is redirected (307) here instead of being sent the body. */
+  redirect?: string;
   range: ByteRange | null;
   /** Null for HEAD. */
   body: ReadableStream<Uint8Array> | null;
@@ -80,7 +87,11 @@ export async function handleRegistryRequest(
       const tags = source.listTags ? await source.listTags(image) : ["latest"];
       const body = JSON.stringify({ name: route.name, tags });
       return new Response(method === "HEAD" ? null : body, {
-        headers: { ...baseHeaders, "Content-Type": "application/json", "Cache-Control": "no-store" },
+        headers: {
+          ...baseHeaders,
+          "Content-Type": "application/json",
+          "Cache-Control": "no-store",
+        },
       });
     }
     case "manifest":
@@ -156,6 +167,9 @@ async function serveBlob(
   };
   if (matchesETag(request, digest)) return new Response(null, { status: 304, headers });
   const blob = await source.readBlob(digest, resolve, method);
+  if (blob?.redirect) {
+    return new Response(null, { status: 307, headers: { ...headers, Location: blob.redirect } });
+  }
   if (blob) {
     headers["Content-Type"] = "application/octet-stream";
     return rangedResponse(blob.size, blob.range, blob.body, headers);
@@ -166,7 +180,12 @@ async function serveBlob(
   headers["Content-Type"] = manifest.mediaType;
   const range = resolve(manifest.bytes.byteLength);
   const bytes = range ? manifest.bytes.subarray(range.start, range.end + 1) : manifest.bytes;
-  return rangedResponse(manifest.bytes.byteLength, range, method === "HEAD" ? null : bytes, headers);
+  return rangedResponse(
+    manifest.bytes.byteLength,
+    range,
+    method === "HEAD" ? null : bytes,
+    headers,
+  );
 }
 
 function rangedResponse(

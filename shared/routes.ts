@@ -48,7 +48,10 @@ export function matchRoute(pathname: string): Route | null {
 export function assertReadMethod(method: string, route: Route): void {
   if (method === "GET" || method === "HEAD") {
     if (route.kind === "upload") {
-      throw new RegistryError("UNSUPPORTED", "this registry is pull-only: uploads are not accepted");
+      throw new RegistryError(
+        "UNSUPPORTED",
+        "this registry is pull-only: uploads are not accepted",
+      );
     }
     return;
   }

@@ -1,0 +1,69 @@
+// The origin's HTTP application: start page, build endpoints for the edge, and the pull-only
+// registry API from shared/registry-handler.ts. One error handler writes every error.
+
+import { Hono } from "hono";
+import { errorResponse, RegistryError, toRegistryError } from "../shared/errors.ts";
+import { handleRegistryRequest } from "../shared/registry-handler.ts";
+import type { BuildRecords } from "./cache/build-records.ts";
+import type { ImageService } from "./build/image-service.ts";
+import type { Logger } from "./log.ts";
+import { createOriginSource } from "./registry-source.ts";
+import { buildRoutes } from "./routes/builds.ts";
+import { renderStartPage } from "./start-page.ts";
+import type { BlobReader } from "./storage/storage.ts";
+
+export interface AppDeps {
+  images: ImageService;
+  storage: BlobReader & { readonly description: string };
+  builds: BuildRecords;
+  originSecret: string | null;
+  /** The source revision `latest` serves now, for the start page. */
+  currentRevision: () => Promise<string | null>;
+  log: Logger;
+}
+
+export function createApp(deps: AppDeps): Hono {
+  const app = new Hono();
+  const source = createOriginSource(deps.images, deps.storage);
+
+  app.get("/", async (c) => {
+    const revision = await deps.currentRevision().catch(() => null);
+    return c.html(
+      renderStartPage({
+        host: c.req.header("host") ?? "localhost",
+        source: deps.images.sourceId,
+        revision,
+        storage: deps.storage.description,
+        recentErrors: deps.builds.recentErrors(15),
+        builds: deps.images.stats,
+      }),
+    );
+  });
+
+  app.get("/healthz", (c) => c.json({ ok: true, builds: deps.images.stats }));
+
+  app.route("/", buildRoutes(deps.images, deps.originSecret));
+
+  app.all("/v2/*", async (c) => {
+    const response = await handleRegistryRequest(c.req.raw, source);
+    if (response) return response;
+    throw new RegistryError("NOT_FOUND", `no registry route ${c.req.method} ${c.req.path}`);
+  });
+
+  app.notFound((c) =>
+    errorResponse(
+      new RegistryError("NOT_FOUND", `no route ${c.req.method} ${c.req.path.slice(0, 200)}`),
+      c.req.method,
+    ),
+  );
+
+  app.onError((error, c) => {
+    const registryError = toRegistryError(error);
+    if (registryError.code === "INTERNAL") {
+      deps.log.error("request failed", { path: c.req.path, error: String(error?.stack ?? error) });
+    }
+    return errorResponse(registryError, c.req.method);
+  });
+
+  return app;
+}

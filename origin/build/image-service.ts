@@ -1,0 +1,181 @@
+// Turns (image, tag) into the image's manifests: from the manifest cache when it may, otherwise by
+// resolving the tag to a source revision and building — one build per cache key at a time
+// (single-flight), at most N builds at once (limiter). Every outcome is recorded.
+
+import type { ImageRequest } from "../../shared/image-name.ts";
+import { manifestKey } from "../../shared/storage-keys.ts";
+import type { TagManifests } from "../../shared/origin-protocol.ts";
+import type { BuildOutcome, BuildRecords } from "../cache/build-records.ts";
+import type { ManifestCache, ManifestEntry } from "../cache/manifest-cache.ts";
+import type { Logger } from "../log.ts";
+import { NixBuildTimedOut, PackagesNotFound, TagNotFound } from "../nix/errors.ts";
+import type { Runner } from "../nix/runner.ts";
+import { resolveSource, type SourceConfig } from "../nix/source.ts";
+import type { BlobReader } from "../storage/storage.ts";
+import { revisionCacheKey, tagCacheKey } from "./cache-key.ts";
+import { Limiter } from "./limiter.ts";
+import { buildImage, type PipelineDeps } from "./pipeline.ts";
+import { SingleFlight } from "./single-flight.ts";
+
+export interface ImageServiceDeps {
+  source: SourceConfig;
+  runner: Runner;
+  manifests: ManifestCache;
+  builds: BuildRecords;
+  storage: BlobReader;
+  pipeline: PipelineDeps;
+  tagTtlSeconds: number;
+  maxConcurrentBuilds: number;
+  log: Logger;
+  now?: () => number;
+}
+
+/** A pinned answer never changes; caches may keep it for a year. */
+const pinnedMaxAgeSeconds = 31536000;
+
+export class ImageService {
+  private readonly flights = new SingleFlight<TagManifests>();
+  private readonly limiter: Limiter;
+  private readonly now: () => number;
+  readonly sourceId: string;
+
+  constructor(private readonly deps: ImageServiceDeps) {
+    this.limiter = new Limiter(deps.maxConcurrentBuilds);
+    this.now = deps.now ?? Date.now;
+    this.sourceId = describeSource(deps.source);
+  }
+
+  /** The build job id for an image and tag (stable: the tag's cache key). */
+  jobId(image: ImageRequest, tag: string): string {
+    return tagCacheKey(this.sourceId, tag, image);
+  }
+
+  /** The cached answer, without building or touching Nix; null when unknown or expired. */
+  async cached(image: ImageRequest, tag: string): Promise<TagManifests | null> {
+    const entry = await this.validEntry(this.jobId(image, tag));
+    return entry ? this.toTagManifests(image, tag, entry) : null;
+  }
+
+  /** The running build for a job id, if any. */
+  running(jobId: string): Promise<TagManifests> | undefined {
+    return this.flights.get(jobId);
+  }
+
+  get stats(): { running: number; queued: number } {
+    return { running: this.limiter.running, queued: this.limiter.queued };
+  }
+
+  /** Cached answer or a (shared) build. Throws the domain errors of the build. */
+  async resolve(image: ImageRequest, tag: string): Promise<TagManifests> {
+    const hit = await this.cached(image, tag);
+    if (hit) return hit;
+    return this.flights.run(this.jobId(image, tag), () => this.resolveAndBuild(image, tag));
+  }
+
+  private async resolveAndBuild(image: ImageRequest, tag: string): Promise<TagManifests> {
+    const started = this.now();
+    let revision: string | null = null;
+    try {
+      const source = await resolveSource(this.deps.source, tag, this.deps.runner);
+      revision = source.revision;
+      const revKey = revision ? revisionCacheKey(this.sourceId, revision, image) : null;
+      const known = revKey ? await this.validEntry(revKey) : null;
+      const manifests =
+        known?.manifests ??
+        (await this.limiter.run(async () => {
+          this.deps.log.info("build started", { image: image.name, tag, revision });
+          return (await buildImage(this.deps.pipeline, image, source)).manifests;
+        }));
+      const createdAt = this.now();
+      const entry: ManifestEntry = {
+        image: image.name,
+        tag,
+        revision,
+        pinned: source.pinned,
+        manifests,
+        createdAt,
+        expiresAt: source.pinned ? null : createdAt + this.deps.tagTtlSeconds * 1000,
+      };
+      // Both manifests are stored by now (buildImage publishes before returning).
+      if (revKey) this.deps.manifests.put(revKey, { ...entry, pinned: true, expiresAt: null });
+      this.deps.manifests.put(this.jobId(image, tag), entry);
+      if (!known) this.record(image, tag, revision, "success", started, null);
+      this.deps.log.info(known ? "revision already built" : "build finished", {
+        image: image.name,
+        tag,
+        digest: manifests.docker.digest,
+        ms: this.now() - started,
+      });
+      return this.toTagManifests(image, tag, entry);
+    } catch (error) {
+      const outcome = outcomeOf(error);
+      const message = error instanceof Error ? error.message : String(error);
+      this.record(image, tag, revision, outcome, started, message);
+      this.deps.log.warn("build failed", { image: image.name, tag, outcome, error: message });
+      throw error;
+    }
+  }
+
+  /** A cache entry counts only while it is fresh and its manifests still exist in storage. */
+  private async validEntry(key: string): Promise<ManifestEntry | null> {
+    const entry = this.deps.manifests.get(key, this.now());
+    if (!entry) return null;
+    const stored = await Promise.all([
+      this.deps.storage.stat(manifestKey(entry.manifests.docker.digest)),
+      this.deps.storage.stat(manifestKey(entry.manifests.oci.digest)),
+    ]);
+    if (stored.every((stat) => stat !== null)) return entry;
+    this.deps.manifests.delete(key);
+    return null;
+  }
+
+  private toTagManifests(image: ImageRequest, tag: string, entry: ManifestEntry): TagManifests {
+    const maxAgeSeconds = entry.pinned
+      ? pinnedMaxAgeSeconds
+      : Math.max(0, Math.floor(((entry.expiresAt ?? 0) - this.now()) / 1000));
+    return {
+      name: image.name,
+      tag,
+      revision: entry.revision,
+      pinned: entry.pinned,
+      maxAgeSeconds,
+      manifests: entry.manifests,
+    };
+  }
+
+  private record(
+    image: ImageRequest,
+    tag: string,
+    revision: string | null,
+    outcome: BuildOutcome,
+    started: number,
+    error: string | null,
+  ): void {
+    this.deps.builds.record({
+      image: image.name,
+      tag,
+      revision,
+      outcome,
+      durationMs: this.now() - started,
+      error,
+      finishedAt: this.now(),
+    });
+  }
+}
+
+function outcomeOf(error: unknown): BuildOutcome {
+  if (error instanceof PackagesNotFound || error instanceof TagNotFound) return "not_found";
+  if (error instanceof NixBuildTimedOut) return "timeout";
+  return "failed";
+}
+
+export function describeSource(source: SourceConfig): string {
+  switch (source.kind) {
+    case "path":
+      return `path:${source.path}`;
+    case "git":
+      return `git:${source.url}`;
+    case "channel":
+      return `channel:${source.urlTemplate.replace("{channel}", source.channel)}`;
+  }
+}

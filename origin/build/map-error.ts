@@ -1,0 +1,44 @@
+// Maps the build's domain errors to registry errors at the edge of the route.
+
+import { RegistryError } from "../../shared/errors.ts";
+import {
+  NixBuildFailed,
+  NixBuildTimedOut,
+  NixEvalFailed,
+  PackagesNotFound,
+  TagNotFound,
+} from "../nix/errors.ts";
+
+export function toBuildRegistryError(error: unknown): RegistryError {
+  if (error instanceof RegistryError) return error;
+  if (error instanceof PackagesNotFound) {
+    return new RegistryError(
+      "MANIFEST_UNKNOWN",
+      `Could not find Nix packages: ${error.missing.join(", ")}`,
+      { missing: error.missing },
+    );
+  }
+  if (error instanceof TagNotFound) {
+    return new RegistryError("MANIFEST_UNKNOWN", error.message, { reason: "tag_not_found" });
+  }
+  if (error instanceof NixBuildFailed) {
+    const tail = error.logTail.slice(-10).join("\n");
+    return new RegistryError(
+      "MANIFEST_UNKNOWN",
+      `image build failed: ${error.message}${tail ? `\n${tail}` : ""}`,
+      { reason: "build_failed", derivation: error.derivation, log: error.logTail },
+    );
+  }
+  if (error instanceof NixBuildTimedOut) {
+    return new RegistryError("MANIFEST_UNKNOWN", `image build ${error.message}`, {
+      reason: "build_timeout",
+      seconds: error.seconds,
+    });
+  }
+  if (error instanceof NixEvalFailed) {
+    return new RegistryError("MANIFEST_UNKNOWN", `package set evaluation failed: ${error.message}`, {
+      reason: "eval_failed",
+    });
+  }
+  return new RegistryError("INTERNAL", "internal error while building the image");
+}

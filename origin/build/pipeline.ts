@@ -1,0 +1,159 @@
+// The image build pipeline, top to bottom: look up the packages → realise them → read the
+// closure graph → group it into layers → pack and upload each layer (or reuse a cached one) →
+// symlink layer → config and manifests → publish. Returns what it built; caching of the
+// answer is the caller's business (image-service.ts).
+
+import { join } from "node:path";
+import { randomUUID } from "node:crypto";
+import { access, rm } from "node:fs/promises";
+import { digestHex, sha256Digest, type Digest } from "../../shared/digest.ts";
+import { nixSystems, type ImageRequest } from "../../shared/image-name.ts";
+import { buildImageConfig, buildManifest, type LayerDescriptor } from "../../shared/manifest.ts";
+import { manifestMediaType, type ManifestFlavour } from "../../shared/media-types.ts";
+import { blobKey, manifestKey } from "../../shared/storage-keys.ts";
+import type { LayerCache } from "../cache/layer-cache.ts";
+import { groupLayers, type LayerOptions } from "../layers/group-layers.ts";
+import { layerKey } from "../layers/layer-key.ts";
+import type { Logger } from "../log.ts";
+import { PackagesNotFound } from "../nix/errors.ts";
+import { lookupPackages } from "../nix/packages.ts";
+import { readClosure } from "../nix/closure.ts";
+import { realisePackages } from "../nix/realise.ts";
+import type { Runner } from "../nix/runner.ts";
+import type { ResolvedSource } from "../nix/source.ts";
+import { packLayer } from "../pack/pack-layer.ts";
+import { storePathEntries } from "../pack/store-entries.ts";
+import { symlinkLayerEntries } from "../pack/symlink-layer.ts";
+import type { TarEntrySpec } from "../pack/tar-entry.ts";
+import type { BlobWriter } from "../storage/storage.ts";
+import { mapLimited } from "./limiter.ts";
+
+/** Bumped whenever the packer's output for the same paths changes; part of every layer key. */
+export const packFormatVersion = "pack-v1";
+
+export interface PipelineDeps {
+  runner: Runner;
+  storage: BlobWriter & { readonly scratchDir: string };
+  layerCache: LayerCache;
+  popularity: Map<string, number>;
+  layerOptions: Partial<LayerOptions>;
+  packConcurrency: number;
+  gzipLevel: number;
+  nixTimeoutMs: number;
+  gcRootDir: string;
+  log: Logger;
+}
+
+export interface BuiltImage {
+  manifests: Record<ManifestFlavour, { digest: Digest; size: number }>;
+  config: { digest: Digest; size: number };
+  layers: LayerDescriptor[];
+  packedLayers: number;
+}
+
+export async function buildImage(
+  deps: PipelineDeps,
+  image: ImageRequest,
+  source: ResolvedSource,
+  signal?: AbortSignal,
+): Promise<BuiltImage> {
+  const system = nixSystems[image.arch];
+  const lookup = await lookupPackages(deps.runner, source, image.packages, system);
+  if (lookup.missing.length > 0) throw new PackagesNotFound(lookup.missing);
+
+  const realised = await realisePackages(deps.runner, source, image.packages, system, {
+    timeoutMs: deps.nixTimeoutMs,
+    rootDir: deps.gcRootDir,
+    signal,
+  });
+  try {
+    const graph = await readClosure(deps.runner, realised.outPaths);
+    const groups = groupLayers(graph, realised.outPaths, deps.popularity, deps.layerOptions);
+    let packedLayers = 0;
+    const storeLayers = await mapLimited(groups, deps.packConcurrency, async (group) => {
+      const key = layerKey(group.paths, packFormatVersion);
+      const cached = deps.layerCache.get(key);
+      if (cached && (await deps.storage.has(blobKey(cached.digest)))) return cached;
+      const layer = await packAndStore(deps, storePathEntries(group.paths), key);
+      deps.layerCache.put(key, layer);
+      packedLayers++;
+      return layer;
+    });
+
+    const installed = lookup.found.flatMap((pkg) => pkg.outPaths);
+    const preferred = installed.filter((path) => path === lookup.coreutils);
+    const envBinary = await findEnvBinary([...preferred, ...installed]);
+    const symlinkEntries = await symlinkLayerEntries(installed, { envBinary });
+    const symlinkLayer = await packAndStore(deps, symlinkEntries, "symlink-layer");
+    const layers = [...storeLayers, symlinkLayer];
+
+    const labels: Record<string, string> = { "dev.nixery.packages": image.packages.join(" ") };
+    if (source.revision) labels["org.opencontainers.image.revision"] = source.revision;
+    const configBytes = buildImageConfig({
+      arch: image.arch,
+      layers,
+      env: ["SSL_CERT_FILE=/etc/ssl/certs/ca-bundle.crt"],
+      cmd: image.packages.includes("bashInteractive") ? ["bash"] : undefined,
+      labels,
+    });
+    const config = await storeBytes(deps.storage, configBytes, blobKey, "application/json");
+    const manifests = {} as BuiltImage["manifests"];
+    for (const flavour of ["docker", "oci"] as const) {
+      const bytes = buildManifest(flavour, config, layers);
+      manifests[flavour] = await storeBytes(deps.storage, bytes, manifestKey, manifestMediaType[flavour]);
+    }
+    return { manifests, config, layers, packedLayers };
+  } finally {
+    await realised.release();
+  }
+}
+
+async function packAndStore(
+  deps: PipelineDeps,
+  entries: AsyncIterable<TarEntrySpec> | Iterable<TarEntrySpec>,
+  label: string,
+): Promise<LayerDescriptor> {
+  const started = Date.now();
+  const scratch = join(deps.storage.scratchDir, `${randomUUID()}.tar.gz`);
+  const packed = await packLayer(entries, scratch, { gzipLevel: deps.gzipLevel });
+  const layer = { digest: packed.digest, diffId: packed.diffId, size: packed.size };
+  const key = blobKey(layer.digest);
+  if (await deps.storage.has(key)) {
+    await rm(scratch, { force: true });
+  } else {
+    await deps.storage.putFile(key, scratch, {
+      sha256: digestHex(layer.digest),
+      contentType: "application/octet-stream",
+    });
+  }
+  deps.log.info("layer stored", { layer: label, digest: layer.digest, ms: Date.now() - started });
+  return layer;
+}
+
+async function storeBytes(
+  storage: BlobWriter,
+  bytes: Uint8Array<ArrayBuffer>,
+  keyOf: (digest: Digest) => string,
+  contentType: string | undefined,
+): Promise<{ digest: Digest; size: number }> {
+  const digest = await sha256Digest(bytes);
+  const key = keyOf(digest);
+  if (!(await storage.has(key))) {
+    await storage.putBytes(key, bytes, { sha256: digestHex(digest), contentType });
+  }
+  return { digest, size: bytes.byteLength };
+}
+
+/** `/usr/bin/env` points at the first requested output that has bin/env (coreutils first). */
+async function findEnvBinary(candidates: string[]): Promise<string | null> {
+  for (const candidate of candidates) {
+    const path = `${candidate}/bin/env`;
+    try {
+      await access(path);
+      return path;
+    } catch {
+      continue;
+    }
+  }
+  return null;
+}

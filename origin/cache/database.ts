@@ -1,0 +1,70 @@
+// The origin's SQLite database (better-sqlite3): opened once, migrated forward in order.
+// Migrations are append-only; `PRAGMA user_version` records how many have been applied.
+
+import Database from "better-sqlite3";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+
+export type Db = Database.Database;
+
+const migrations: readonly string[] = [
+  // 1: layer cache, manifest cache, build records.
+  `CREATE TABLE layers (
+     layer_key TEXT PRIMARY KEY,
+     digest TEXT NOT NULL,
+     diff_id TEXT NOT NULL,
+     size INTEGER NOT NULL,
+     created_at INTEGER NOT NULL
+   );
+   CREATE TABLE manifests (
+     cache_key TEXT PRIMARY KEY,
+     image TEXT NOT NULL,
+     tag TEXT NOT NULL,
+     revision TEXT,
+     pinned INTEGER NOT NULL,
+     docker_digest TEXT NOT NULL,
+     docker_size INTEGER NOT NULL,
+     oci_digest TEXT NOT NULL,
+     oci_size INTEGER NOT NULL,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER
+   );
+   CREATE TABLE builds (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     image TEXT NOT NULL,
+     tag TEXT NOT NULL,
+     revision TEXT,
+     outcome TEXT NOT NULL,
+     duration_ms INTEGER NOT NULL,
+     error TEXT,
+     finished_at INTEGER NOT NULL
+   );
+   CREATE INDEX builds_by_outcome ON builds (outcome, finished_at);`,
+];
+
+export function openDatabase(path: string): Db {
+  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = NORMAL");
+  db.pragma("busy_timeout = 5000");
+  migrate(db);
+  return db;
+}
+
+export function migrate(db: Db): void {
+  const applied = db.pragma("user_version", { simple: true }) as number;
+  if (applied > migrations.length) {
+    throw new Error(
+      `database schema version ${applied} is newer than this origin knows (${migrations.length}); upgrade the origin`,
+    );
+  }
+  for (let version = applied; version < migrations.length; version++) {
+    db.transaction(() => {
+      db.exec(migrations[version]!);
+      db.pragma(`user_version = ${version + 1}`);
+    })();
+  }
+}
+
+export const schemaVersion = migrations.length;

@@ -1,0 +1,94 @@
+// Manifest cache: cache key (source, revision or tag, architecture, packages) → the image's two
+// manifests. Pinned revisions never expire; moving tags expire after the configured time-to-live.
+// Invariant: an entry is written only after both manifests are durably stored.
+
+import type { Digest } from "../../shared/digest.ts";
+import type { ManifestFlavour } from "../../shared/media-types.ts";
+import type { Db } from "./database.ts";
+
+export interface ManifestEntry {
+  image: string;
+  tag: string;
+  revision: string | null;
+  pinned: boolean;
+  manifests: Record<ManifestFlavour, { digest: Digest; size: number }>;
+  createdAt: number;
+  /** Epoch milliseconds; null for pinned entries. */
+  expiresAt: number | null;
+}
+
+interface ManifestRow {
+  image: string;
+  tag: string;
+  revision: string | null;
+  pinned: number;
+  docker_digest: string;
+  docker_size: number;
+  oci_digest: string;
+  oci_size: number;
+  created_at: number;
+  expires_at: number | null;
+}
+
+export class ManifestCache {
+  private readonly selectStmt;
+  private readonly upsertStmt;
+  private readonly deleteStmt;
+
+  constructor(db: Db) {
+    this.selectStmt = db.prepare<[string], ManifestRow>(
+      "SELECT * FROM manifests WHERE cache_key = ?",
+    );
+    this.upsertStmt = db.prepare(
+      `INSERT INTO manifests (cache_key, image, tag, revision, pinned, docker_digest, docker_size,
+         oci_digest, oci_size, created_at, expires_at)
+       VALUES (@key, @image, @tag, @revision, @pinned, @dockerDigest, @dockerSize, @ociDigest,
+         @ociSize, @createdAt, @expiresAt)
+       ON CONFLICT (cache_key) DO UPDATE SET image = excluded.image, tag = excluded.tag,
+         revision = excluded.revision, pinned = excluded.pinned,
+         docker_digest = excluded.docker_digest, docker_size = excluded.docker_size,
+         oci_digest = excluded.oci_digest, oci_size = excluded.oci_size,
+         created_at = excluded.created_at, expires_at = excluded.expires_at`,
+    );
+    this.deleteStmt = db.prepare("DELETE FROM manifests WHERE cache_key = ?");
+  }
+
+  /** The entry for `key`, or null when absent or expired at `now`. */
+  get(key: string, now = Date.now()): ManifestEntry | null {
+    const row = this.selectStmt.get(key);
+    if (!row) return null;
+    if (row.expires_at !== null && row.expires_at <= now) return null;
+    return {
+      image: row.image,
+      tag: row.tag,
+      revision: row.revision,
+      pinned: row.pinned === 1,
+      manifests: {
+        docker: { digest: row.docker_digest as Digest, size: row.docker_size },
+        oci: { digest: row.oci_digest as Digest, size: row.oci_size },
+      },
+      createdAt: row.created_at,
+      expiresAt: row.expires_at,
+    };
+  }
+
+  put(key: string, entry: ManifestEntry): void {
+    this.upsertStmt.run({
+      key,
+      image: entry.image,
+      tag: entry.tag,
+      revision: entry.revision,
+      pinned: entry.pinned ? 1 : 0,
+      dockerDigest: entry.manifests.docker.digest,
+      dockerSize: entry.manifests.docker.size,
+      ociDigest: entry.manifests.oci.digest,
+      ociSize: entry.manifests.oci.size,
+      createdAt: entry.createdAt,
+      expiresAt: entry.expiresAt,
+    });
+  }
+
+  delete(key: string): void {
+    this.deleteStmt.run(key);
+  }
+}

@@ -1,0 +1,140 @@
+// The origin's typed configuration, parsed from environment variables in one place. Bad values
+// are rejected with a message naming the variable; main.ts is the only caller with process.env.
+
+import { resolve } from "node:path";
+import { availableParallelism } from "node:os";
+import type { SourceConfig } from "./nix/source.ts";
+
+export type SourceSetting = SourceConfig;
+
+export type StorageSetting =
+  | { backend: "filesystem"; path: string }
+  | {
+      backend: "s3";
+      endpoint: string;
+      bucket: string;
+      region: string;
+      accessKeyId: string;
+      secretAccessKey: string;
+      forcePathStyle: boolean;
+      partSizeBytes: number;
+      presignSeconds: number | null;
+    };
+
+export interface Config {
+  host: string;
+  port: number;
+  source: SourceSetting;
+  storage: StorageSetting;
+  dataDir: string;
+  databasePath: string;
+  gcRootDir: string;
+  nixTimeoutSeconds: number;
+  popularitySource: string | null;
+  layerBudget: number;
+  bigPathBytes: number;
+  popularThreshold: number;
+  tagTtlSeconds: number;
+  maxConcurrentBuilds: number;
+  packConcurrency: number;
+  gzipLevel: number;
+  originSecret: string | null;
+  /** Environment for Nix and git subprocesses (NIX_CONF_DIR, NIX_CONFIG, PATH, credentials…). */
+  childEnv: Record<string, string>;
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+export const defaultChannelUrlTemplate = "https://github.com/NixOS/nixpkgs/archive/{channel}.tar.gz";
+
+type Env = Record<string, string | undefined>;
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) {
+    throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
+  }
+  return value;
+}
+
+function required(env: Env, name: string, why: string): string {
+  const value = env[name];
+  if (!value) throw new ConfigError(`${name} is required ${why}`);
+  return value;
+}
+
+function parseSource(env: Env): SourceSetting {
+  const set = ["NIXERY_PKGS_PATH", "NIXERY_PKGS_REPO", "NIXERY_CHANNEL"].filter((n) => env[n]);
+  if (set.length !== 1) {
+    throw new ConfigError(
+      set.length === 0
+        ? "set exactly one package source: NIXERY_PKGS_PATH, NIXERY_PKGS_REPO or NIXERY_CHANNEL"
+        : `set only one package source, found ${set.join(" and ")}`,
+    );
+  }
+  if (env.NIXERY_PKGS_PATH) return { kind: "path", path: resolve(env.NIXERY_PKGS_PATH) };
+  if (env.NIXERY_PKGS_REPO) return { kind: "git", url: env.NIXERY_PKGS_REPO };
+  const urlTemplate = env.NIXERY_CHANNEL_URL_TEMPLATE || defaultChannelUrlTemplate;
+  if (!urlTemplate.includes("{channel}")) {
+    throw new ConfigError(`NIXERY_CHANNEL_URL_TEMPLATE must contain "{channel}", got "${urlTemplate}"`);
+  }
+  return { kind: "channel", channel: env.NIXERY_CHANNEL!, urlTemplate };
+}
+
+function parseStorage(env: Env, dataDir: string): StorageSetting {
+  const backend = env.NIXERY_STORAGE_BACKEND || "filesystem";
+  if (backend === "filesystem") {
+    return { backend, path: resolve(env.STORAGE_PATH || resolve(dataDir, "storage")) };
+  }
+  if (backend === "s3") {
+    const why = "when NIXERY_STORAGE_BACKEND=s3";
+    const forcePathStyle = env.S3_FORCE_PATH_STYLE ?? "false";
+    if (!["true", "false"].includes(forcePathStyle)) {
+      throw new ConfigError(`S3_FORCE_PATH_STYLE must be true or false, got "${forcePathStyle}"`);
+    }
+    const presign = integer(env, "S3_PRESIGN_SECONDS", 0, 0, 7 * 24 * 3600);
+    return {
+      backend,
+      endpoint: required(env, "S3_ENDPOINT", why),
+      bucket: required(env, "S3_BUCKET", why),
+      region: env.S3_REGION || "auto",
+      accessKeyId: required(env, "AWS_ACCESS_KEY_ID", why),
+      secretAccessKey: required(env, "AWS_SECRET_ACCESS_KEY", why),
+      forcePathStyle: forcePathStyle === "true",
+      partSizeBytes: integer(env, "S3_PART_SIZE_MB", 64, 5, 5 * 1024) * 1024 * 1024,
+      presignSeconds: presign === 0 ? null : presign,
+    };
+  }
+  throw new ConfigError(`NIXERY_STORAGE_BACKEND must be "filesystem" or "s3", got "${backend}"`);
+}
+
+export function parseConfig(env: Env): Config {
+  const dataDir = resolve(env.NIXERY_DATA_DIR || "data");
+  const childEnv: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) if (value !== undefined) childEnv[key] = value;
+  return {
+    host: env.HOST || "0.0.0.0",
+    port: integer(env, "PORT", 8081, 0, 65535),
+    source: parseSource(env),
+    storage: parseStorage(env, dataDir),
+    dataDir,
+    databasePath: resolve(dataDir, "nixery.sqlite"),
+    gcRootDir: resolve(dataDir, "gcroots"),
+    nixTimeoutSeconds: integer(env, "NIX_TIMEOUT", 1200, 1, 24 * 3600),
+    popularitySource: env.NIX_POPULARITY_URL || null,
+    layerBudget: integer(env, "NIXERY_LAYER_BUDGET", 94, 2, 125),
+    bigPathBytes: integer(env, "NIXERY_BIG_PATH_BYTES", 100 * 1000 * 1000, 1, Number.MAX_SAFE_INTEGER),
+    popularThreshold: integer(env, "NIXERY_POPULAR_THRESHOLD", 100, 1, Number.MAX_SAFE_INTEGER),
+    tagTtlSeconds: integer(env, "NIXERY_TAG_TTL_SECONDS", 300, 0, 365 * 24 * 3600),
+    maxConcurrentBuilds: integer(env, "NIXERY_MAX_BUILDS", 2, 1, 64),
+    packConcurrency: integer(env, "NIXERY_PACK_CONCURRENCY", availableParallelism(), 1, 64),
+    gzipLevel: integer(env, "NIXERY_GZIP_LEVEL", 6, 1, 9),
+    originSecret: env.ORIGIN_SECRET || null,
+    childEnv,
+  };
+}

@@ -1,0 +1,65 @@
+// The origin's RegistrySource for the shared registry handler: tags resolve through the image
+// service (cache or build), digest-addressed objects come straight from storage.
+
+import { isDigest, type Digest } from "../shared/digest.ts";
+import type { ImageRequest } from "../shared/image-name.ts";
+import { manifestMediaTypeOf } from "../shared/manifest.ts";
+import type { ManifestFlavour } from "../shared/media-types.ts";
+import type {
+  BlobRead,
+  RangeResolver,
+  RegistrySource,
+  StoredManifest,
+  TagAnswer,
+} from "../shared/registry-handler.ts";
+import { RegistryError } from "../shared/errors.ts";
+import { blobKey, manifestKey } from "../shared/storage-keys.ts";
+import type { ImageService } from "./build/image-service.ts";
+import { toBuildRegistryError } from "./build/map-error.ts";
+import type { BlobReader } from "./storage/storage.ts";
+
+export function createOriginSource(images: ImageService, storage: BlobReader): RegistrySource {
+  async function manifestByDigest(digest: Digest): Promise<StoredManifest | null> {
+    const bytes = await storage.readBytes(manifestKey(digest));
+    if (!bytes) return null;
+    const mediaType = manifestMediaTypeOf(bytes);
+    if (!mediaType) throw new Error(`stored manifest ${digest} has no mediaType`);
+    return { digest, mediaType, bytes };
+  }
+
+  return {
+    manifestByDigest,
+
+    async manifestForTag(
+      image: ImageRequest,
+      tag: string,
+      flavour: ManifestFlavour,
+    ): Promise<TagAnswer> {
+      const result = await images.resolve(image, tag).catch((error: unknown) => {
+        throw toBuildRegistryError(error);
+      });
+      const digest = result.manifests[flavour].digest;
+      if (!isDigest(digest)) throw new RegistryError("INTERNAL");
+      const manifest = await manifestByDigest(digest);
+      if (!manifest) throw new RegistryError("MANIFEST_UNKNOWN", `manifest ${digest} vanished from storage`);
+      const headers: Record<string, string> = {};
+      if (result.revision) headers["Nixery-Source-Revision"] = result.revision;
+      return { manifest, maxAgeSeconds: result.maxAgeSeconds, headers };
+    },
+
+    async readBlob(digest: Digest, range: RangeResolver, method): Promise<BlobRead | null> {
+      const key = blobKey(digest);
+      const stat = await storage.stat(key);
+      if (!stat) return null;
+      const span = range(stat.size);
+      if (!span && storage.redirectUrl) {
+        const redirect = await storage.redirectUrl(key);
+        if (redirect) return { size: stat.size, range: null, body: null, redirect };
+      }
+      if (method === "HEAD") return { size: stat.size, range: span, body: null };
+      const body = await storage.read(key, span ?? undefined);
+      if (!body) return null;
+      return { size: stat.size, range: span, body };
+    },
+  };
+}

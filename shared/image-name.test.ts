@@ -1,0 +1,86 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { RegistryError } from "./errors.ts";
+import { assertValidTag, canonicalImageName, parseImageName } from "./image-name.ts";
+
+describe("parseImageName", () => {
+  const cases: [string, string, string[]][] = [
+    ["hello", "amd64", ["cacert", "hello", "iana-etc"]],
+    ["htop/git", "amd64", ["cacert", "git", "htop", "iana-etc"]],
+    ["git/htop", "amd64", ["cacert", "git", "htop", "iana-etc"]],
+    [
+      "shell/git",
+      "amd64",
+      ["bashInteractive", "cacert", "coreutils", "git", "iana-etc", "moreutils", "nano"],
+    ],
+    ["arm64/hello", "arm64", ["cacert", "hello", "iana-etc"]],
+    [
+      "arm64/shell",
+      "arm64",
+      ["bashInteractive", "cacert", "coreutils", "iana-etc", "moreutils", "nano"],
+    ],
+    // Meta-packages count only at the front.
+    ["hello/shell", "amd64", ["cacert", "hello", "iana-etc", "shell"]],
+    ["hello/arm64", "amd64", ["arm64", "cacert", "hello", "iana-etc"]],
+    ["xorg.xev", "amd64", ["cacert", "iana-etc", "xorg.xev"]],
+    ["1password", "amd64", ["_1password", "cacert", "iana-etc"]],
+    ["tools.7zip", "amd64", ["cacert", "iana-etc", "tools._7zip"]],
+    ["hello/hello/cacert", "amd64", ["cacert", "hello", "iana-etc"]],
+  ];
+  for (const [name, arch, packages] of cases) {
+    it(`reads ${name}`, () => {
+      const image = parseImageName(name);
+      assert.equal(image.arch, arch);
+      assert.deepEqual(image.packages, packages);
+      assert.equal(image.name, name);
+    });
+  }
+
+  it("gives one canonical name for every spelling", () => {
+    assert.equal(
+      canonicalImageName(parseImageName("git/htop")),
+      canonicalImageName(parseImageName("htop/git")),
+    );
+    assert.notEqual(
+      canonicalImageName(parseImageName("arm64/hello")),
+      canonicalImageName(parseImageName("hello")),
+    );
+  });
+
+  const invalid: [string, RegExp][] = [
+    ["", /empty/],
+    ["Hello", /invalid repository name component "Hello"/],
+    ["hello//git", /component ""/],
+    ["hello/", /component ""/],
+    ["-hello", /component "-hello"/],
+    ["hello..x", /component "hello..x"/],
+    ["a".repeat(256), /256 characters long; the limit is 255/],
+  ];
+  for (const [name, message] of invalid) {
+    it(`rejects ${JSON.stringify(name.slice(0, 20))} with NAME_INVALID`, () => {
+      assert.throws(
+        () => parseImageName(name),
+        (error: unknown) =>
+          error instanceof RegistryError &&
+          error.code === "NAME_INVALID" &&
+          message.test(error.message),
+      );
+    });
+  }
+});
+
+describe("tags", () => {
+  for (const tag of [
+    "latest",
+    "v1.2.3",
+    "_x",
+    "a".repeat(128),
+    "0123456789abcdef0123456789abcdef01234567",
+  ]) {
+    it(`accepts ${tag.slice(0, 20)}`, () => assertValidTag(tag));
+  }
+  for (const tag of [".hidden", "-x", "a".repeat(129), "a/b", "a:b", ""]) {
+    it(`rejects ${JSON.stringify(tag.slice(0, 20))}`, () =>
+      assert.throws(() => assertValidTag(tag), { code: "TAG_INVALID" }));
+  }
+});

@@ -1,0 +1,77 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { sha256Digest, type Digest } from "./digest.ts";
+import { buildImageConfig, buildManifest, manifestMediaTypeOf } from "./manifest.ts";
+import { mediaTypes, negotiateFlavour } from "./media-types.ts";
+
+const d = (c: string) => `sha256:${c.repeat(64)}` as Digest;
+const layers = [
+  { digest: d("a"), diffId: d("b"), size: 10 },
+  { digest: d("c"), diffId: d("d"), size: 20 },
+];
+
+describe("image config", () => {
+  it("has architecture, os, diff_ids in layer order, env, cmd and sorted labels", () => {
+    const config = JSON.parse(
+      new TextDecoder().decode(
+        buildImageConfig({
+          arch: "arm64",
+          layers,
+          env: ["SSL_CERT_FILE=/etc/ssl/certs/ca-bundle.crt"],
+          cmd: ["bash"],
+          labels: { z: "1", a: "2" },
+        }),
+      ),
+    );
+    assert.equal(config.architecture, "arm64");
+    assert.equal(config.os, "linux");
+    assert.deepEqual(config.rootfs, { type: "layers", diff_ids: [d("b"), d("d")] });
+    assert.deepEqual(config.config.Env, ["SSL_CERT_FILE=/etc/ssl/certs/ca-bundle.crt"]);
+    assert.deepEqual(config.config.Cmd, ["bash"]);
+    assert.deepEqual(Object.keys(config.config.Labels), ["a", "z"]);
+  });
+
+  it("omits Cmd without bash", () => {
+    const config = JSON.parse(
+      new TextDecoder().decode(buildImageConfig({ arch: "amd64", layers, env: [] })),
+    );
+    assert.equal("Cmd" in config.config, false);
+  });
+});
+
+describe("manifests", () => {
+  it("builds Docker schema 2 and OCI flavours with matching media types", async () => {
+    const config = { digest: d("e"), size: 5 };
+    const docker = buildManifest("docker", config, layers);
+    const oci = buildManifest("oci", config, layers);
+    assert.equal(manifestMediaTypeOf(docker), mediaTypes.dockerManifest);
+    assert.equal(manifestMediaTypeOf(oci), mediaTypes.ociManifest);
+    const parsed = JSON.parse(new TextDecoder().decode(docker));
+    assert.equal(parsed.schemaVersion, 2);
+    assert.equal(parsed.config.mediaType, mediaTypes.dockerConfig);
+    assert.deepEqual(
+      parsed.layers.map((l: { digest: string }) => l.digest),
+      [d("a"), d("c")],
+    );
+    assert.equal(
+      JSON.parse(new TextDecoder().decode(oci)).layers[0].mediaType,
+      mediaTypes.ociLayer,
+    );
+    // Same input, same bytes, same digest.
+    assert.equal(
+      await sha256Digest(docker),
+      await sha256Digest(buildManifest("docker", config, layers)),
+    );
+  });
+
+  it("negotiates Accept", () => {
+    assert.equal(negotiateFlavour(null), "docker");
+    assert.equal(negotiateFlavour("*/*"), "docker");
+    assert.equal(negotiateFlavour(`${mediaTypes.ociManifest}, ${mediaTypes.ociIndex}`), "oci");
+    assert.equal(
+      negotiateFlavour(`${mediaTypes.ociManifest};q=0.5,${mediaTypes.dockerManifest}`),
+      "docker",
+    );
+    assert.equal(negotiateFlavour(mediaTypes.dockerManifestList), "docker");
+  });
+});

@@ -1,0 +1,94 @@
+// Starts a real origin process (tsx origin/main.ts) for integration tests: port 0, the test Nix
+// configuration, the offline fixture package set and a fresh data directory unless told otherwise.
+
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { fixturePackageSet, testNixEnv } from "./nix-env.ts";
+
+export const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
+
+export interface OriginProcess {
+  url: string;
+  port: number;
+  dataDir: string;
+  /** Every JSON log line the origin printed so far. */
+  logs: Record<string, unknown>[];
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+export interface OriginOptions {
+  env?: Record<string, string>;
+  /** Package set directory (default: test/fixtures/pkgs). Ignored when env sets a source. */
+  pkgsPath?: string;
+  /** Reuse a data directory (default: a fresh temporary one, removed on stop). */
+  dataDir?: string;
+}
+
+export async function startOrigin(options: OriginOptions = {}): Promise<OriginProcess> {
+  const ownDataDir = !options.dataDir;
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "nixery-origin-")));
+  const sourceSet = ["NIXERY_PKGS_PATH", "NIXERY_PKGS_REPO", "NIXERY_CHANNEL"].some(
+    (name) => options.env?.[name],
+  );
+  const env: Record<string, string> = {
+    ...(process.env as Record<string, string>),
+    ...testNixEnv(),
+    HOST: "127.0.0.1",
+    PORT: "0",
+    NIXERY_DATA_DIR: dataDir,
+    ...(sourceSet ? {} : { NIXERY_PKGS_PATH: options.pkgsPath ?? fixturePackageSet }),
+    ...options.env,
+  };
+  const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "origin/main.ts")], {
+    cwd: repoRoot,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const logs: Record<string, unknown>[] = [];
+  let stderr = "";
+  child.stderr!.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+    if (process.env.ORIGIN_DEBUG) process.stderr.write(chunk);
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    lines.on("line", (line) => {
+      if (process.env.ORIGIN_DEBUG) process.stderr.write(`${line}\n`);
+      try {
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        logs.push(entry);
+        if (entry.msg === "origin listening") resolve(Number(entry.port));
+      } catch {
+        // not a log line
+      }
+    });
+    child.once("exit", (code) =>
+      reject(new Error(`origin exited with ${code} before listening:\n${stderr}`)),
+    );
+    setTimeout(() => reject(new Error(`origin did not start in 30 s:\n${stderr}`)), 30_000).unref();
+  });
+  let stopped: Promise<void> | null = null;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    dataDir,
+    logs,
+    process: child,
+    stop() {
+      stopped ??= (async () => {
+        if (child.exitCode === null && child.signalCode === null) {
+          const exited = new Promise((resolve) => child.once("exit", resolve));
+          child.kill("SIGTERM");
+          await exited;
+        }
+        if (ownDataDir) await rm(dataDir, { recursive: true, force: true });
+      })();
+      return stopped;
+    },
+  };
+}
