@@ -13,7 +13,7 @@ import { ConfigError, parseConfig, type Config } from "./config.ts";
 import { ImageService } from "./build/image-service.ts";
 import { loadPopularity } from "./layers/popularity.ts";
 import { createLogger } from "./log.ts";
-import { createRunner } from "./nix/runner.ts";
+import { createNixRunner } from "./nix/runner.ts";
 import { resolveSource } from "./nix/source.ts";
 import { FilesystemStorage } from "./storage/filesystem.ts";
 import { S3Storage } from "./storage/s3.ts";
@@ -52,7 +52,7 @@ async function main(): Promise<void> {
   await mkdir(config.dataDir, { recursive: true });
   const db = openDatabase(config.databasePath);
   const storage = await openStorage(config);
-  const runner = createRunner({ env: config.childEnv });
+  const runner = createNixRunner({ env: config.childEnv });
   const popularity = await loadPopularity(config.popularitySource);
   const builds = new BuildRecords(db);
   const images = new ImageService({

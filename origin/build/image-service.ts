@@ -9,7 +9,7 @@ import type { BuildOutcome, BuildRecords } from "../cache/build-records.ts";
 import type { ManifestCache, ManifestEntry } from "../cache/manifest-cache.ts";
 import type { Logger } from "../log.ts";
 import { NixBuildTimedOut, PackagesNotFound, TagNotFound } from "../nix/errors.ts";
-import type { Runner } from "../nix/runner.ts";
+import type { NixRunner } from "../nix/runner.ts";
 import { resolveSource, type SourceConfig } from "../nix/source.ts";
 import type { BlobReader } from "../storage/storage.ts";
 import { revisionCacheKey, tagCacheKey } from "./cache-key.ts";
@@ -19,7 +19,7 @@ import { SingleFlight } from "./single-flight.ts";
 
 export interface ImageServiceDeps {
   source: SourceConfig;
-  runner: Runner;
+  runner: NixRunner;
   manifests: ManifestCache;
   builds: BuildRecords;
   storage: BlobReader;
@@ -80,11 +80,14 @@ export class ImageService {
       revision = source.revision;
       const revKey = revision ? revisionCacheKey(this.sourceId, revision, image) : null;
       const known = revKey ? await this.validEntry(revKey) : null;
+      let packedLayers = 0;
       const manifests =
         known?.manifests ??
         (await this.limiter.run(async () => {
           this.deps.log.info("build started", { image: image.name, tag, revision });
-          return (await buildImage(this.deps.pipeline, image, source)).manifests;
+          const built = await buildImage(this.deps.pipeline, image, source);
+          packedLayers = built.packedLayers;
+          return built.manifests;
         }));
       const createdAt = this.now();
       const entry: ManifestEntry = {
@@ -104,6 +107,7 @@ export class ImageService {
         image: image.name,
         tag,
         digest: manifests.docker.digest,
+        packedLayers,
         ms: this.now() - started,
       });
       return this.toTagManifests(image, tag, entry);

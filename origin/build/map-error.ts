@@ -30,7 +30,7 @@ export function toBuildRegistryError(error: unknown): RegistryError {
     );
   }
   if (error instanceof NixBuildTimedOut) {
-    return new RegistryError("MANIFEST_UNKNOWN", `image build ${error.message}`, {
+    return new RegistryError("MANIFEST_UNKNOWN", `image build failed: ${error.message}`, {
       reason: "build_timeout",
       seconds: error.seconds,
     });

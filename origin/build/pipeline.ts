@@ -19,7 +19,7 @@ import { PackagesNotFound } from "../nix/errors.ts";
 import { lookupPackages } from "../nix/packages.ts";
 import { readClosure } from "../nix/closure.ts";
 import { realisePackages } from "../nix/realise.ts";
-import type { Runner } from "../nix/runner.ts";
+import type { NixRunner } from "../nix/runner.ts";
 import type { ResolvedSource } from "../nix/source.ts";
 import { packLayer } from "../pack/pack-layer.ts";
 import { storePathEntries } from "../pack/store-entries.ts";
@@ -32,7 +32,7 @@ import { mapLimited } from "./limiter.ts";
 export const packFormatVersion = "pack-v1";
 
 export interface PipelineDeps {
-  runner: Runner;
+  runner: NixRunner;
   storage: BlobWriter & { readonly scratchDir: string };
   layerCache: LayerCache;
   popularity: Map<string, number>;

@@ -1,0 +1,124 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { sha256Digest, type Digest } from "./digest.ts";
+import { errorResponse, RegistryError, toRegistryError } from "./errors.ts";
+import { mediaTypes } from "./media-types.ts";
+import { handleRegistryRequest, type RegistrySource } from "./registry-handler.ts";
+
+const encoder = new TextEncoder();
+const blob = encoder.encode("0123456789abcdefghij");
+const manifestBytes = encoder.encode(
+  JSON.stringify({ schemaVersion: 2, mediaType: mediaTypes.dockerManifest }),
+);
+
+async function makeSource(): Promise<{
+  source: RegistrySource;
+  blobDigest: Digest;
+  manifestDigest: Digest;
+}> {
+  const blobDigest = await sha256Digest(blob);
+  const manifestDigest = await sha256Digest(manifestBytes);
+  const manifest = {
+    digest: manifestDigest,
+    mediaType: mediaTypes.dockerManifest,
+    bytes: manifestBytes,
+  };
+  const source: RegistrySource = {
+    async manifestForTag(image, tag) {
+      if (image.packages.includes("missing"))
+        throw new RegistryError("MANIFEST_UNKNOWN", "no such package");
+      return { manifest, maxAgeSeconds: tag === "pinned" ? 100 : 0 };
+    },
+    async manifestByDigest(digest) {
+      return digest === manifestDigest ? manifest : null;
+    },
+    async readBlob(digest, range, method) {
+      if (digest !== blobDigest) return null;
+      const span = range(blob.byteLength);
+      const bytes = span ? blob.subarray(span.start, span.end + 1) : blob;
+      return {
+        size: blob.byteLength,
+        range: span,
+        body: method === "HEAD" ? null : new Response(bytes).body,
+      };
+    },
+  };
+  return { source, blobDigest, manifestDigest };
+}
+
+async function request(
+  source: RegistrySource,
+  path: string,
+  init?: RequestInit,
+): Promise<Response> {
+  try {
+    const response = await handleRegistryRequest(
+      new Request(`http://registry${path}`, init),
+      source,
+    );
+    return response ?? errorResponse(new RegistryError("NOT_FOUND"));
+  } catch (error) {
+    return errorResponse(toRegistryError(error), init?.method);
+  }
+}
+
+describe("handleRegistryRequest", () => {
+  it("answers /v2/ with the API version header", async () => {
+    const { source } = await makeSource();
+    const response = await request(source, "/v2/");
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get("docker-distribution-api-version"), "registry/2.0");
+  });
+
+  it("serves a tag with exact type, digest, length, Vary and its max-age", async () => {
+    const { source, manifestDigest } = await makeSource();
+    const response = await request(source, "/v2/hello/manifests/pinned");
+    assert.equal(response.headers.get("content-type"), mediaTypes.dockerManifest);
+    assert.equal(response.headers.get("docker-content-digest"), manifestDigest);
+    assert.equal(response.headers.get("content-length"), String(manifestBytes.byteLength));
+    assert.equal(response.headers.get("cache-control"), "public, max-age=100");
+    assert.equal(response.headers.get("vary"), "Accept");
+    const moving = await request(source, "/v2/hello/manifests/latest");
+    assert.equal(moving.headers.get("cache-control"), "no-cache");
+  });
+
+  it("answers If-None-Match with 304", async () => {
+    const { source, manifestDigest } = await makeSource();
+    const response = await request(source, `/v2/hello/manifests/${manifestDigest}`, {
+      headers: { "If-None-Match": `"${manifestDigest}"` },
+    });
+    assert.equal(response.status, 304);
+  });
+
+  it("serves ranges of blobs and manifests under /blobs/", async () => {
+    const { source, blobDigest, manifestDigest } = await makeSource();
+    const part = await request(source, `/v2/x/blobs/${blobDigest}`, {
+      headers: { Range: "bytes=-5" },
+    });
+    assert.equal(part.status, 206);
+    assert.equal(part.headers.get("content-range"), "bytes 15-19/20");
+    assert.equal(await part.text(), "fghij");
+    const manifest = await request(source, `/v2/x/blobs/${manifestDigest}`);
+    assert.equal(manifest.headers.get("content-type"), mediaTypes.dockerManifest);
+    assert.equal(await manifest.text(), new TextDecoder().decode(manifestBytes));
+    const head = await request(source, `/v2/x/blobs/${blobDigest}`, { method: "HEAD" });
+    assert.equal(head.headers.get("content-length"), "20");
+    assert.equal(await head.text(), "");
+  });
+
+  it("writes errors as JSON", async () => {
+    const { source } = await makeSource();
+    for (const [path, status, code] of [
+      ["/v2/missing/manifests/latest", 404, "MANIFEST_UNKNOWN"],
+      [`/v2/x/blobs/sha256:${"1".repeat(64)}`, 404, "BLOB_UNKNOWN"],
+      ["/v2/x/blobs/sha256:zz", 400, "DIGEST_INVALID"],
+      ["/v2/UPPER/manifests/latest", 400, "NAME_INVALID"],
+    ] as const) {
+      const response = await request(source, path);
+      assert.equal(response.status, status, path);
+      assert.equal(response.headers.get("content-type"), "application/json");
+      const body = (await response.json()) as { errors: { code: string }[] };
+      assert.equal(body.errors[0]!.code, code);
+    }
+  });
+});

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the system packages the origin and the tests need, if any is missing (Debian/Ubuntu).
+# Runs before `npm start` and `npm test` (npm's pre-scripts); quick when all is present.
+set -euo pipefail
+
+packages=(nix-bin busybox-static git skopeo umoci podman runc containerd docker-registry wrk)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "installing missing system packages: ${missing[*]}" >&2
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2

@@ -1,0 +1,185 @@
+// Build behaviour across origins: determinism from empty storage, single-flight for concurrent
+// cold pulls, git-sourced package sets where tags select revisions, the layer cache, and the
+// authenticated build endpoints the edge uses.
+
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { originPaths, type BuildStatus } from "../../shared/origin-protocol.ts";
+import { fixturePackageSet } from "../support/nix-env.ts";
+import { startOrigin, type OriginProcess } from "../support/origin-process.ts";
+
+const exec = promisify(execFile);
+
+async function manifestDigest(
+  origin: OriginProcess,
+  image: string,
+  tag = "latest",
+): Promise<string> {
+  const response = await fetch(`${origin.url}/v2/${image}/manifests/${tag}`);
+  const body = await response.text();
+  assert.equal(response.status, 200, body);
+  return response.headers.get("docker-content-digest")!;
+}
+
+const count = (origin: OriginProcess, msg: string) =>
+  origin.logs.filter((l) => l.msg === msg).length;
+
+describe("builds", () => {
+  const origins: OriginProcess[] = [];
+  const start = async (...args: Parameters<typeof startOrigin>) => {
+    const origin = await startOrigin(...args);
+    origins.push(origin);
+    return origin;
+  };
+  after(async () => {
+    await Promise.all(origins.map((origin) => origin.stop()));
+  });
+
+  it("is deterministic: two empty storages give one manifest digest", async () => {
+    const [a, b] = await Promise.all([start(), start()]);
+    const [digestA, digestB] = await Promise.all([
+      manifestDigest(a, "shell/goodbye"),
+      manifestDigest(b, "shell/goodbye"),
+    ]);
+    assert.equal(digestA, digestB);
+    await Promise.all([a.stop(), b.stop()]);
+  });
+
+  it("shares one build among many concurrent cold pulls (single-flight)", async () => {
+    const origin = await start();
+    const responses = await Promise.all(
+      Array.from({ length: 12 }, () => fetch(`${origin.url}/v2/tools.xev/jq/manifests/latest`)),
+    );
+    const digests = new Set(
+      responses.map((response) => response.headers.get("docker-content-digest")),
+    );
+    await Promise.all(responses.map((response) => response.arrayBuffer()));
+    assert.deepEqual(
+      responses.map((response) => response.status),
+      Array(12).fill(200),
+    );
+    assert.equal(digests.size, 1);
+    assert.equal(count(origin, "build started"), 1);
+    await origin.stop();
+  });
+
+  it("reuses cached layers when a moving tag is rebuilt", async () => {
+    const origin = await start({ env: { NIXERY_TAG_TTL_SECONDS: "1" } });
+    const first = await manifestDigest(origin, "haskellpackages.pandoclite");
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const second = await manifestDigest(origin, "haskellpackages.pandoclite");
+    assert.equal(first, second);
+    const finished = origin.logs.filter((l) => l.msg === "build finished");
+    assert.equal(finished.length, 2, "the expired tag was evaluated again");
+    assert.ok(Number(finished[0]!.packedLayers) > 0);
+    assert.equal(finished[1]!.packedLayers, 1, "only the small symlink layer was packed again");
+    await origin.stop();
+  });
+
+  describe("a git-sourced package set", () => {
+    let repo: string;
+    let origin: OriginProcess;
+    let commitV1: string;
+
+    before(async () => {
+      repo = await mkdtemp(join(tmpdir(), "nixery-git-"));
+      await cp(fixturePackageSet, repo, { recursive: true });
+      const git = (...args: string[]) => exec("git", ["-C", repo, ...args]);
+      await git("init", "-q", "-b", "main");
+      await git(
+        "-c",
+        "user.email=t@example.com",
+        "-c",
+        "user.name=t",
+        "commit",
+        "-qam",
+        "v1",
+        "--allow-empty",
+      );
+      await git("add", "-A");
+      await git("-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "v1");
+      await git("tag", "v1");
+      commitV1 = (await git("rev-parse", "HEAD")).stdout.trim();
+      const file = join(repo, "default.nix");
+      await writeFile(file, (await readFile(file, "utf8")).replace('"hello: ', '"hello v2: '));
+      await git("-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qam", "v2");
+      await git("tag", "-a", "v2", "-m", "second");
+      origin = await start({ env: { NIXERY_PKGS_REPO: repo } });
+    });
+    after(async () => {
+      await origin?.stop();
+      await rm(repo, { recursive: true, force: true });
+    });
+
+    it("gives two images for two tags, and latest follows the default branch", async () => {
+      const v1 = await manifestDigest(origin, "hello", "v1");
+      const v2 = await manifestDigest(origin, "hello", "v2");
+      assert.notEqual(v1, v2);
+      assert.equal(await manifestDigest(origin, "hello", "latest"), v2);
+      assert.equal(await manifestDigest(origin, "hello", commitV1), v1);
+      const response = await fetch(`${origin.url}/v2/hello/manifests/v1`);
+      assert.equal(response.headers.get("nixery-source-revision"), commitV1);
+      await response.arrayBuffer();
+    });
+
+    it("answers an unknown tag with MANIFEST_UNKNOWN", async () => {
+      const response = await fetch(`${origin.url}/v2/hello/manifests/v9`);
+      assert.equal(response.status, 404);
+      const body = (await response.json()) as { errors: { code: string; message: string }[] };
+      assert.equal(body.errors[0]!.code, "MANIFEST_UNKNOWN");
+      assert.match(body.errors[0]!.message, /v9/);
+    });
+  });
+
+  it("guards the build endpoints with the shared secret and long-polls builds", async () => {
+    const origin = await start({ env: { ORIGIN_SECRET: "s3cret" } });
+    const url = `${origin.url}${originPaths.builds}`;
+    const body = JSON.stringify({ name: "goodbye", tag: "latest", waitSeconds: 0 });
+    const denied = await fetch(url, { method: "POST", body });
+    assert.equal(denied.status, 401);
+    assert.equal(
+      ((await denied.json()) as { errors: { code: string }[] }).errors[0]!.code,
+      "UNAUTHORIZED",
+    );
+    const wrong = await fetch(url, {
+      method: "POST",
+      body,
+      headers: { Authorization: "Bearer nope" },
+    });
+    assert.equal(wrong.status, 401);
+    await wrong.arrayBuffer();
+
+    const headers = { Authorization: "Bearer s3cret", "Content-Type": "application/json" };
+    let status = (await (
+      await fetch(url, { method: "POST", body, headers })
+    ).json()) as BuildStatus;
+    while (status.state === "pending") {
+      const poll = await fetch(`${origin.url}${originPaths.build(status.id)}?wait=5`, { headers });
+      status = (await poll.json()) as BuildStatus;
+    }
+    assert.equal(status.state, "done");
+    if (status.state !== "done") return;
+    assert.match(status.result.manifests.docker.digest, /^sha256:/);
+    assert.equal(status.result.pinned, false);
+
+    const missing = (await (
+      await fetch(url, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ name: "nope", tag: "latest", waitSeconds: 10 }),
+      })
+    ).json()) as BuildStatus;
+    assert.equal(missing.state, "failed");
+    if (missing.state === "failed") {
+      assert.equal(missing.status, 404);
+      assert.match(missing.error.message, /nope/);
+    }
+    // The registry API itself stays public.
+    assert.equal((await fetch(`${origin.url}/v2/`)).status, 200);
+  });
+});

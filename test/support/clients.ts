@@ -1,0 +1,115 @@
+// Real registry clients for integration tests: skopeo into an OCI layout, umoci unpack, running
+// a program from an unpacked image with chroot, and containerd's ctr against a private daemon.
+
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+
+export interface CommandResult {
+  stdout: string;
+  stderr: string;
+  code: number;
+}
+
+/** Runs a command; never throws for a non-zero exit (the caller asserts on `code`). */
+export async function command(
+  file: string,
+  args: string[],
+  timeoutMs = 120_000,
+): Promise<CommandResult> {
+  try {
+    const { stdout, stderr } = await run(file, args, { timeout: timeoutMs, maxBuffer: 64 << 20 });
+    return { stdout, stderr, code: 0 };
+  } catch (error) {
+    const failure = error as { stdout?: string; stderr?: string; code?: number | string };
+    return {
+      stdout: failure.stdout ?? "",
+      stderr: failure.stderr ?? String(error),
+      code: typeof failure.code === "number" ? failure.code : 1,
+    };
+  }
+}
+
+/** `skopeo copy docker://HOST/NAME:TAG oci:DIR:TAG` over plain HTTP. */
+export async function skopeoCopy(
+  registry: string,
+  reference: string,
+  layoutDir: string,
+): Promise<CommandResult> {
+  return command("skopeo", [
+    "copy",
+    "--src-tls-verify=false",
+    "--retry-times=0",
+    `docker://${registry}/${reference}`,
+    `oci:${layoutDir}:latest`,
+  ]);
+}
+
+/** Unpacks an OCI layout with umoci; returns the rootfs path. */
+export async function umociUnpack(layoutDir: string, bundleDir: string): Promise<string> {
+  const result = await command("umoci", ["unpack", "--image", `${layoutDir}:latest`, bundleDir]);
+  if (result.code !== 0) throw new Error(`umoci unpack failed: ${result.stderr}`);
+  return join(bundleDir, "rootfs");
+}
+
+/** Runs a program inside an unpacked rootfs with chroot (as root, no network). */
+export async function runInRootfs(rootfs: string, args: string[]): Promise<CommandResult> {
+  return command("chroot", [rootfs, ...args], 60_000);
+}
+
+export interface Containerd {
+  socket: string;
+  pull(reference: string): Promise<CommandResult>;
+  stop(): Promise<void>;
+}
+
+/** A private containerd (temporary root, state and socket; CRI disabled) for ctr pulls. */
+export async function startContainerd(): Promise<Containerd> {
+  const dir = await mkdtemp(join(tmpdir(), "nixery-containerd-"));
+  const socket = join(dir, "containerd.sock");
+  const config = join(dir, "config.toml");
+  await writeFile(
+    config,
+    [
+      "version = 2",
+      `root = "${join(dir, "root")}"`,
+      `state = "${join(dir, "state")}"`,
+      'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
+      "[grpc]",
+      `  address = "${socket}"`,
+      "[ttrpc]",
+      `  address = "${socket}.ttrpc"`,
+      "",
+    ].join("\n"),
+  );
+  const daemon: ChildProcess = spawn("containerd", ["--config", config], { stdio: "ignore" });
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const probe = await command("ctr", ["--address", socket, "version"], 5_000);
+    if (probe.code === 0) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    socket,
+    pull: (reference) =>
+      command("ctr", [
+        "--address",
+        socket,
+        "-n",
+        "nixery-test",
+        "images",
+        "pull",
+        "--plain-http",
+        reference,
+      ]),
+    async stop() {
+      const exited = new Promise((resolve) => daemon.once("exit", resolve));
+      daemon.kill("SIGTERM");
+      await exited;
+      await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    },
+  };
+}
