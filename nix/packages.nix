@@ -1,0 +1,110 @@
+# Package selection for the origin: import a package set from a path, a git commit or a channel
+# tarball, look up the requested attribute paths, and say which exist (`report`) or build them
+# (`drvs`). The origin passes every argument with --argstr, so user text is only ever data here.
+#
+#   srcType  "path" | "git" | "channel"
+#   src      an absolute path, a git URL, or a tarball URL
+#   rev      git: the full 40-hex commit ("" = let Nix pick, only sensible for local repositories)
+#   ref      git: the ref that holds `rev`, e.g. "refs/tags/v1" ("" = unknown: fetch all refs)
+#   system   e.g. "x86_64-linux"
+#   names    a JSON list of dot-separated attribute paths, e.g. ["hello","xorg.xev"]
+{ srcType, src, rev ? "", ref ? "", system ? builtins.currentSystem, names ? "[]" }:
+let
+  inherit (builtins)
+    attrNames concatMap concatStringsSep filter foldl' fromJSON functionArgs hasAttr isAttrs
+    isFunction isString listToAttrs map replaceStrings split tryEval;
+
+  source =
+    if srcType == "path" then /. + src
+    else if srcType == "git" then
+      builtins.fetchGit ({ url = src; }
+        // (if rev != "" then { inherit rev; } else { })
+        // (if ref != "" then { inherit ref; } else { })
+        # Without a ref Nix fetches only the default branch of a remote; a bare commit may
+        # live elsewhere (e.g. under a tag), so look at every ref.
+        // (if ref == "" && rev != "" then { allRefs = true; } else { }))
+    else if srcType == "channel" then builtins.fetchTarball src
+    else throw "packages.nix: unknown srcType '${srcType}'";
+
+  # nixpkgs takes `system`, `config` and `overlays` (empty ones, so that the host user's
+  # ~/.config/nixpkgs cannot change images); a small set may take none of them.
+  imported = import source;
+  accepted = if isFunction imported then functionArgs imported else { };
+  pkgs =
+    if isFunction imported then
+      imported ((if accepted ? system then { inherit system; } else { })
+        // (if accepted ? config then { config = { }; } else { })
+        // (if accepted ? overlays then { overlays = [ ]; } else { }))
+    else imported;
+
+  upper = [ "A" "B" "C" "D" "E" "F" "G" "H" "I" "J" "K" "L" "M" "N" "O" "P" "Q" "R" "S" "T" "U" "V" "W" "X" "Y" "Z" ];
+  lower = [ "a" "b" "c" "d" "e" "f" "g" "h" "i" "j" "k" "l" "m" "n" "o" "p" "q" "r" "s" "t" "u" "v" "w" "x" "y" "z" ];
+  toLower = replaceStrings upper lower;
+
+  # Registry names are lowercase; an attribute that is not found as written is retried through
+  # a lowercase → real name map of the set it is looked up in, at every level of the path.
+  realName = set: part:
+    if hasAttr part set then part
+    else
+      let byLower = listToAttrs (map (n: { name = toLower n; value = n; }) (attrNames set));
+      in byLower.${part} or null;
+
+  # One step of a path: the next set (or the final value), or null when absent or throwing.
+  step = acc: part:
+    if acc == null then null
+    else
+      let
+        isSet = tryEval (isAttrs acc.value);
+        real = if isSet.success && isSet.value then realName acc.value part else null;
+      in
+      if real == null then null
+      else { path = acc.path ++ [ real ]; value = acc.value.${real}; };
+
+  parts = name: filter (p: p != [ ]) (split "\\." name);
+
+  # What an image installs of a package: meta.outputsToInstall when the package says so,
+  # otherwise its default output (the one `outPath` names, "out" for most packages).
+  outputsOf = drv: drv.meta.outputsToInstall or [ (drv.outputName or "out") ];
+
+  resolve = name:
+    let
+      found = foldl' step { path = [ ]; value = pkgs; } (parts name);
+      drv = found.value;
+      checked = tryEval (
+        found != null
+        && isAttrs drv
+        && (drv.type or null) == "derivation"
+        && builtins.deepSeq (map (o: drv.${o}.outPath) (outputsOf drv)) (isString drv.drvPath)
+      );
+    in
+    if checked.success && checked.value then {
+      inherit name;
+      attrPath = concatStringsSep "." found.path;
+      drvPath = drv.drvPath;
+      outputs = outputsOf drv;
+      outPaths = map (o: drv.${o}.outPath) (outputsOf drv);
+      drvs = map (o: drv.${o}) (outputsOf drv);
+    } else { inherit name; missing = true; };
+
+  requested = fromJSON names;
+  results = map resolve requested;
+  foundResults = filter (r: !(r ? missing)) results;
+  missingNames = map (r: r.name) (filter (r: r ? missing) results);
+
+  coreutilsPath =
+    let c = tryEval (if pkgs ? coreutils then pkgs.coreutils.outPath else null);
+    in if c.success then c.value else null;
+in
+{
+  report = {
+    found = map (r: { inherit (r) name attrPath drvPath outputs outPaths; }) foundResults;
+    missing = missingNames;
+    coreutils = coreutilsPath;
+  };
+
+  # The origin looks packages up first, so a missing name here is a race with a changed source;
+  # the message is recognisable so it can still be reported as "not found".
+  drvs =
+    if missingNames != [ ] then throw "nixery: packages not found: ${builtins.toJSON missingNames}"
+    else concatMap (r: r.drvs) foundResults;
+}

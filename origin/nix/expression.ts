@@ -1,0 +1,67 @@
+// How the origin calls nix/packages.nix: where the expression lives, the --argstr arguments
+// (user text is only ever passed as a string argument, never spliced into Nix code), and how
+// its evaluation errors read.
+
+import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import type { ResolvedSource } from "./source.ts";
+
+/** The repository's nix/ directory, found from this module's location. */
+export const defaultNixDir = fileURLToPath(new URL("../../nix/", import.meta.url));
+
+export interface ExpressionOptions {
+  /** Directory holding packages.nix (default: the repository's nix/). */
+  nixDir?: string;
+}
+
+/** The file and arguments that select `names` from the source, for nix-instantiate/nix-build. */
+export function packagesExpression(
+  source: ResolvedSource,
+  names: readonly string[],
+  system: string,
+  options: ExpressionOptions = {},
+): { file: string; args: string[] } {
+  return {
+    file: join(options.nixDir ?? defaultNixDir, "packages.nix"),
+    args: [
+      ...source.nixArgs,
+      "--argstr",
+      "system",
+      system,
+      "--argstr",
+      "names",
+      JSON.stringify(names),
+    ],
+  };
+}
+
+/** Marker that packages.nix puts in front of names missing at build time. */
+const missingMarker = "nixery: packages not found: ";
+
+/** The names packages.nix reported missing when asked to build, if that is why it failed. */
+export function missingFromError(stderr: readonly string[]): string[] | null {
+  for (const line of stderr) {
+    const at = line.indexOf(missingMarker);
+    if (at < 0) continue;
+    try {
+      const names: unknown = JSON.parse(line.slice(at + missingMarker.length));
+      if (Array.isArray(names)) return names.map(String);
+    } catch {
+      // Not our message after all.
+    }
+  }
+  return null;
+}
+
+/**
+ * The useful part of a Nix error: from the first "error:" line (or git's "fatal:" line, which
+ * comes before Nix's "program 'git' failed") on, without the --show-trace hint.
+ */
+export function evalErrorDetail(stderr: readonly string[]): string {
+  const start = stderr.findIndex((line) => /^(error|fatal):/.test(line));
+  const lines = (start >= 0 ? stderr.slice(start) : stderr)
+    .filter((line) => !line.includes("--show-trace"))
+    .map((line) => line.trim())
+    .filter((line) => line !== "");
+  return lines.join("\n").replace(/^error:\s*/, "") || "no error output";
+}

@@ -1,0 +1,133 @@
+import assert from "node:assert/strict";
+import { lstat, mkdtemp, readdir, readFile, readlink, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { NixBuildFailed, NixBuildTimedOut, PackagesNotFound } from "./errors.ts";
+import { fixturePackageSet, testNixEnv } from "./fixture-env.ts";
+import { lookupPackages } from "./packages.ts";
+import { realisePackages } from "./realise.ts";
+import { createNixRunner } from "./runner.ts";
+import { resolveSource, type ResolvedSource } from "./source.ts";
+
+const runner = createNixRunner({ env: testNixEnv() });
+const system = "x86_64-linux";
+let source: ResolvedSource;
+let rootDir: string;
+
+before(async () => {
+  source = await resolveSource({ kind: "path", path: fixturePackageSet }, "latest", runner);
+  rootDir = await mkdtemp(join(tmpdir(), "realise-test-"));
+});
+after(() => rm(rootDir, { recursive: true, force: true }));
+
+/** Store paths that some Nix GC root (/nix/var/nix/gcroots/auto) keeps through `link`. */
+async function autoRootsPointingInto(dir: string): Promise<string[]> {
+  const autoDir = "/nix/var/nix/gcroots/auto";
+  const links = await Promise.all(
+    (await readdir(autoDir)).map((name) => readlink(join(autoDir, name)).catch(() => "")),
+  );
+  return links.filter((link) => link.startsWith(dir));
+}
+
+describe("realisePackages", () => {
+  it("builds the packages and keeps them as GC roots until release", async () => {
+    const names = ["hello", "tools.xev", "jq"];
+    const lookup = await lookupPackages(runner, source, names, system);
+    const realised = await realisePackages(runner, source, names, system, {
+      timeoutMs: 60_000,
+      rootDir,
+    });
+    assert.deepEqual(
+      realised.outPaths,
+      lookup.found.flatMap((p) => p.outPaths),
+    );
+    for (const path of realised.outPaths) assert.ok((await stat(path)).isDirectory());
+    const hello = realised.outPaths[0]!;
+    assert.match(
+      await readFile(join(hello, "bin/hello"), "utf8"),
+      /libgreet-1\.0\/share\/greeting/,
+    );
+
+    const [buildDir] = await readdir(rootDir);
+    const roots = await autoRootsPointingInto(join(rootDir, buildDir!));
+    assert.equal(roots.length, 3);
+    for (const root of roots) assert.ok(realised.outPaths.includes(await readlink(root)));
+
+    await realised.release();
+    await realised.release();
+    assert.deepEqual(await readdir(rootDir), []);
+    // Nix's registrations remain but dangle, and dangling roots keep nothing alive.
+    for (const root of roots) await assert.rejects(lstat(root), { code: "ENOENT" });
+  });
+
+  it("gives a failing builder's derivation and log lines", async () => {
+    const lookup = await lookupPackages(runner, source, ["broken"], system);
+    const failure = realisePackages(runner, source, ["hello", "broken"], system, {
+      timeoutMs: 60_000,
+      rootDir,
+    });
+    await assert.rejects(failure, (error) => {
+      assert.ok(error instanceof NixBuildFailed, String(error));
+      assert.equal(error.derivation, lookup.found[0]!.drvPath);
+      assert.ok(error.logTail.includes("broken: compiling"), error.logTail.join("\n"));
+      assert.ok(error.logTail.includes("broken: error: this package always fails"));
+      return true;
+    });
+    assert.deepEqual(await readdir(rootDir), [], "no roots are left behind");
+  });
+
+  it("stops a build that takes too long, builder included", async () => {
+    const lookup = await lookupPackages(runner, source, ["hangs"], system);
+    const marker = `out=${lookup.found[0]!.outPaths[0]}`;
+    const started = Date.now();
+    await assert.rejects(
+      realisePackages(runner, source, ["hangs"], system, { timeoutMs: 3_000, rootDir }),
+      (error) => {
+        assert.ok(error instanceof NixBuildTimedOut, String(error));
+        assert.equal(error.seconds, 3);
+        return true;
+      },
+    );
+    assert.ok(Date.now() - started < 10_000);
+    assert.deepEqual(await processesWithEnv(marker), [], "the builder is gone");
+    assert.deepEqual(await readdir(rootDir), []);
+  });
+
+  it("stops the build when the caller aborts", async () => {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error("client disconnected")), 1_000);
+    await assert.rejects(
+      realisePackages(runner, source, ["hangs"], system, {
+        timeoutMs: 60_000,
+        rootDir,
+        signal: controller.signal,
+      }),
+      /client disconnected/,
+    );
+    const lookup = await lookupPackages(runner, source, ["hangs"], system);
+    assert.deepEqual(await processesWithEnv(`out=${lookup.found[0]!.outPaths[0]}`), []);
+  });
+
+  it("reports names missing at build time as PackagesNotFound", async () => {
+    await assert.rejects(
+      realisePackages(runner, source, ["hello", "nope"], system, { timeoutMs: 60_000, rootDir }),
+      (error) => {
+        assert.ok(error instanceof PackagesNotFound, String(error));
+        assert.deepEqual(error.missing, ["nope"]);
+        return true;
+      },
+    );
+  });
+});
+
+/** PIDs of processes whose environment holds `entry` (builders get `out=<their out path>`). */
+async function processesWithEnv(entry: string): Promise<number[]> {
+  const found: number[] = [];
+  for (const name of await readdir("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    const environ = await readFile(`/proc/${name}/environ`, "utf8").catch(() => "");
+    if (environ.split("\0").includes(entry)) found.push(Number(name));
+  }
+  return found;
+}
