@@ -22,8 +22,6 @@ import type { Storage } from "./storage/storage.ts";
 async function openStorage(config: Config): Promise<Storage> {
   const setting = config.storage;
   if (setting.backend === "filesystem") return new FilesystemStorage(setting.path).init();
-  const scratchDir = resolve(config.dataDir, "scratch");
-  await mkdir(scratchDir, { recursive: true });
   return new S3Storage({
     endpoint: setting.endpoint,
     bucket: setting.bucket,
@@ -33,8 +31,8 @@ async function openStorage(config: Config): Promise<Storage> {
     forcePathStyle: setting.forcePathStyle,
     partSize: setting.partSizeBytes,
     presignRedirects: setting.presignSeconds ? { expiresSeconds: setting.presignSeconds } : null,
-    scratchDir,
-  });
+    scratchDir: resolve(config.dataDir, "scratch"),
+  }).init();
 }
 
 async function main(): Promise<void> {

@@ -73,7 +73,11 @@ export class FilesystemStorage implements Storage {
   async readBytes(key: string): Promise<Uint8Array<ArrayBuffer> | null> {
     try {
       const buffer = await readFile(this.pathOf(key));
-      return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength) as Uint8Array<ArrayBuffer>;
+      return new Uint8Array(
+        buffer.buffer,
+        buffer.byteOffset,
+        buffer.byteLength,
+      ) as Uint8Array<ArrayBuffer>;
     } catch (error) {
       if (isNotFound(error)) return null;
       throw error;
