@@ -1,0 +1,176 @@
+// Table-driven tests of the layering algorithm on small closure graphs, the essay's worked example
+// among them. Properties on random closures and refusals of bad input: group-layers.properties.test.ts.
+
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { graphOf, MB, nameOf, storePath, worked, type Fixture } from "./closure-fixtures.ts";
+import { groupLayers, type Layer, type LayerOptions } from "./group-layers.ts";
+
+/** Layers as [names sorted, rating in MB × popularity], checking that paths come sorted. */
+function named(layers: Layer[]): [string[], number][] {
+  return layers.map((layer) => {
+    assert.deepEqual(layer.paths, [...layer.paths].sort(), "paths of a layer are sorted");
+    const names = layer.paths.map(nameOf).sort();
+    return [names, layer.mergeRating / MB];
+  });
+}
+
+const workedTop: [string[], number][] = [
+  [["glibc-2.37"], 9000000],
+  [["nss-cacert-3.92"], 1000000],
+  [["iana-etc-20230316"], 500000],
+];
+const rest = ["curl-8.4", "git-2.42", "htop-3.2", "ncurses-6.4", "pcre2-10.42", "perl-5.38"];
+
+const chainFixture: Fixture = {
+  "app-1": [1, ["lib-1"]],
+  "lib-1": [50, ["data-1"]],
+  "data-1": [60, []],
+};
+const chain = { fixture: chainFixture, roots: ["app-1"] };
+const fourRoots: Fixture = { "a-1": [5, []], "b-1": [6, []], "c-1": [7, []], "d-1": [8, []] };
+
+const cases: {
+  name: string;
+  fixture: Fixture;
+  roots: string[];
+  popularity?: Record<string, number>;
+  options?: Partial<LayerOptions>;
+  expected: [string[], number][];
+}[] = [
+  {
+    name: "worked example, budget 94: one layer per dominator subtree",
+    ...worked,
+    expected: [
+      ...workedTop,
+      [["openssl-3.0"], 54000],
+      [["zlib-1.3"], 40000],
+      [["perl-5.38"], 6400],
+      [["ncurses-6.4"], 6000],
+      [["curl-8.4", "git-2.42", "pcre2-10.42"], 2120],
+      [["htop-3.2"], 5],
+    ],
+  },
+  {
+    name: "worked example, budget 6: the lowest-rated layers merge first",
+    ...worked,
+    options: { budget: 6 },
+    expected: [...workedTop, [["openssl-3.0"], 54000], [["zlib-1.3"], 40000], [rest, 14525]],
+  },
+  {
+    name: "worked example, budget 3",
+    ...worked,
+    options: { budget: 3 },
+    expected: [
+      ...workedTop.slice(0, 2),
+      [[...rest, "iana-etc-20230316", "openssl-3.0", "zlib-1.3"].sort(), 608525],
+    ],
+  },
+  {
+    name: "worked example, budget 1: one layer holds everything",
+    ...worked,
+    options: { budget: 1 },
+    expected: [[Object.keys(worked.fixture).sort(), 9000000 + 1000000 + 608525]],
+  },
+  {
+    name: "a path whose closure exceeds the big threshold gets its own layer",
+    ...chain,
+    expected: [
+      [["data-1", "lib-1"], 110],
+      [["app-1"], 1],
+    ],
+  },
+  {
+    name: "a closure equal to the big threshold is not big",
+    ...chain,
+    options: { bigThreshold: 110 * MB },
+    expected: [[["app-1", "data-1", "lib-1"], 111]],
+  },
+  {
+    name: "a path as popular as the threshold gets its own layer",
+    ...chain,
+    popularity: { "lib-1": 100 },
+    options: { bigThreshold: 1000 * MB },
+    expected: [
+      [["data-1", "lib-1"], 11000],
+      [["app-1"], 1],
+    ],
+  },
+  {
+    name: "a path just below the popular threshold stays with its referrer",
+    ...chain,
+    popularity: { "lib-1": 99, "app-1": 2 },
+    options: { bigThreshold: 1000 * MB },
+    expected: [[["app-1", "data-1", "lib-1"], 222]],
+  },
+  {
+    name: "nss-cacert and iana-etc are popular whatever the data says",
+    fixture: {
+      "app-1": [3, ["nss-cacert-3.92", "iana-etc-2"]],
+      "nss-cacert-3.92": [1, []],
+      "iana-etc-2": [2, []],
+    },
+    roots: ["app-1"],
+    popularity: { "nss-cacert-3.92": 1 },
+    expected: [
+      [["iana-etc-2"], 1000000],
+      [["nss-cacert-3.92"], 500000],
+      [["app-1"], 3],
+    ],
+  },
+  {
+    name: "a path two roots share is dominated by neither",
+    fixture: { "a-1": [1, ["c-1"]], "b-1": [2, ["c-1"]], "c-1": [4, ["d-1"]], "d-1": [8, []] },
+    roots: ["a-1", "b-1"],
+    expected: [
+      [["c-1", "d-1"], 12],
+      [["b-1"], 2],
+      [["a-1"], 1],
+    ],
+  },
+  {
+    name: "merging re-sorts: the two lowest merge, not the last merge and the next",
+    fixture: fourRoots,
+    roots: ["a-1", "b-1", "c-1", "d-1"],
+    options: { budget: 2 },
+    expected: [
+      [["c-1", "d-1"], 15],
+      [["a-1", "b-1"], 11],
+    ],
+  },
+  {
+    name: "a path nothing refers to is kept as a layer of its own, with what it alone keeps alive",
+    fixture: {
+      "app-1": [1, ["lib-1"]],
+      "lib-1": [2, []],
+      "stray-2": [4, ["extra-2", "lib-1"]],
+      "extra-2": [8, []],
+    },
+    roots: ["app-1"],
+    expected: [
+      [["extra-2", "stray-2"], 12],
+      [["lib-1"], 2],
+      [["app-1"], 1],
+    ],
+  },
+  {
+    name: "an unreachable reference cycle is kept too",
+    fixture: { "app-1": [1, []], "p-1": [2, ["q-1"]], "q-1": [4, ["p-1"]] },
+    roots: ["app-1"],
+    expected: [
+      [["p-1", "q-1"], 6],
+      [["app-1"], 1],
+    ],
+  },
+  { name: "an empty graph has no layers", fixture: {}, roots: [], expected: [] },
+];
+
+describe("groupLayers", () => {
+  for (const c of cases) {
+    test(c.name, () => {
+      const popularity = new Map(Object.entries(c.popularity ?? {}));
+      const layers = groupLayers(graphOf(c.fixture), c.roots.map(storePath), popularity, c.options);
+      assert.deepEqual(named(layers), c.expected);
+    });
+  }
+});
