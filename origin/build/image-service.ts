@@ -84,7 +84,6 @@ export class ImageService {
       const manifests =
         known?.manifests ??
         (await this.limiter.run(async () => {
-          this.deps.log.info("build started", { image: image.name, tag, revision });
           const built = await buildImage(this.deps.pipeline, image, source);
           packedLayers = built.packedLayers;
           return built.manifests;

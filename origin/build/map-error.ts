@@ -36,9 +36,13 @@ export function toBuildRegistryError(error: unknown): RegistryError {
     });
   }
   if (error instanceof NixEvalFailed) {
-    return new RegistryError("MANIFEST_UNKNOWN", `package set evaluation failed: ${error.message}`, {
-      reason: "eval_failed",
-    });
+    return new RegistryError(
+      "MANIFEST_UNKNOWN",
+      `package set evaluation failed: ${error.message}`,
+      {
+        reason: "eval_failed",
+      },
+    );
   }
   return new RegistryError("INTERNAL", "internal error while building the image");
 }

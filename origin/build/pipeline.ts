@@ -60,6 +60,7 @@ export async function buildImage(
   const system = nixSystems[image.arch];
   const lookup = await lookupPackages(deps.runner, source, image.packages, system);
   if (lookup.missing.length > 0) throw new PackagesNotFound(lookup.missing);
+  deps.log.info("build started", { image: image.name, revision: source.revision });
 
   const realised = await realisePackages(deps.runner, source, image.packages, system, {
     timeoutMs: deps.nixTimeoutMs,
@@ -70,21 +71,34 @@ export async function buildImage(
     const graph = await readClosure(deps.runner, realised.outPaths);
     const groups = groupLayers(graph, realised.outPaths, deps.popularity, deps.layerOptions);
     let packedLayers = 0;
-    const storeLayers = await mapLimited(groups, deps.packConcurrency, async (group) => {
-      const key = layerKey(group.paths, packFormatVersion);
+    const cachedOrPacked = async (
+      key: string,
+      entries: () => Promise<AsyncIterable<TarEntrySpec> | Iterable<TarEntrySpec>>,
+    ): Promise<LayerDescriptor> => {
       const cached = deps.layerCache.get(key);
       if (cached && (await deps.storage.has(blobKey(cached.digest)))) return cached;
-      const layer = await packAndStore(deps, storePathEntries(group.paths), key);
+      const layer = await packAndStore(deps, await entries(), key);
       deps.layerCache.put(key, layer);
       packedLayers++;
       return layer;
-    });
+    };
+    const storeLayers = await mapLimited(groups, deps.packConcurrency, (group) =>
+      cachedOrPacked(layerKey(group.paths, packFormatVersion), async () =>
+        storePathEntries(group.paths),
+      ),
+    );
 
     const installed = lookup.found.flatMap((pkg) => pkg.outPaths);
     const preferred = installed.filter((path) => path === lookup.coreutils);
     const envBinary = await findEnvBinary([...preferred, ...installed]);
-    const symlinkEntries = await symlinkLayerEntries(installed, { envBinary });
-    const symlinkLayer = await packAndStore(deps, symlinkEntries, "symlink-layer");
+    // The symlink layer is a function of the installed outputs (immutable store paths).
+    const symlinkKey = layerKey(
+      [...new Set(installed)].map((path) => `symlink:${path}`).concat(`env:${envBinary ?? ""}`),
+      packFormatVersion,
+    );
+    const symlinkLayer = await cachedOrPacked(symlinkKey, () =>
+      symlinkLayerEntries(installed, { envBinary }),
+    );
     const layers = [...storeLayers, symlinkLayer];
 
     const labels: Record<string, string> = { "dev.nixery.packages": image.packages.join(" ") };
@@ -100,7 +114,12 @@ export async function buildImage(
     const manifests = {} as BuiltImage["manifests"];
     for (const flavour of ["docker", "oci"] as const) {
       const bytes = buildManifest(flavour, config, layers);
-      manifests[flavour] = await storeBytes(deps.storage, bytes, manifestKey, manifestMediaType[flavour]);
+      manifests[flavour] = await storeBytes(
+        deps.storage,
+        bytes,
+        manifestKey,
+        manifestMediaType[flavour],
+      );
     }
     return { manifests, config, layers, packedLayers };
   } finally {

@@ -77,7 +77,7 @@ describe("builds", () => {
     const finished = origin.logs.filter((l) => l.msg === "build finished");
     assert.equal(finished.length, 2, "the expired tag was evaluated again");
     assert.ok(Number(finished[0]!.packedLayers) > 0);
-    assert.equal(finished[1]!.packedLayers, 1, "only the small symlink layer was packed again");
+    assert.equal(finished[1]!.packedLayers, 0, "every layer came from the layer cache");
     await origin.stop();
   });
 

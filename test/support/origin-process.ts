@@ -84,7 +84,10 @@ export async function startOrigin(options: OriginOptions = {}): Promise<OriginPr
         if (child.exitCode === null && child.signalCode === null) {
           const exited = new Promise((resolve) => child.once("exit", resolve));
           child.kill("SIGTERM");
+          // A stuck event loop ignores SIGTERM; never let a test hang on it.
+          const kill = setTimeout(() => child.kill("SIGKILL"), 10_000);
           await exited;
+          clearTimeout(kill);
         }
         if (ownDataDir) await rm(dataDir, { recursive: true, force: true });
       })();

@@ -1,0 +1,95 @@
+// Runs the edge Worker in real workerd through Miniflare (no wrangler dev, no inspector): bundles
+// worker/index.ts with esbuild and binds KV, R2 and the Cache API, persisted when asked.
+// Binding names and the compatibility date match wrangler.toml.
+
+import { build } from "esbuild";
+import { Log, LogLevel, Miniflare } from "miniflare";
+import type { Readable } from "node:stream";
+import { fileURLToPath } from "node:url";
+
+const repoRoot = fileURLToPath(new URL("../", import.meta.url));
+export const compatibilityDate = "2026-05-03";
+
+export interface EdgeRuntimeOptions {
+  originUrl: string;
+  originSecret?: string | null;
+  pollSeconds?: number;
+  deadlineSeconds?: number;
+  /** Directory for KV, R2 and Cache data; in memory when absent. */
+  persistDir?: string;
+  /** Listen on 127.0.0.1:port (0 picks one); without it, only dispatchFetch works. */
+  port?: number;
+  host?: string;
+  /** Receives every line the Worker logs (default: written to this process's stdout). */
+  onLogLine?: (line: string) => void;
+}
+
+export interface EdgeRuntime {
+  miniflare: Miniflare;
+  /** The listening URL (when a port was given). */
+  url: URL | null;
+  stop(): Promise<void>;
+}
+
+/** The Worker as one ES module. */
+export async function bundleWorker(): Promise<string> {
+  const result = await build({
+    entryPoints: [`${repoRoot}worker/index.ts`],
+    bundle: true,
+    format: "esm",
+    platform: "neutral",
+    target: "es2022",
+    conditions: ["workerd", "worker", "browser"],
+    mainFields: ["module", "main"],
+    write: false,
+    logLevel: "silent",
+  });
+  return result.outputFiles[0]!.text;
+}
+
+function forwardLines(stream: Readable, onLine: (line: string) => void): void {
+  let pending = "";
+  stream.setEncoding("utf8");
+  stream.on("data", (chunk: string) => {
+    pending += chunk;
+    const lines = pending.split("\n");
+    pending = lines.pop() ?? "";
+    for (const line of lines) if (line.trim()) onLine(line);
+  });
+}
+
+export async function startEdgeRuntime(options: EdgeRuntimeOptions): Promise<EdgeRuntime> {
+  const script = await bundleWorker();
+  const bindings: Record<string, string> = { ORIGIN_URL: options.originUrl };
+  if (options.originSecret) bindings.ORIGIN_SECRET = options.originSecret;
+  if (options.pollSeconds) bindings.ORIGIN_POLL_SECONDS = String(options.pollSeconds);
+  if (options.deadlineSeconds) bindings.BUILD_DEADLINE_SECONDS = String(options.deadlineSeconds);
+  const onLine = options.onLogLine ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const persist = options.persistDir;
+  const miniflare = new Miniflare({
+    modules: [{ type: "ESModule", path: "index.js", contents: script }],
+    compatibilityDate,
+    bindings,
+    kvNamespaces: ["MANIFESTS"],
+    r2Buckets: ["BLOBS"],
+    cache: true,
+    ...(persist
+      ? { kvPersist: `${persist}/kv`, r2Persist: `${persist}/r2`, cachePersist: `${persist}/cache` }
+      : {}),
+    cf: false,
+    ...(options.port !== undefined
+      ? { port: options.port, host: options.host ?? "127.0.0.1" }
+      : {}),
+    log: new Log(LogLevel.WARN),
+    handleRuntimeStdio(stdout: Readable, stderr: Readable) {
+      forwardLines(stdout, onLine);
+      forwardLines(stderr, onLine);
+    },
+  });
+  const url = await miniflare.ready;
+  return {
+    miniflare,
+    url: options.port !== undefined ? url : null,
+    stop: () => miniflare.dispose(),
+  };
+}

@@ -1,0 +1,134 @@
+// `npm start`: the local stack. Runs the origin (tsx origin/main.ts) as a child process and the
+// edge Worker in real workerd (Miniflare) in this one, with KV, R2 and Cache persisted under the
+// data directory, behind a TCP front that turns away TLS probes (plain-http-front.ts). Two processes: if the origin stops, the edge keeps serving what it has.
+// Ctrl-C stops both. This file and origin/main.ts are the entry points that read process.env.
+
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdir } from "node:fs/promises";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { parseStackConfig, StackConfigError, type StackConfig } from "./config.ts";
+import { startEdgeRuntime, type EdgeRuntime } from "./edge-runtime.ts";
+import { startPlainHttpFront, type PlainHttpFront } from "./plain-http-front.ts";
+
+const repoRoot = fileURLToPath(new URL("../", import.meta.url));
+
+function say(message: string): void {
+  process.stdout.write(`stack | ${message}\n`);
+}
+
+function prefixLines(
+  stream: NodeJS.ReadableStream,
+  prefix: string,
+  onLine?: (line: string) => void,
+): void {
+  createInterface({ input: stream }).on("line", (line) => {
+    process.stdout.write(`${prefix}${line}\n`);
+    onLine?.(line);
+  });
+}
+
+/** Starts the origin and resolves once it says it is listening. */
+function startOrigin(config: StackConfig): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ["--import", "tsx", `${repoRoot}origin/main.ts`], {
+    cwd: repoRoot,
+    env: config.originEnv,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  return new Promise((resolve, reject) => {
+    prefixLines(child.stdout!, "origin | ", (line) => {
+      if (line.includes('"origin listening"')) resolve(child);
+    });
+    prefixLines(child.stderr!, "origin | ");
+    child.once("exit", (code, signal) =>
+      reject(new Error(`the origin exited (${signal ?? code}) before listening`)),
+    );
+  });
+}
+
+async function main(): Promise<void> {
+  let config: StackConfig;
+  try {
+    config = parseStackConfig(process.env, repoRoot);
+  } catch (error) {
+    if (error instanceof StackConfigError) {
+      process.stderr.write(`configuration error: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  for (const note of config.notes) say(note);
+  await mkdir(config.edgeDir, { recursive: true });
+  if (config.secretGenerated) say("ORIGIN_SECRET not set: generated one for this run");
+
+  const origin = await startOrigin(config);
+  let stopping = false;
+  origin.once("exit", (code, signal) => {
+    if (!stopping)
+      say(`the origin exited (${signal ?? code}); the edge keeps serving cached images`);
+  });
+  const originUrl = `http://127.0.0.1:${config.originPort}`;
+
+  let edge: EdgeRuntime;
+  try {
+    edge = await startEdgeRuntime({
+      originUrl,
+      originSecret: config.originSecret,
+      pollSeconds: config.pollSeconds,
+      deadlineSeconds: config.deadlineSeconds,
+      persistDir: config.edgeDir,
+      port: 0,
+      host: "127.0.0.1",
+      onLogLine: (line) => process.stdout.write(`edge   | ${line}\n`),
+    });
+  } catch (error) {
+    origin.kill("SIGTERM");
+    throw error;
+  }
+  let front: PlainHttpFront;
+  try {
+    front = await startPlainHttpFront(config.host, config.edgePort, {
+      host: "127.0.0.1",
+      port: Number(edge.url!.port),
+    });
+  } catch (error) {
+    origin.kill("SIGTERM");
+    await edge.stop();
+    throw error;
+  }
+  const edgeHost = `${config.host}:${front.port}`;
+  say(`edge (workerd) on http://${edgeHost}, origin on ${originUrl}, data in ${config.dataDir}`);
+  say(
+    `pull: skopeo copy --src-tls-verify=false docker://${edgeHost}/shell/hello:latest oci:/tmp/img:latest`,
+  );
+  say(`      ctr images pull --plain-http ${edgeHost}/hello:latest`);
+  process.stdout.write(
+    `${JSON.stringify({ event: "stack ready", edge: `http://${edgeHost}`, origin: originUrl, originPid: origin.pid })}\n`,
+  );
+
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    say(`${signal}: stopping`);
+    const originExited =
+      origin.exitCode === null && origin.signalCode === null
+        ? new Promise((resolve) => origin.once("exit", resolve))
+        : Promise.resolve();
+    origin.kill("SIGTERM");
+    const grace = setTimeout(() => {
+      say("the origin did not stop within 10 s: killing it");
+      origin.kill("SIGKILL");
+    }, 10_000);
+    await Promise.all([front.stop().then(() => edge.stop()), originExited]);
+    clearTimeout(grace);
+    process.exit(0);
+  };
+  // Miniflare installs SIGINT/SIGTERM handlers that exit at once (its exit hook still disposes
+  // workerd); replace them so that the origin is stopped first and never left behind.
+  process.removeAllListeners("SIGINT");
+  process.removeAllListeners("SIGTERM");
+  process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+}
+
+await main();

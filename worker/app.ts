@@ -1,0 +1,61 @@
+// The edge's Hono app: the start page, the shared registry handler over the edge's composed
+// RegistrySource, and the one error handler that writes every error as registry JSON.
+
+import { Hono } from "hono";
+import { errorResponse, RegistryError, toRegistryError } from "../shared/errors.ts";
+import { handleRegistryRequest } from "../shared/registry-handler.ts";
+import { matchRoute } from "../shared/routes.ts";
+import { BlobStore } from "./blob-store.ts";
+import { EdgeCache } from "./edge-cache.ts";
+import { readSettings, type Env } from "./env.ts";
+import { logEvent } from "./log.ts";
+import { ManifestStore } from "./manifest-store.ts";
+import { OriginClient } from "./origin-client.ts";
+import { EdgeRegistrySource } from "./registry-source.ts";
+import { renderStartPage } from "./start-page.ts";
+
+function repositoryOf(pathname: string): string {
+  const route = matchRoute(pathname);
+  return route && "name" in route ? route.name : "";
+}
+
+export function createApp(): Hono<{ Bindings: Env }> {
+  const app = new Hono<{ Bindings: Env }>();
+
+  app.on(["GET", "HEAD"], "/", (c) => {
+    const host = new URL(c.req.url).host;
+    return c.html(renderStartPage(host, c.env.ORIGIN_URL || null));
+  });
+
+  app.all("*", async (c) => {
+    const request = c.req.raw;
+    const url = new URL(request.url);
+    const settings = readSettings(c.env);
+    const source = new EdgeRegistrySource({
+      manifests: new ManifestStore(c.env.MANIFESTS, c.env.BLOBS),
+      blobs: new BlobStore(c.env.BLOBS),
+      cache: new EdgeCache(caches.default, url.origin),
+      origin: new OriginClient(settings),
+      waitUntil: (promise) => c.executionCtx.waitUntil(promise),
+      repository: repositoryOf(url.pathname),
+    });
+    const response = await handleRegistryRequest(request, source);
+    if (!response)
+      throw new RegistryError("NOT_FOUND", `no such route: ${url.pathname.slice(0, 100)}`);
+    return response;
+  });
+
+  app.onError((error, c) => {
+    const registryError = toRegistryError(error);
+    if (registryError.status >= 500) {
+      logEvent("request failed", {
+        path: new URL(c.req.url).pathname,
+        code: registryError.code,
+        reason: error instanceof Error ? error.message : String(error),
+      });
+    }
+    return errorResponse(registryError, c.req.method);
+  });
+
+  return app;
+}

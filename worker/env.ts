@@ -1,0 +1,50 @@
+// The Worker's bindings (declared in wrangler.toml) and the typed settings read from them once per request.
+
+import { RegistryError } from "../shared/errors.ts";
+
+export interface Env {
+  /** Tag → manifest records (see shared/tag-record.ts). */
+  MANIFESTS: KVNamespace;
+  /** Blobs and manifests by digest, keyed as shared/storage-keys.ts draws it. */
+  BLOBS: R2Bucket;
+  /** Base URL of the origin (the image builder), e.g. https://builder.example.com. */
+  ORIGIN_URL: string;
+  /** Shared secret sent to the origin as a bearer token. */
+  ORIGIN_SECRET?: string;
+  /** Seconds one build-status request may wait at the origin (default 20). */
+  ORIGIN_POLL_SECONDS?: string;
+  /** Seconds a client's manifest request may wait for a build in total (default 1200). */
+  BUILD_DEADLINE_SECONDS?: string;
+}
+
+export interface EdgeSettings {
+  originUrl: string;
+  originSecret: string | null;
+  pollSeconds: number;
+  deadlineSeconds: number;
+}
+
+function seconds(raw: string | undefined, name: string, fallback: number, max: number): number {
+  if (raw === undefined || raw.trim() === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > max) {
+    throw new RegistryError("INTERNAL", `${name} must be a whole number of seconds in 1..${max}`);
+  }
+  return value;
+}
+
+export function readSettings(env: Env): EdgeSettings {
+  if (!env.ORIGIN_URL) throw new RegistryError("INTERNAL", "ORIGIN_URL is not configured");
+  let originUrl: URL;
+  try {
+    originUrl = new URL(env.ORIGIN_URL);
+  } catch {
+    throw new RegistryError("INTERNAL", "ORIGIN_URL is not a URL");
+  }
+  return {
+    originUrl: originUrl.href.replace(/\/+$/, ""),
+    originSecret: env.ORIGIN_SECRET ? env.ORIGIN_SECRET : null,
+    pollSeconds: seconds(env.ORIGIN_POLL_SECONDS, "ORIGIN_POLL_SECONDS", 20, 50),
+    deadlineSeconds: seconds(env.BUILD_DEADLINE_SECONDS, "BUILD_DEADLINE_SECONDS", 1200, 86400),
+  };
+}

@@ -1,0 +1,218 @@
+// The edge's client for the origin: starts a build and long-polls it in short requests (each well
+// inside the 100 s a proxied request may stay silent), and reads manifests and blobs by digest.
+// Every request carries the shared secret. Failures to reach the origin are OriginUnreachable.
+
+import type { Digest } from "../shared/digest.ts";
+import { errorCodes, RegistryError, type ErrorCode } from "../shared/errors.ts";
+import { manifestMediaTypeOf } from "../shared/manifest.ts";
+import { mediaTypes } from "../shared/media-types.ts";
+import {
+  originPaths,
+  type BuildRequest,
+  type BuildStatus,
+  type TagManifests,
+} from "../shared/origin-protocol.ts";
+import { contentRange, type ByteRange } from "../shared/range.ts";
+import type { StoredManifest } from "../shared/registry-handler.ts";
+import type { EdgeSettings } from "./env.ts";
+import { verifyBytes } from "./verify.ts";
+
+/** The origin could not be asked (network error, gateway error, or it refused the edge's secret). */
+export class OriginUnreachable extends Error {
+  override name = "OriginUnreachable";
+}
+
+export interface OriginBlob {
+  size: number;
+  body: ReadableStream<Uint8Array>;
+}
+
+const manifestAccept = [
+  mediaTypes.dockerManifest,
+  mediaTypes.ociManifest,
+  mediaTypes.ociIndex,
+].join(", ");
+
+export class OriginClient {
+  readonly #settings: EdgeSettings;
+  readonly #now: () => number;
+
+  constructor(settings: EdgeSettings, now: () => number = Date.now) {
+    this.#settings = settings;
+    this.#now = now;
+  }
+
+  async #request(path: string, init: RequestInit = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    if (this.#settings.originSecret)
+      headers.set("Authorization", `Bearer ${this.#settings.originSecret}`);
+    let response: Response;
+    try {
+      const url = `${this.#settings.originUrl}${path}`;
+      response = await fetch(url, { ...init, headers, redirect: "manual" });
+      const location = response.headers.get("Location");
+      if (response.status >= 300 && response.status < 400 && location) {
+        // The origin may redirect blob reads to storage (a presigned URL): follow it without
+        // the shared secret, which is for the origin only.
+        await response.body?.cancel();
+        headers.delete("Authorization");
+        response = await fetch(new URL(location, url), { ...init, headers });
+      }
+    } catch (error) {
+      throw new OriginUnreachable(`cannot connect to the origin: ${(error as Error).message}`);
+    }
+    if (response.status === 401 || response.status === 403) {
+      await response.body?.cancel();
+      throw new OriginUnreachable(`the origin refused the edge's credentials (${response.status})`);
+    }
+    if (response.status === 502 || response.status === 504 || response.status >= 520) {
+      await response.body?.cancel();
+      throw new OriginUnreachable(`the origin's gateway answered ${response.status}`);
+    }
+    return response;
+  }
+
+  /** Builds (or finds) the image for name:tag, polling until done or the deadline passes. */
+  async resolveTag(name: string, tag: string): Promise<TagManifests> {
+    const { pollSeconds, deadlineSeconds } = this.#settings;
+    const deadline = this.#now() + deadlineSeconds * 1000;
+    const start: BuildRequest = { name, tag, waitSeconds: pollSeconds };
+    let status = await this.#buildStatus(originPaths.builds, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(start),
+    });
+    while (status.state === "pending") {
+      const left = Math.ceil((deadline - this.#now()) / 1000);
+      if (left <= 0) {
+        throw new RegistryError(
+          "ORIGIN_UNAVAILABLE",
+          `the image ${name}:${tag} is still being built after ${deadlineSeconds} s; the build continues, try again later`,
+          undefined,
+          { headers: { "Retry-After": "30" } },
+        );
+      }
+      const wait = Math.min(pollSeconds, left);
+      status = await this.#buildStatus(`${originPaths.build(status.id)}?wait=${wait}`, {}, start);
+    }
+    if (status.state === "failed") throw failedBuildError(status);
+    return status.result;
+  }
+
+  async #buildStatus(
+    path: string,
+    init: RequestInit,
+    restart?: BuildRequest,
+  ): Promise<BuildStatus> {
+    const response = await this.#request(path, init);
+    if (response.status === 404 && restart) {
+      // The origin forgot the build (restarted): start it again.
+      await response.body?.cancel();
+      return this.#buildStatus(originPaths.builds, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(restart),
+      });
+    }
+    const text = await response.text();
+    if (!response.ok) throw errorFromBody(response.status, text);
+    const status = JSON.parse(text) as BuildStatus;
+    if (
+      !status ||
+      typeof status.id !== "string" ||
+      !["pending", "done", "failed"].includes(status.state)
+    ) {
+      throw new OriginUnreachable(
+        `the origin sent an unreadable build status (${text.slice(0, 100)})`,
+      );
+    }
+    return status;
+  }
+
+  /** A manifest by digest, verified against it; null when the origin does not know it. */
+  async fetchManifest(name: string, digest: Digest): Promise<StoredManifest | null> {
+    const response = await this.#request(`/v2/${name}/manifests/${digest}`, {
+      headers: { Accept: manifestAccept },
+    });
+    if (response.status === 404) {
+      await response.body?.cancel();
+      return null;
+    }
+    if (!response.ok) throw errorFromBody(response.status, await response.text());
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    await verifyBytes(bytes, digest);
+    const mediaType = response.headers.get("Content-Type") ?? manifestMediaTypeOf(bytes);
+    if (!mediaType)
+      throw new OriginUnreachable(`the origin sent manifest ${digest} without a media type`);
+    return { digest, mediaType, bytes };
+  }
+
+  /** A blob's size (HEAD); null when the origin does not know it. */
+  async blobSize(name: string, digest: Digest): Promise<number | null> {
+    const response = await this.#request(`/v2/${name}/blobs/${digest}`, { method: "HEAD" });
+    if (response.status === 404) return null;
+    if (!response.ok) throw errorFromBody(response.status, "");
+    return lengthOf(response);
+  }
+
+  /** A blob (or a span of it, unverified); null when the origin does not know it. */
+  async fetchBlob(name: string, digest: Digest, range?: ByteRange): Promise<OriginBlob | null> {
+    const headers: Record<string, string> = {};
+    if (range) headers.Range = `bytes=${range.start}-${range.end}`;
+    const response = await this.#request(`/v2/${name}/blobs/${digest}`, { headers });
+    if (response.status === 404) {
+      await response.body?.cancel();
+      return null;
+    }
+    const expected = range ? 206 : 200;
+    if (response.status !== expected || !response.body) {
+      throw errorFromBody(response.status, await response.text());
+    }
+    const size = lengthOf(response);
+    if (range) {
+      const total = Number(response.headers.get("Content-Range")?.split("/")[1]);
+      if (response.headers.get("Content-Range") !== contentRange(range, total)) {
+        await response.body.cancel();
+        throw new OriginUnreachable(
+          `the origin answered range ${contentRange(range, total)} wrongly`,
+        );
+      }
+      return { size: total, body: response.body };
+    }
+    return { size, body: response.body };
+  }
+}
+
+function lengthOf(response: Response): number {
+  const size = Number(response.headers.get("Content-Length"));
+  if (response.headers.get("Content-Length") === null || !Number.isSafeInteger(size) || size < 0) {
+    throw new OriginUnreachable("the origin sent a blob without Content-Length");
+  }
+  return size;
+}
+
+function failedBuildError(status: Extract<BuildStatus, { state: "failed" }>): RegistryError {
+  const code: ErrorCode =
+    status.error.code in errorCodes ? (status.error.code as ErrorCode) : "MANIFEST_UNKNOWN";
+  return new RegistryError(code, status.error.message, status.error.detail, {
+    status: status.status,
+  });
+}
+
+/** Passes on the origin's own registry error (4xx/5xx JSON); an unreadable 5xx means it is unwell. */
+function errorFromBody(status: number, text: string): Error {
+  try {
+    const body = JSON.parse(text) as {
+      errors?: { code: string; message: string; detail?: unknown }[];
+    };
+    const first = body.errors?.[0];
+    if (first) {
+      const code: ErrorCode = first.code in errorCodes ? (first.code as ErrorCode) : "INTERNAL";
+      return new RegistryError(code, first.message, first.detail, { status });
+    }
+  } catch {
+    // fall through
+  }
+  if (status >= 500) return new OriginUnreachable(`the origin answered ${status}`);
+  return new RegistryError("INTERNAL", `the origin answered ${status} unexpectedly`);
+}

@@ -1,0 +1,264 @@
+// The edge's RegistrySource: a composition of the Cache API, KV, R2 and the origin. Manifests by
+// tag: Cache API → KV → origin. Digest-addressed objects: Cache API → R2 → origin. What comes
+// from the origin is verified against its digest before it is stored; a KV miss is never proof
+// of absence. Invariant: a KV tag record is written only after its manifests are in R2.
+
+import type { Digest } from "../shared/digest.ts";
+import { RegistryError } from "../shared/errors.ts";
+import { canonicalImageName, type ImageRequest } from "../shared/image-name.ts";
+import type { ManifestFlavour } from "../shared/media-types.ts";
+import type { TagManifests } from "../shared/origin-protocol.ts";
+import type {
+  BlobRead,
+  RangeResolver,
+  RegistrySource,
+  StoredManifest,
+  TagAnswer,
+} from "../shared/registry-handler.ts";
+import { isFresh, remainingSeconds, tagRecordFrom, type TagRecord } from "../shared/tag-record.ts";
+import { BlobBackfill } from "./blob-backfill.ts";
+import type { BlobStore } from "./blob-store.ts";
+import { maxCachedBlobBytes, type EdgeCache } from "./edge-cache.ts";
+import { logEvent } from "./log.ts";
+import type { ManifestStore } from "./manifest-store.ts";
+import { OriginUnreachable, type OriginClient } from "./origin-client.ts";
+import { SingleFlight } from "./single-flight.ts";
+
+export interface EdgeSourceDeps {
+  manifests: ManifestStore;
+  blobs: BlobStore;
+  cache: EdgeCache;
+  origin: OriginClient;
+  waitUntil: (promise: Promise<unknown>) => void;
+  /** The repository name of the request, used in origin URLs for digest reads. */
+  repository: string;
+  now?: () => number;
+}
+
+// Isolate-wide: concurrent requests for the same object share one origin request.
+const tagFlights = new SingleFlight<TagRecord>();
+const manifestFlights = new SingleFlight<StoredManifest | null>();
+
+const flavours: ManifestFlavour[] = ["docker", "oci"];
+
+export class EdgeRegistrySource implements RegistrySource {
+  readonly #deps: EdgeSourceDeps;
+  readonly #now: () => number;
+  readonly #backfill: BlobBackfill;
+
+  constructor(deps: EdgeSourceDeps) {
+    this.#deps = deps;
+    this.#now = deps.now ?? Date.now;
+    this.#backfill = new BlobBackfill(deps);
+  }
+
+  async manifestForTag(
+    image: ImageRequest,
+    tag: string,
+    flavour: ManifestFlavour,
+  ): Promise<TagAnswer> {
+    const { cache, manifests } = this.#deps;
+    const canonical = canonicalImageName(image);
+    const cached = await cache.matchTag(canonical, tag, flavour, this.#now());
+    if (cached) return this.#answer(cached.manifest, cached.expiresAt, {});
+
+    const record = await manifests.getTagRecord(canonical, tag);
+    if (record && isFresh(record, this.#now())) {
+      const manifest = await this.manifestByDigest(record.manifests[flavour].digest);
+      if (manifest) return this.#cacheTag(canonical, tag, flavour, record, manifest);
+    }
+
+    const started = this.#now();
+    let fresh: TagRecord;
+    try {
+      fresh = await tagFlights.run(`${canonical}:${tag}`, () =>
+        this.#resolve(image.name, tag, canonical),
+      );
+    } catch (error) {
+      if (!isOriginOutage(error)) throw error;
+      const reason = error instanceof Error ? error.message : String(error);
+      if (record) return this.#stale(record, flavour, reason);
+      if (!(error instanceof OriginUnreachable)) throw error;
+      logEvent("origin unreachable", { image: image.name, tag, reason });
+      throw new RegistryError(
+        "ORIGIN_UNAVAILABLE",
+        `the image builder is unreachable and ${image.name}:${tag} has not been built at this edge before; try again later`,
+        { reason },
+      );
+    }
+    logEvent("tag resolved", {
+      image: image.name,
+      tag,
+      digest: fresh.manifests[flavour].digest,
+      ms: this.#now() - started,
+    });
+    const manifest = await this.manifestByDigest(fresh.manifests[flavour].digest);
+    if (!manifest) {
+      throw new RegistryError(
+        "MANIFEST_UNKNOWN",
+        `the builder lost the manifest of ${image.name}:${tag}`,
+      );
+    }
+    return this.#cacheTag(canonical, tag, flavour, fresh, manifest);
+  }
+
+  /** Asks the origin, stores both manifests in R2, then the tag record in KV. */
+  async #resolve(name: string, tag: string, canonical: string): Promise<TagRecord> {
+    const result: TagManifests = await this.#deps.origin.resolveTag(name, tag);
+    const record = tagRecordFrom(result, this.#now());
+    for (const flavour of flavours) {
+      const manifest = await this.manifestByDigest(record.manifests[flavour].digest);
+      if (!manifest)
+        throw new RegistryError(
+          "MANIFEST_UNKNOWN",
+          `the builder lost a manifest of ${name}:${tag}`,
+        );
+    }
+    this.#deps.waitUntil(
+      this.#deps.manifests
+        .putTagRecord(canonical, record)
+        .catch(logFailure("kv put", { image: name, tag })),
+    );
+    return record;
+  }
+
+  #cacheTag(
+    canonical: string,
+    tag: string,
+    flavour: ManifestFlavour,
+    record: TagRecord,
+    manifest: StoredManifest,
+  ): TagAnswer {
+    const now = this.#now();
+    this.#deps.waitUntil(
+      this.#deps.cache
+        .putTag(canonical, tag, flavour, { manifest, expiresAt: record.expiresAt }, now)
+        .catch(logFailure("cache put", { tag })),
+    );
+    const headers: Record<string, string> = record.revision
+      ? { "X-Nixery-Revision": record.revision }
+      : {};
+    return { manifest, maxAgeSeconds: remainingSeconds(record, now), headers };
+  }
+
+  #answer(manifest: StoredManifest, expiresAt: number, headers: Record<string, string>): TagAnswer {
+    return {
+      manifest,
+      maxAgeSeconds: Math.max(0, Math.floor((expiresAt - this.#now()) / 1000)),
+      headers,
+    };
+  }
+
+  async #stale(record: TagRecord, flavour: ManifestFlavour, reason: string): Promise<TagAnswer> {
+    const digest = record.manifests[flavour].digest;
+    const manifest = await this.manifestByDigest(digest);
+    if (!manifest)
+      throw new RegistryError("ORIGIN_UNAVAILABLE", "the image builder is unreachable", { reason });
+    logEvent("serving stale tag", {
+      image: record.name,
+      tag: record.tag,
+      digest,
+      reason,
+      ageSeconds: Math.floor((this.#now() - record.resolvedAt) / 1000),
+    });
+    return {
+      manifest,
+      maxAgeSeconds: 0,
+      headers: { "X-Nixery-Stale": "true", Warning: '110 - "Response is Stale"' },
+    };
+  }
+
+  async manifestByDigest(digest: Digest): Promise<StoredManifest | null> {
+    const { cache, manifests, origin, waitUntil, repository } = this.#deps;
+    const cached = await cache.matchManifest(digest);
+    if (cached) return cached;
+    const stored = await manifests.getManifest(digest);
+    if (stored) {
+      waitUntil(cache.putManifest(stored).catch(logFailure("cache put", { digest })));
+      return stored;
+    }
+    try {
+      return await manifestFlights.run(digest, async () => {
+        const fetched = await origin.fetchManifest(repository, digest);
+        if (fetched) {
+          await manifests.putManifest(fetched);
+          logEvent("manifest backfilled", { image: repository, digest });
+        }
+        return fetched;
+      });
+    } catch (error) {
+      throw outageError(error, `manifest ${digest} is not at this edge`);
+    }
+  }
+
+  async readBlob(
+    digest: Digest,
+    resolve: RangeResolver,
+    method: "GET" | "HEAD",
+  ): Promise<BlobRead | null> {
+    const { cache, blobs, manifests, waitUntil } = this.#deps;
+    if (method === "HEAD") {
+      const size = await blobs.size(digest);
+      if (size !== null) return { size, range: resolve(size), body: null };
+    } else {
+      const cached = await cache.matchBlob(digest);
+      if (cached) {
+        const range = resolveOrCancel(resolve, cached.size, cached.body);
+        if (!range) return { size: cached.size, range: null, body: cached.body };
+        await cached.body.cancel();
+      }
+      const stored = await blobs.read(digest, resolve);
+      if (stored) {
+        if (!cached && !stored.range && stored.size <= maxCachedBlobBytes) {
+          const [toClient, toCache] = stored.body.tee();
+          waitUntil(
+            cache.putBlob(digest, stored.size, toCache).catch(logFailure("cache put", { digest })),
+          );
+          return { ...stored, body: toClient };
+        }
+        return stored;
+      }
+    }
+    // Manifests are blobs too: let the handler serve them from the manifest path.
+    if (await manifests.hasManifest(digest)) return null;
+    try {
+      return await this.#backfill.read(digest, resolve, method);
+    } catch (error) {
+      throw outageError(error, `blob ${digest} is not at this edge`);
+    }
+  }
+}
+
+function resolveOrCancel(
+  resolve: RangeResolver,
+  size: number,
+  body: ReadableStream,
+): ReturnType<RangeResolver> {
+  try {
+    return resolve(size);
+  } catch (error) {
+    void body.cancel();
+    throw error;
+  }
+}
+
+function isOriginOutage(error: unknown): boolean {
+  return (
+    error instanceof OriginUnreachable || (error instanceof RegistryError && error.status >= 500)
+  );
+}
+
+function outageError(error: unknown, what: string): unknown {
+  if (!(error instanceof OriginUnreachable)) return error;
+  return new RegistryError("ORIGIN_UNAVAILABLE", `the image builder is unreachable and ${what}`, {
+    reason: error.message,
+  });
+}
+
+function logFailure(what: string, fields: Record<string, string>) {
+  return (error: unknown) =>
+    logEvent(`${what} failed`, {
+      ...fields,
+      reason: error instanceof Error ? error.message : String(error),
+    });
+}

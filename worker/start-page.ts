@@ -1,0 +1,41 @@
+// The start page at `/`: what this registry is, how to pull from it, and which builder it fronts.
+
+import { metaPackages, shellPackages } from "../shared/image-name.ts";
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+export function renderStartPage(host: string, originUrl: string | null): string {
+  const h = escapeHtml(host);
+  return `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Nixery edge</title>
+<style>body{font-family:system-ui,sans-serif;max-width:46em;margin:2em auto;padding:0 1em;line-height:1.5}code,pre{background:#f3f3f3;padding:.1em .3em}pre{padding:.6em;overflow-x:auto}</style>
+</head>
+<body>
+<h1>Nixery edge</h1>
+<p>A container registry that builds images on demand from Nix packages. Each path component of an
+image name is a package; the image contains exactly those packages and their dependencies.
+This edge serves images it has seen from its own cache and asks the builder only for new ones.</p>
+<h2>Pulling</h2>
+<pre>docker pull ${h}/shell/git/htop:latest
+podman pull ${h}/hello
+skopeo copy docker://${h}/shell/hello:latest oci:/tmp/image:latest
+ctr images pull ${h}/hello:latest</pre>
+<p>Package order does not matter: <code>${h}/git/htop</code> and <code>${h}/htop/git</code> are the same image.</p>
+<h2>Meta-packages</h2>
+<ul>
+<li><code>${metaPackages[0]}</code> adds an interactive shell (${shellPackages.join(", ")}).</li>
+<li><code>${metaPackages[1]}</code> builds for aarch64 instead of x86_64.</li>
+</ul>
+<p>Meta-packages are recognised only at the front of the name, e.g. <code>${h}/shell/arm64/curl</code>.</p>
+<h2>Caching</h2>
+<p>Manifests by digest and layers are immutable and cached for a year. A tag is re-resolved when
+the builder's answer expires; while the builder is unreachable, images pulled before keep working
+(marked with <code>X-Nixery-Stale: true</code>).</p>
+<p>Builder: <code>${escapeHtml(originUrl ?? "not configured")}</code></p>
+</body>
+</html>
+`;
+}
