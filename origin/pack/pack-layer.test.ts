@@ -1,0 +1,247 @@
+// packLayer on real files: digests checked against gzip(1) and node:crypto, the tar read back by
+// GNU tar, determinism, and failures that must reject and leave no partial file.
+
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readFile, rm, stat, truncate, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { gunzipSync } from "node:zlib";
+import { packLayer } from "./pack-layer.ts";
+import type { TarEntrySpec } from "./tar-entry.ts";
+
+let dir: string;
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), "pack-layer-"));
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function sha256(bytes: Uint8Array): string {
+  return `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+}
+
+function tarListing(file: string): string[] {
+  const out = execFileSync("tar", ["--full-time", "-tvf", file], {
+    env: { ...process.env, TZ: "UTC" },
+  });
+  return out.toString().trimEnd().replace(/ +/g, " ").split("\n");
+}
+
+async function sampleEntries(): Promise<TarEntrySpec[]> {
+  const big = join(dir, "big.bin");
+  // Deterministic, partly compressible content bigger than every internal buffer.
+  const block = createHash("sha512").update("seed").digest();
+  const content = Buffer.concat(
+    Array.from({ length: 40_000 }, (_, i) => (i % 3 ? block : Buffer.alloc(64, i))),
+  );
+  await writeFile(big, content);
+  const longName = `deep/${"d".repeat(90)}/${"f".repeat(90)}/file-with-a-long-name.txt`;
+  return [
+    { type: "directory", name: "deep", mode: 0o755 },
+    {
+      type: "file",
+      name: "big.bin",
+      mode: 0o444,
+      content: { path: big, size: content.byteLength },
+    },
+    {
+      type: "file",
+      name: "hello.txt",
+      mode: 0o644,
+      content: { bytes: new TextEncoder().encode("hello\n") },
+    },
+    {
+      type: "file",
+      name: "run.sh",
+      mode: 0o555,
+      content: { bytes: new TextEncoder().encode("#!/bin/sh\n") },
+    },
+    { type: "file", name: "empty", mode: 0o444, content: { bytes: new Uint8Array() } },
+    { type: "symlink", name: "link", target: "/nix/store/x-hello/bin/hello" },
+    { type: "symlink", name: "long-link", target: `/nix/store/${"t".repeat(120)}` },
+    {
+      type: "file",
+      name: longName,
+      mode: 0o444,
+      content: { bytes: new TextEncoder().encode("long\n") },
+    },
+    {
+      type: "file",
+      name: "ünïcode",
+      mode: 0o444,
+      content: { bytes: new TextEncoder().encode("u\n") },
+    },
+  ];
+}
+
+describe("packLayer", () => {
+  it("returns the digests and sizes that gzip(1) and sha256 compute independently", async () => {
+    const destination = join(dir, "layer.tar.gz");
+    const packed = await packLayer(await sampleEntries(), destination);
+    const gz = await readFile(destination);
+    const tar = gunzipSync(gz);
+    assert.equal(packed.digest, sha256(gz));
+    assert.equal(packed.diffId, sha256(tar));
+    assert.equal(packed.size, gz.byteLength);
+    assert.equal(packed.tarSize, tar.byteLength);
+
+    const viaGzip = spawnSync("bash", ["-c", 'gzip -dc "$1" | sha256sum', "bash", destination]);
+    assert.equal(viaGzip.status, 0);
+    assert.equal(`sha256:${viaGzip.stdout.toString().split(" ")[0]}`, packed.diffId);
+  });
+
+  it("writes a gzip header with mtime 0 and no file name", async () => {
+    const destination = join(dir, "header.tar.gz");
+    await packLayer(await sampleEntries(), destination);
+    const gz = await readFile(destination);
+    assert.deepEqual([...gz.subarray(0, 4)], [0x1f, 0x8b, 8, 0]); // magic, deflate, no FNAME/FEXTRA
+    assert.equal(gz.readUInt32LE(4), 0); // MTIME
+    assert.equal(gz[9], 3); // OS: Unix
+  });
+
+  it("writes entries GNU tar reads back with fixed metadata", async () => {
+    const destination = join(dir, "listing.tar.gz");
+    await packLayer(await sampleEntries(), destination);
+    const lines = tarListing(destination);
+    const epoch = "1970-01-01 00:00:01";
+    assert.equal(lines[0], `drwxr-xr-x 0/0 0 ${epoch} deep/`);
+    assert.match(lines[1]!, new RegExp(`^-r--r--r-- 0/0 \\d+ ${epoch} big.bin$`));
+    assert.equal(lines[2], `-rw-r--r-- 0/0 6 ${epoch} hello.txt`);
+    assert.equal(lines[3], `-r-xr-xr-x 0/0 10 ${epoch} run.sh`);
+    assert.equal(lines[4], `-r--r--r-- 0/0 0 ${epoch} empty`);
+    assert.equal(lines[5], `lrwxrwxrwx 0/0 0 ${epoch} link -> /nix/store/x-hello/bin/hello`);
+    assert.equal(lines[6], `lrwxrwxrwx 0/0 0 ${epoch} long-link -> /nix/store/${"t".repeat(120)}`);
+    assert.match(lines[7]!, /deep\/d{90}\/f{90}\/file-with-a-long-name\.txt$/);
+    assert.match(lines[8]!, /ünïcode$/);
+    assert.equal(lines.length, 9);
+
+    const out = join(dir, "extracted");
+    await mkdir(out);
+    execFileSync("tar", ["-xzf", destination, "-C", out]);
+    assert.equal(await readFile(join(out, "hello.txt"), "utf8"), "hello\n");
+    assert.deepEqual(await readFile(join(out, "big.bin")), await readFile(join(dir, "big.bin")));
+  });
+
+  it("is deterministic: the same entries twice give identical bytes", async () => {
+    const a = await packLayer(await sampleEntries(), join(dir, "a.tar.gz"));
+    const b = await packLayer(await sampleEntries(), join(dir, "b.tar.gz"));
+    assert.deepEqual(a, b);
+    assert.deepEqual(await readFile(join(dir, "a.tar.gz")), await readFile(join(dir, "b.tar.gz")));
+  });
+
+  it("gives a different digest for another gzip level but the same diffId", async () => {
+    const six = await packLayer(await sampleEntries(), join(dir, "six.tar.gz"));
+    const one = await packLayer(await sampleEntries(), join(dir, "one.tar.gz"), { gzipLevel: 1 });
+    assert.equal(one.diffId, six.diffId);
+    assert.notEqual(one.digest, six.digest);
+  });
+
+  it("rejects and removes the partial file when a file disappears mid-pack", async () => {
+    const doomed = join(dir, "doomed.bin");
+    await writeFile(doomed, randomBytes(1000));
+    const entries = await sampleEntries();
+    async function* disappearing(): AsyncIterable<TarEntrySpec> {
+      yield* entries; // big.bin goes first, so the destination already holds data
+      await rm(doomed);
+      yield {
+        type: "file",
+        name: "doomed.bin",
+        mode: 0o444,
+        content: { path: doomed, size: 1000 },
+      };
+    }
+    const destination = join(dir, "disappearing.tar.gz");
+    await assert.rejects(packLayer(disappearing(), destination), /ENOENT/);
+    assert.equal(existsSync(destination), false);
+  });
+
+  it("rejects a file whose size changed since its entry was made", async () => {
+    const shrinking = join(dir, "shrinking.bin");
+    await writeFile(shrinking, randomBytes(300_000));
+    const entry: TarEntrySpec = {
+      type: "file",
+      name: "s",
+      mode: 0o444,
+      content: { path: shrinking, size: 300_000 },
+    };
+    await truncate(shrinking, 1000);
+    const destination = join(dir, "shrinking.tar.gz");
+    await assert.rejects(packLayer([entry], destination), /shrank/);
+    assert.equal(existsSync(destination), false);
+
+    await writeFile(shrinking, randomBytes(300_000));
+    const grown: TarEntrySpec = {
+      type: "file",
+      name: "s",
+      mode: 0o444,
+      content: { path: shrinking, size: 1000 },
+    };
+    await assert.rejects(packLayer([grown], destination), /grew/);
+    assert.equal(existsSync(destination), false);
+  });
+
+  it("rejects invalid names", async () => {
+    const destination = join(dir, "invalid.tar.gz");
+    for (const name of ["/abs", "a/../b", "a//b", "", "trailing/"]) {
+      await assert.rejects(
+        packLayer([{ type: "directory", name, mode: 0o755 }], destination),
+        /invalid tar entry name/,
+      );
+      assert.equal(existsSync(destination), false);
+    }
+  });
+
+  it("rejects and removes the partial file when the disk is full", async (t) => {
+    const small = join(dir, "small-fs");
+    await mkdir(small);
+    if (spawnSync("mount", ["-t", "tmpfs", "-o", "size=256k", "tmpfs", small]).status !== 0) {
+      t.skip("cannot mount a tmpfs here");
+      return;
+    }
+    try {
+      const noise = join(dir, "noise.bin");
+      await writeFile(noise, randomBytes(2 * 1024 * 1024)); // incompressible, larger than the tmpfs
+      const destination = join(small, "layer.tar.gz");
+      const entry: TarEntrySpec = {
+        type: "file",
+        name: "n",
+        mode: 0o444,
+        content: { path: noise, size: 2 << 20 },
+      };
+      await assert.rejects(packLayer([entry], destination), /ENOSPC/);
+      assert.equal(existsSync(destination), false);
+    } finally {
+      spawnSync("umount", [small]);
+    }
+  });
+
+  it("keeps memory bounded for large files and for floods of header-only entries", async () => {
+    const sparse = join(dir, "sparse.bin");
+    await writeFile(sparse, "");
+    await truncate(sparse, 512 * 1024 * 1024);
+    function* entries(): Iterable<TarEntrySpec> {
+      yield {
+        type: "file",
+        name: "sparse",
+        mode: 0o444,
+        content: { path: sparse, size: 512 * 1024 * 1024 },
+      };
+      // 200k symlinks are 100 MB of tar headers that tar-stream pushes without backpressure.
+      for (let i = 0; i < 200_000; i++) yield { type: "symlink", name: `l/${i}`, target: "/x" };
+    }
+    const before = process.memoryUsage().rss;
+    const packed = await packLayer(entries(), join(dir, "large.tar.gz"), { gzipLevel: 1 });
+    assert.equal(packed.tarSize, 512 + 512 * 1024 * 1024 + 200_000 * 512 + 1024);
+    const peak = process.resourceUsage().maxRSS * 1024;
+    assert.ok(
+      peak - before < 80 * 1024 * 1024,
+      `peak RSS ${peak >> 20} MiB, ${before >> 20} MiB before`,
+    );
+    assert.ok((await stat(join(dir, "large.tar.gz"))).size === packed.size);
+  });
+});

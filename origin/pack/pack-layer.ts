@@ -1,0 +1,224 @@
+// Packs tar entries into a gzipped layer file in one streaming pass, computing both registry
+// digests on the way: tar-stream → sha256 of the tar (diffId) → gzip → sha256 + size (digest).
+//
+// Memory stays bounded whatever the layer size: file contents are streamed, every stage respects
+// backpressure, and the producer also waits when tar headers (directories, symlinks, empty files,
+// which tar-stream pushes without backpressure) run more than `maxTarAhead` bytes ahead of the
+// consumer. gzip runs on libuv's threadpool, so hashing and reading overlap with compression and
+// several layers packed at once use several cores.
+
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { open, rm } from "node:fs/promises";
+import { pipeline } from "node:stream/promises";
+import type { TransformOptions } from "node:stream";
+import { createGzip, type ZlibOptions } from "node:zlib";
+import tarStream from "tar-stream";
+import type { Pack } from "tar-stream";
+import { digestFromHex, type Digest } from "../../shared/digest.ts";
+import { tarHeader, type TarEntrySpec } from "./tar-entry.ts";
+
+export interface PackedLayer {
+  /** sha256 of the gzipped bytes: the blob digest. */
+  digest: Digest;
+  /** sha256 of the uncompressed tar: the config's rootfs.diff_ids entry. */
+  diffId: Digest;
+  /** Bytes of the gzipped file. */
+  size: number;
+  /** Bytes of the uncompressed tar. */
+  tarSize: number;
+}
+
+export interface PackOptions {
+  /** zlib level, 0–9; default 6 (as `gzip -6`). Part of what determines the digest. */
+  gzipLevel?: number;
+}
+
+type TarSink = ReturnType<Pack["entry"]>;
+
+const readChunkBytes = 256 * 1024;
+const gzipInputBatchBytes = 128 * 1024;
+const gzipOutputChunkBytes = 64 * 1024;
+const gzipInputBufferBytes = 4 * 1024 * 1024;
+const maxTarAhead = 1024 * 1024;
+
+/**
+ * A deep input buffer keeps the threadpool busy while the main thread stalls on small files'
+ * open/read/close; the output chunk size only changes how zlib's output is split, never its bytes.
+ */
+function gzipOptions(level: number): ZlibOptions & TransformOptions {
+  return { level, chunkSize: gzipOutputChunkBytes, writableHighWaterMark: gzipInputBufferBytes };
+}
+
+/**
+ * Writes `entries` as a gzipped tar to `destination` and fsyncs it. On any failure (unreadable
+ * file, a file changing size, disk full) the promise rejects and the partial file is removed.
+ */
+export async function packLayer(
+  entries: AsyncIterable<TarEntrySpec> | Iterable<TarEntrySpec>,
+  destination: string,
+  options: PackOptions = {},
+): Promise<PackedLayer> {
+  const tar = tarStream.pack();
+  tar.on("error", ignore); // failures reach the caller through the promises below
+  const flow = new TarFlow(tar);
+  const tarHash = createHash("sha256");
+  const gzipHash = createHash("sha256");
+  let gzipSize = 0;
+
+  const file = await open(destination, "w");
+  const consuming = pipeline(
+    batchTarChunks(tar, flow, tarHash),
+    createGzip(gzipOptions(options.gzipLevel ?? 6)),
+    async function* (gzipped: AsyncIterable<Buffer>) {
+      for await (const chunk of gzipped) {
+        gzipHash.update(chunk);
+        gzipSize += chunk.byteLength;
+        yield chunk;
+      }
+    },
+    file.createWriteStream({ flush: true }),
+  );
+  const producing = writeEntries(entries, tar, flow).then(() => tar.finalize());
+
+  try {
+    await Promise.all([producing, consuming]);
+  } catch (error) {
+    flow.abort();
+    tar.destroy(error instanceof Error ? error : new Error(String(error)));
+    await Promise.allSettled([producing, consuming]);
+    await rm(destination, { force: true });
+    throw error;
+  }
+  return {
+    digest: digestFromHex(gzipHash.digest("hex")),
+    diffId: digestFromHex(tarHash.digest("hex")),
+    size: gzipSize,
+    tarSize: flow.consumed,
+  };
+}
+
+/** Counts bytes pushed into the tar stream and bytes taken out, so the producer can wait for the consumer. */
+class TarFlow {
+  pushed = 0;
+  consumed = 0;
+  private aborted = false;
+  private wake: (() => void) | null = null;
+
+  constructor(tar: Pack) {
+    // Every byte tar-stream emits goes through push(); counting there is exact.
+    const push = tar.push.bind(tar);
+    tar.push = (chunk: unknown) => {
+      if (chunk instanceof Uint8Array) this.pushed += chunk.byteLength;
+      return push(chunk);
+    };
+  }
+
+  took(bytes: number): void {
+    this.consumed += bytes;
+    if (this.pushed - this.consumed <= maxTarAhead) this.release();
+  }
+
+  abort(): void {
+    this.aborted = true;
+    this.release();
+  }
+
+  async waitForConsumer(): Promise<void> {
+    while (!this.aborted && this.pushed - this.consumed > maxTarAhead) {
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+    if (this.aborted) throw new Error("layer packing aborted");
+  }
+
+  private release(): void {
+    const wake = this.wake;
+    this.wake = null;
+    wake?.();
+  }
+}
+
+/** Reads the tar stream, hashes it, and hands zlib batches of at least 128 KiB (each zlib write is a threadpool job). */
+async function* batchTarChunks(tar: Pack, flow: TarFlow, tarHash: ReturnType<typeof createHash>) {
+  let batch: Buffer[] = [];
+  let batchBytes = 0;
+  for await (const chunk of tar as AsyncIterable<Buffer>) {
+    flow.took(chunk.byteLength);
+    tarHash.update(chunk);
+    batch.push(chunk);
+    batchBytes += chunk.byteLength;
+    if (batchBytes >= gzipInputBatchBytes) {
+      yield batch.length === 1 ? chunk : Buffer.concat(batch, batchBytes);
+      batch = [];
+      batchBytes = 0;
+    }
+  }
+  if (batchBytes > 0) yield Buffer.concat(batch, batchBytes);
+}
+
+async function writeEntries(
+  entries: AsyncIterable<TarEntrySpec> | Iterable<TarEntrySpec>,
+  tar: Pack,
+  flow: TarFlow,
+): Promise<void> {
+  for await (const entry of entries) {
+    await flow.waitForConsumer();
+    const header = tarHeader(entry);
+    if (entry.type !== "file") {
+      await new Promise<void>((resolve, reject) =>
+        tar.entry(header, (e) => (e ? reject(e) : resolve())),
+      );
+    } else if ("bytes" in entry.content) {
+      const { buffer, byteOffset, byteLength } = entry.content.bytes;
+      const bytes = Buffer.from(buffer, byteOffset, byteLength);
+      await new Promise<void>((resolve, reject) =>
+        tar.entry(header, bytes, (e) => (e ? reject(e) : resolve())),
+      );
+    } else {
+      const { path, size } = entry.content;
+      let sink!: TarSink;
+      const done = new Promise<void>((resolve, reject) => {
+        sink = tar.entry(header, (e) => (e ? reject(e) : resolve()));
+        sink.on("error", ignore);
+      });
+      done.catch(() => {}); // awaited below; a failing pump reports the first error
+      await pumpFile(path, size, sink);
+      await done;
+    }
+  }
+}
+
+/** Streams one file into its tar entry, failing if its size differs from the size in the header. */
+async function pumpFile(path: string, size: number, sink: TarSink): Promise<void> {
+  let read = 0;
+  // A buffer just big enough for small files (one more byte, to see growth): allocating
+  // readChunkBytes for each of thousands of small files costs more than reading them.
+  const highWaterMark = Math.min(readChunkBytes, size + 1);
+  for await (const chunk of createReadStream(path, { highWaterMark }) as AsyncIterable<Buffer>) {
+    read += chunk.byteLength;
+    if (read > size) throw new Error(`${path} grew while it was being packed`);
+    if (!sink.write(chunk)) await drained(sink);
+  }
+  if (read !== size)
+    throw new Error(`${path} shrank while it was being packed (${read} of ${size} bytes)`);
+  sink.end(undefined);
+}
+
+function drained(sink: TarSink): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const settle = (error?: Error) => {
+      sink.off("drain", onDrain);
+      sink.off("error", settle);
+      sink.off("close", onClose);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onDrain = () => settle();
+    const onClose = () => settle(new Error("tar entry closed before its content was written"));
+    sink.on("drain", onDrain);
+    sink.on("error", settle);
+    sink.on("close", onClose);
+  });
+}
+
+function ignore(): void {}
