@@ -9,6 +9,7 @@ import type { ImageService } from "./build/image-service.ts";
 import type { Logger } from "./log.ts";
 import { createOriginSource } from "./registry-source.ts";
 import { buildRoutes } from "./routes/builds.ts";
+import { requireSecret } from "./routes/require-secret.ts";
 import { renderStartPage } from "./start-page.ts";
 import type { BlobReader } from "./storage/storage.ts";
 
@@ -17,6 +18,8 @@ export interface AppDeps {
   storage: BlobReader & { readonly description: string };
   builds: BuildRecords;
   originSecret: string | null;
+  /** Require the shared secret on the registry API too (an origin reachable only by the edge). */
+  originPrivate: boolean;
   /** The source revision `latest` serves now, for the start page. */
   currentRevision: () => Promise<string | null>;
   log: Logger;
@@ -43,6 +46,8 @@ export function createApp(deps: AppDeps): Hono {
   app.get("/healthz", (c) => c.json({ ok: true, builds: deps.images.stats }));
 
   app.route("/", buildRoutes(deps.images, deps.originSecret));
+
+  if (deps.originPrivate) app.use("/v2/*", requireSecret(deps.originSecret));
 
   app.all("/v2/*", async (c) => {
     const response = await handleRegistryRequest(c.req.raw, source);

@@ -39,6 +39,7 @@ export interface Config {
   packConcurrency: number;
   gzipLevel: number;
   originSecret: string | null;
+  originPrivate: boolean;
   /** Environment for Nix and git subprocesses (NIX_CONF_DIR, NIX_CONFIG, PATH, credentials…). */
   childEnv: Record<string, string>;
 }
@@ -47,14 +48,16 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
-export const defaultChannelUrlTemplate = "https://github.com/NixOS/nixpkgs/archive/{channel}.tar.gz";
+export const defaultChannelUrlTemplate =
+  "https://github.com/NixOS/nixpkgs/archive/{channel}.tar.gz";
 
 type Env = Record<string, string | undefined>;
 
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];
   if (raw === undefined || raw === "") return fallback;
-  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
+  if (!/^\d+$/.test(raw.trim()))
+    throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
   const value = Number(raw);
   if (value < min || value > max) {
     throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
@@ -81,7 +84,9 @@ function parseSource(env: Env): SourceSetting {
   if (env.NIXERY_PKGS_REPO) return { kind: "git", url: env.NIXERY_PKGS_REPO };
   const urlTemplate = env.NIXERY_CHANNEL_URL_TEMPLATE || defaultChannelUrlTemplate;
   if (!urlTemplate.includes("{channel}")) {
-    throw new ConfigError(`NIXERY_CHANNEL_URL_TEMPLATE must contain "{channel}", got "${urlTemplate}"`);
+    throw new ConfigError(
+      `NIXERY_CHANNEL_URL_TEMPLATE must contain "{channel}", got "${urlTemplate}"`,
+    );
   }
   return { kind: "channel", channel: env.NIXERY_CHANNEL!, urlTemplate };
 }
@@ -113,6 +118,17 @@ function parseStorage(env: Env, dataDir: string): StorageSetting {
   throw new ConfigError(`NIXERY_STORAGE_BACKEND must be "filesystem" or "s3", got "${backend}"`);
 }
 
+function parsePrivate(env: Env): boolean {
+  const value = env.ORIGIN_PRIVATE ?? "false";
+  if (!["true", "false"].includes(value)) {
+    throw new ConfigError(`ORIGIN_PRIVATE must be true or false, got "${value}"`);
+  }
+  if (value === "true" && !env.ORIGIN_SECRET) {
+    throw new ConfigError("ORIGIN_PRIVATE=true needs ORIGIN_SECRET");
+  }
+  return value === "true";
+}
+
 export function parseConfig(env: Env): Config {
   const dataDir = resolve(env.NIXERY_DATA_DIR || "data");
   const childEnv: Record<string, string> = {};
@@ -128,13 +144,20 @@ export function parseConfig(env: Env): Config {
     nixTimeoutSeconds: integer(env, "NIX_TIMEOUT", 1200, 1, 24 * 3600),
     popularitySource: env.NIX_POPULARITY_URL || null,
     layerBudget: integer(env, "NIXERY_LAYER_BUDGET", 94, 2, 125),
-    bigPathBytes: integer(env, "NIXERY_BIG_PATH_BYTES", 100 * 1000 * 1000, 1, Number.MAX_SAFE_INTEGER),
+    bigPathBytes: integer(
+      env,
+      "NIXERY_BIG_PATH_BYTES",
+      100 * 1000 * 1000,
+      1,
+      Number.MAX_SAFE_INTEGER,
+    ),
     popularThreshold: integer(env, "NIXERY_POPULAR_THRESHOLD", 100, 1, Number.MAX_SAFE_INTEGER),
     tagTtlSeconds: integer(env, "NIXERY_TAG_TTL_SECONDS", 300, 0, 365 * 24 * 3600),
     maxConcurrentBuilds: integer(env, "NIXERY_MAX_BUILDS", 2, 1, 64),
     packConcurrency: integer(env, "NIXERY_PACK_CONCURRENCY", availableParallelism(), 1, 64),
     gzipLevel: integer(env, "NIXERY_GZIP_LEVEL", 6, 1, 9),
     originSecret: env.ORIGIN_SECRET || null,
+    originPrivate: parsePrivate(env),
     childEnv,
   };
 }

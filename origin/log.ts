@@ -15,7 +15,9 @@ export interface Logger {
   error(msg: string, fields?: LogFields): void;
 }
 
-export function createLogger(write: (line: string) => void = (line) => process.stdout.write(line)): Logger {
+export function createLogger(
+  write: (line: string) => void = (line) => process.stdout.write(line),
+): Logger {
   const emit = (level: string, msg: string, fields?: LogFields) =>
     write(`${JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields })}\n`);
   return {

@@ -94,6 +94,7 @@ async function main(): Promise<void> {
     storage,
     builds,
     originSecret: config.originSecret,
+    originPrivate: config.originPrivate,
     currentRevision,
     log,
   });

@@ -41,7 +41,8 @@ export function createOriginSource(images: ImageService, storage: BlobReader): R
       const digest = result.manifests[flavour].digest;
       if (!isDigest(digest)) throw new RegistryError("INTERNAL");
       const manifest = await manifestByDigest(digest);
-      if (!manifest) throw new RegistryError("MANIFEST_UNKNOWN", `manifest ${digest} vanished from storage`);
+      if (!manifest)
+        throw new RegistryError("MANIFEST_UNKNOWN", `manifest ${digest} vanished from storage`);
       const headers: Record<string, string> = {};
       if (result.revision) headers["Nixery-Source-Revision"] = result.revision;
       return { manifest, maxAgeSeconds: result.maxAgeSeconds, headers };

@@ -59,7 +59,12 @@ export class BuildRecords {
   }
 
   counts(): Record<BuildOutcome, number> {
-    const counts: Record<BuildOutcome, number> = { success: 0, not_found: 0, failed: 0, timeout: 0 };
+    const counts: Record<BuildOutcome, number> = {
+      success: 0,
+      not_found: 0,
+      failed: 0,
+      timeout: 0,
+    };
     for (const row of this.countStmt.all()) counts[row.outcome] = row.count;
     return counts;
   }

@@ -51,9 +51,14 @@ export function buildRoutes(images: ImageService, secret: string | null): Hono {
   app.post("/_origin/builds", async (c) => {
     const request = (await c.req.json().catch(() => null)) as Partial<BuildRequest> | null;
     if (!request || typeof request.name !== "string" || typeof request.tag !== "string") {
-      throw new RegistryError("UNSUPPORTED", 'expected a JSON body {"name": …, "tag": …}', undefined, {
-        status: 400,
-      });
+      throw new RegistryError(
+        "UNSUPPORTED",
+        'expected a JSON body {"name": …, "tag": …}',
+        undefined,
+        {
+          status: 400,
+        },
+      );
     }
     let id = "";
     try {
@@ -79,14 +84,24 @@ export function buildRoutes(images: ImageService, secret: string | null): Hono {
   return app;
 }
 
-async function waitForJob(id: string, job: Job, waitSeconds: number | undefined): Promise<BuildStatus> {
+async function waitForJob(
+  id: string,
+  job: Job,
+  waitSeconds: number | undefined,
+): Promise<BuildStatus> {
   if (job.settled) return job.settled;
   const seconds = Math.min(Math.max(Number(waitSeconds) || 0, 0), maxWaitSeconds);
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<"pending">((resolve) => {
     timer = setTimeout(() => resolve("pending"), seconds * 1000);
   });
-  const outcome = await Promise.race([job.promise.then(() => "settled" as const, () => "settled" as const), timeout]);
+  const outcome = await Promise.race([
+    job.promise.then(
+      () => "settled" as const,
+      () => "settled" as const,
+    ),
+    timeout,
+  ]);
   clearTimeout(timer);
   // The job's own settle handler runs first (it was attached before this one).
   if (outcome === "settled" && job.settled) return job.settled;

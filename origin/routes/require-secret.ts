@@ -13,9 +13,14 @@ export function requireSecret(secret: string | null): MiddlewareHandler {
       // Hashing both sides gives equal lengths, so timingSafeEqual never throws or leaks length.
       const actual = createHash("sha256").update(presented).digest();
       if (!timingSafeEqual(actual, expected)) {
-        throw new RegistryError("UNAUTHORIZED", "the build endpoint requires the origin's shared secret", undefined, {
-          headers: { "WWW-Authenticate": 'Bearer realm="nixery-origin"' },
-        });
+        throw new RegistryError(
+          "UNAUTHORIZED",
+          "the build endpoint requires the origin's shared secret",
+          undefined,
+          {
+            headers: { "WWW-Authenticate": 'Bearer realm="nixery-origin"' },
+          },
+        );
       }
     }
     await next();

@@ -182,4 +182,17 @@ describe("builds", () => {
     // The registry API itself stays public.
     assert.equal((await fetch(`${origin.url}/v2/`)).status, 200);
   });
+
+  it("requires the secret on the registry API too when ORIGIN_PRIVATE=true", async () => {
+    const origin = await start({ env: { ORIGIN_SECRET: "s3cret", ORIGIN_PRIVATE: "true" } });
+    const denied = await fetch(`${origin.url}/v2/`);
+    assert.equal(denied.status, 401);
+    assert.equal(denied.headers.get("content-type"), "application/json");
+    await denied.arrayBuffer();
+    const allowed = await fetch(`${origin.url}/v2/`, {
+      headers: { Authorization: "Bearer s3cret" },
+    });
+    assert.equal(allowed.status, 200);
+    await allowed.arrayBuffer();
+  });
 });

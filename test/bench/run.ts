@@ -1,0 +1,24 @@
+// Entry of `npm run bench`: runs the benchmarks, prints a summary table, and writes the results as
+// JSON to .cache/bench.json and as the last line of stdout.
+
+import { mkdir, writeFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { formatPackBench, runPackBench } from "./pack.ts";
+
+const cacheDir = fileURLToPath(new URL("../../.cache/", import.meta.url));
+
+console.error(
+  "packing benchmark: building the dataset, then (a) one layer, (b) parallel layers, (c) peak RSS…",
+);
+const pack = await runPackBench();
+const results = {
+  node: process.version,
+  zlib: process.versions.zlib,
+  date: new Date().toISOString(),
+  pack,
+};
+
+console.log(formatPackBench(pack));
+await mkdir(cacheDir, { recursive: true });
+await writeFile(`${cacheDir}bench.json`, `${JSON.stringify(results, null, 2)}\n`);
+console.log(JSON.stringify(results));
