@@ -195,4 +195,30 @@ describe("builds", () => {
     assert.equal(allowed.status, 200);
     await allowed.arrayBuffer();
   });
+
+  it("builds from a channel archive fetched through a configurable URL template", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "nixery-channel-"));
+    try {
+      await exec("tar", [
+        "-czf",
+        join(dir, "fixture-channel.tar.gz"),
+        "-C",
+        join(fixturePackageSet, ".."),
+        "pkgs",
+      ]);
+      const origin = await start({
+        env: {
+          NIXERY_CHANNEL: "fixture-channel",
+          NIXERY_CHANNEL_URL_TEMPLATE: `file://${dir}/{channel}.tar.gz`,
+        },
+      });
+      const response = await fetch(`${origin.url}/v2/hello/manifests/latest`);
+      assert.equal(response.status, 200, await response.clone().text());
+      assert.equal(response.headers.get("nixery-source-revision"), "fixture-channel");
+      await response.arrayBuffer();
+      await origin.stop();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });

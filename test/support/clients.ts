@@ -113,3 +113,58 @@ export async function startContainerd(): Promise<Containerd> {
     },
   };
 }
+
+export interface Podman {
+  run(args: string[]): Promise<CommandResult>;
+  cleanup(): Promise<void>;
+}
+
+/** podman with private configuration and storage (vfs, runc, cgroupfs) so nothing global changes. */
+export async function privatePodman(): Promise<Podman> {
+  const dir = await mkdtemp(join(tmpdir(), "nixery-podman-"));
+  const containersConf = join(dir, "containers.conf");
+  const storageConf = join(dir, "storage.conf");
+  const registriesConf = join(dir, "registries.conf");
+  await writeFile(
+    containersConf,
+    '[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n' +
+      `events_logfile_path = "${join(dir, "events.log")}"\n[containers]\nnetns = "none"\n`,
+  );
+  await writeFile(
+    storageConf,
+    `[storage]\ndriver = "vfs"\nrunroot = "${join(dir, "run")}"\ngraphroot = "${join(dir, "root")}"\n`,
+  );
+  await writeFile(
+    registriesConf,
+    'unqualified-search-registries = []\nshort-name-mode = "permissive"\n',
+  );
+  const env = {
+    ...process.env,
+    CONTAINERS_CONF: containersConf,
+    CONTAINERS_STORAGE_CONF: storageConf,
+    CONTAINERS_REGISTRIES_CONF: registriesConf,
+  };
+  return {
+    async run(args) {
+      try {
+        const { stdout, stderr } = await run("podman", args, {
+          env,
+          timeout: 180_000,
+          maxBuffer: 64 << 20,
+        });
+        return { stdout, stderr, code: 0 };
+      } catch (error) {
+        const failure = error as { stdout?: string; stderr?: string; code?: number };
+        return {
+          stdout: failure.stdout ?? "",
+          stderr: failure.stderr ?? String(error),
+          code: failure.code ?? 1,
+        };
+      }
+    },
+    async cleanup() {
+      await run("podman", ["system", "reset", "--force"], { env }).catch(() => undefined);
+      await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    },
+  };
+}
