@@ -1,30 +1,21 @@
-// Structured JSON logs, one object per line, with fixed keys (image, tag, layer, digest, ms).
+// Structured JSON logs from the origin, one object per line on stdout (shared/log-line.ts).
 
-export interface LogFields {
-  image?: string;
-  tag?: string;
-  layer?: string;
-  digest?: string;
-  ms?: number;
-  [key: string]: unknown;
-}
+import { formatLogLine, type LogFields } from "../shared/log-line.ts";
+
+export type { LogFields };
 
 export interface Logger {
-  info(msg: string, fields?: LogFields): void;
-  warn(msg: string, fields?: LogFields): void;
-  error(msg: string, fields?: LogFields): void;
+  info(event: string, fields?: LogFields): void;
+  warn(event: string, fields?: LogFields): void;
+  error(event: string, fields?: LogFields): void;
 }
 
 export function createLogger(
   write: (line: string) => void = (line) => process.stdout.write(line),
 ): Logger {
-  const emit = (level: string, msg: string, fields?: LogFields) =>
-    write(`${JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields })}\n`);
   return {
-    info: (msg, fields) => emit("info", msg, fields),
-    warn: (msg, fields) => emit("warn", msg, fields),
-    error: (msg, fields) => emit("error", msg, fields),
+    info: (event, fields) => write(`${formatLogLine("info", event, fields)}\n`),
+    warn: (event, fields) => write(`${formatLogLine("warn", event, fields)}\n`),
+    error: (event, fields) => write(`${formatLogLine("error", event, fields)}\n`),
   };
 }
-
-export const silentLogger: Logger = { info() {}, warn() {}, error() {} };

@@ -1,14 +1,9 @@
-// Structured logs: one JSON line per event with fixed keys (image, tag, layer, digest, ms).
+// Structured logs from the Worker: one JSON line per event on the console (wrangler tail shows them).
 
-export interface LogFields {
-  image?: string;
-  tag?: string;
-  layer?: string;
-  digest?: string;
-  ms?: number;
-  [key: string]: string | number | boolean | undefined;
-}
+import { formatLogLine, type LogFields, type LogLevel } from "../shared/log-line.ts";
 
-export function logEvent(event: string, fields: LogFields = {}): void {
-  console.log(JSON.stringify({ event, ...fields }));
+export type { LogFields };
+
+export function logEvent(event: string, fields: LogFields = {}, level: LogLevel = "info"): void {
+  console.log(formatLogLine(level, event, fields));
 }

@@ -27,7 +27,7 @@ async function manifestDigest(
 }
 
 const count = (origin: OriginProcess, msg: string) =>
-  origin.logs.filter((l) => l.msg === msg).length;
+  origin.logs.filter((l) => l.event === msg).length;
 
 describe("builds", () => {
   const origins: OriginProcess[] = [];
@@ -74,7 +74,7 @@ describe("builds", () => {
     await new Promise((resolve) => setTimeout(resolve, 1500));
     const second = await manifestDigest(origin, "haskellpackages.pandoclite");
     assert.equal(first, second);
-    const finished = origin.logs.filter((l) => l.msg === "build finished");
+    const finished = origin.logs.filter((l) => l.event === "build finished");
     assert.equal(finished.length, 2, "the expired tag was evaluated again");
     assert.ok(Number(finished[0]!.packedLayers) > 0);
     assert.equal(finished[1]!.packedLayers, 0, "every layer came from the layer cache");

@@ -41,7 +41,7 @@ describe("bad input and failed builds", () => {
       /Could not find Nix packages: alsomissing, nosuchthing/,
     );
     assert.deepEqual(entry.detail?.missing, ["alsomissing", "nosuchthing"]);
-    assert.equal(origin.logs.filter((l) => l.msg === "build started").length, 0);
+    assert.equal(origin.logs.filter((l) => l.event === "build started").length, 0);
   });
 
   it("treats Nix syntax in a name as a plain (missing) name", async () => {

@@ -73,12 +73,12 @@ describe("pulling from the origin", () => {
     const manifest = JSON.parse(new TextDecoder().decode(body));
     assert.ok(manifest.layers.length >= 3, "closure is split into several layers");
 
-    const buildsBefore = origin.logs.filter((l) => l.msg === "build started").length;
+    const buildsBefore = origin.logs.filter((l) => l.event === "build started").length;
     const head = await fetch(url, { method: "HEAD" });
     assert.equal(head.status, 200);
     assert.equal(head.headers.get("docker-content-digest"), digest);
     assert.equal(head.headers.get("content-length"), String(body.byteLength));
-    assert.equal(origin.logs.filter((l) => l.msg === "build started").length, buildsBefore);
+    assert.equal(origin.logs.filter((l) => l.event === "build started").length, buildsBefore);
 
     const byDigest = await fetch(`${origin.url}/v2/shell/hello/manifests/${digest}`);
     assert.equal(byDigest.status, 200);
@@ -93,13 +93,13 @@ describe("pulling from the origin", () => {
   it("builds one image for every order of the same packages", async () => {
     const first = await fetch(`${origin.url}/v2/goodbye/hello/manifests/latest`);
     assert.equal(first.status, 200);
-    const builds = origin.logs.filter((l) => l.msg === "build started").length;
+    const builds = origin.logs.filter((l) => l.event === "build started").length;
     const second = await fetch(`${origin.url}/v2/hello/goodbye/manifests/latest`);
     assert.equal(
       second.headers.get("docker-content-digest"),
       first.headers.get("docker-content-digest"),
     );
-    assert.equal(origin.logs.filter((l) => l.msg === "build started").length, builds);
+    assert.equal(origin.logs.filter((l) => l.event === "build started").length, builds);
     await Promise.all([first.arrayBuffer(), second.arrayBuffer()]);
   });
 

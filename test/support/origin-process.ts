@@ -62,7 +62,7 @@ export async function startOrigin(options: OriginOptions = {}): Promise<OriginPr
       try {
         const entry = JSON.parse(line) as Record<string, unknown>;
         logs.push(entry);
-        if (entry.msg === "origin listening") resolve(Number(entry.port));
+        if (entry.event === "origin listening") resolve(Number(entry.port));
       } catch {
         // not a log line
       }
