@@ -48,6 +48,12 @@ export function createOriginSource(images: ImageService, storage: BlobReader): R
       return { manifest, maxAgeSeconds: result.maxAgeSeconds, headers };
     },
 
+    async listTags(): Promise<string[]> {
+      return images.listTags().catch((error: unknown) => {
+        throw toBuildRegistryError(error);
+      });
+    },
+
     async readBlob(digest: Digest, range: RangeResolver, method): Promise<BlobRead | null> {
       const key = blobKey(digest);
       const stat = await storage.stat(key);

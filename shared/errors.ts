@@ -19,6 +19,7 @@ export const errorCodes = {
   NOT_FOUND: { status: 404, message: "no such route" },
   TOOMANYREQUESTS: { status: 429, message: "too many requests" },
   ORIGIN_UNAVAILABLE: { status: 503, message: "the image builder is unreachable" },
+  SOURCE_UNAVAILABLE: { status: 503, message: "the package source is unreachable" },
   INTERNAL: { status: 500, message: "internal error" },
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -10,9 +10,10 @@ import type { ManifestCache, ManifestEntry } from "../cache/manifest-cache.ts";
 import type { Logger } from "../log.ts";
 import { NixBuildTimedOut, PackagesNotFound, TagNotFound } from "../nix/errors.ts";
 import type { NixRunner } from "../nix/runner.ts";
-import { resolveSource, type SourceConfig } from "../nix/source.ts";
+import { listSourceTags, resolveSource, type SourceConfig } from "../nix/source.ts";
 import type { BlobReader } from "../storage/storage.ts";
 import { revisionCacheKey, tagCacheKey } from "./cache-key.ts";
+import { redactCredentials } from "./map-error.ts";
 import { Limiter } from "./limiter.ts";
 import { buildImage, type PipelineDeps } from "./pipeline.ts";
 import { SingleFlight } from "./single-flight.ts";
@@ -59,6 +60,11 @@ export class ImageService {
   /** The running build for a job id, if any. */
   running(jobId: string): Promise<TagManifests> | undefined {
     return this.flights.get(jobId);
+  }
+
+  /** The tags the package source offers (the same for every image). */
+  listTags(): Promise<string[]> {
+    return listSourceTags(this.deps.source, this.deps.runner);
   }
 
   get stats(): { running: number; queued: number } {
@@ -177,7 +183,7 @@ export function describeSource(source: SourceConfig): string {
     case "path":
       return `path:${source.path}`;
     case "git":
-      return `git:${source.url}`;
+      return `git:${redactCredentials(source.url)}`;
     case "channel":
       return `channel:${source.urlTemplate.replace("{channel}", source.channel)}`;
   }

@@ -6,6 +6,7 @@ import {
   NixBuildTimedOut,
   NixEvalFailed,
   PackagesNotFound,
+  SourceUnavailable,
   TagNotFound,
 } from "../nix/errors.ts";
 
@@ -44,5 +45,15 @@ export function toBuildRegistryError(error: unknown): RegistryError {
       },
     );
   }
+  if (error instanceof SourceUnavailable) {
+    return new RegistryError("SOURCE_UNAVAILABLE", redactCredentials(error.message), {
+      reason: "source_unavailable",
+    });
+  }
   return new RegistryError("INTERNAL", "internal error while building the image");
+}
+
+/** Hides user:password in URLs (a git source may carry a token) before text leaves the origin. */
+export function redactCredentials(text: string): string {
+  return text.replace(/\/\/[^/@\s]+@/g, "//***@");
 }

@@ -3,6 +3,7 @@
 // for paths and channels the tag does not matter (as in Nixery).
 
 import { resolve } from "node:path";
+import { isValidTag } from "../../shared/image-name.ts";
 import { SourceUnavailable, TagNotFound } from "./errors.ts";
 import type { NixRunner } from "./runner.ts";
 
@@ -139,4 +140,25 @@ async function assertLocalCommit(
     signal,
   });
   if (result.exitCode !== 0) throw new TagNotFound(commit, url);
+}
+
+/**
+ * The tags a client can pull: `latest`, plus every git tag and branch whose name is a valid
+ * registry tag (for paths and channels the tag does not select anything, so only `latest`).
+ */
+export async function listSourceTags(config: SourceConfig, runner: NixRunner): Promise<string[]> {
+  if (config.kind !== "git") return ["latest"];
+  const result = await runner("git", ["ls-remote", "--tags", "--heads", config.url], {
+    timeoutMs: gitTimeoutMs,
+    env: { GIT_TERMINAL_PROMPT: "0" },
+  });
+  if (result.exitCode !== 0) {
+    throw new SourceUnavailable(config.url, result.stderrTail.join("\n").trim());
+  }
+  const names = new Set(["latest"]);
+  for (const line of result.stdout.split("\n")) {
+    const ref = /^[0-9a-f]{40}\trefs\/(?:tags|heads)\/([^^\s]+)$/.exec(line)?.[1];
+    if (ref && isValidTag(ref)) names.add(ref);
+  }
+  return [...names].sort();
 }

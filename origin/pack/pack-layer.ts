@@ -191,18 +191,16 @@ async function writeEntries(
 /** Streams one file into its tar entry, failing if its size differs from the size in the header. */
 async function pumpFile(path: string, size: number, sink: TarSink): Promise<void> {
   let read = 0;
-  if (size > 0) {
-    // Exactly `size` bytes: open, read, close, with no extra read to find the end of the file.
-    const highWaterMark = Math.min(readChunkBytes, size);
-    const stream = createReadStream(path, { highWaterMark, start: 0, end: size - 1 });
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      read += chunk.byteLength;
-      if (!sink.write(chunk)) await drained(sink);
-    }
+  // A buffer just big enough for small files (one more byte, to see growth): allocating
+  // readChunkBytes for each of thousands of small files costs more than reading them.
+  const highWaterMark = Math.min(readChunkBytes, size + 1);
+  for await (const chunk of createReadStream(path, { highWaterMark }) as AsyncIterable<Buffer>) {
+    read += chunk.byteLength;
+    if (read > size) throw new Error(`${path} grew while it was being packed`);
+    if (!sink.write(chunk)) await drained(sink);
   }
-  if (read !== size) {
+  if (read !== size)
     throw new Error(`${path} shrank while it was being packed (${read} of ${size} bytes)`);
-  }
   sink.end(undefined);
 }
 

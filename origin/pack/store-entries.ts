@@ -17,7 +17,7 @@
 //   digest is reproducible for one Node version on like CPUs (any x86-64 server); a Node upgrade
 //   may change it. The diffId (sha256 of the tar) depends on none of this.
 
-import { lstatSync, readdirSync, readlinkSync } from "node:fs";
+import { lstat, readdir, readlink } from "node:fs/promises";
 import { join, posix } from "node:path";
 import type { TarEntrySpec } from "./tar-entry.ts";
 
@@ -85,10 +85,10 @@ function parentDirectories(paths: string[]): string[] {
 async function* walk(diskPath: string, name: string): AsyncIterable<TarEntrySpec> {
   const stack = [{ diskPath, name }];
   for (let next = stack.pop(); next; next = stack.pop()) {
-    const stats = lstatSync(next.diskPath);
+    const stats = await lstat(next.diskPath);
     if (stats.isDirectory()) {
       yield { type: "directory", name: next.name, mode: directoryMode };
-      const children = readdirSync(next.diskPath).sort(compareBytes).reverse();
+      const children = (await readdir(next.diskPath)).sort(compareBytes).reverse();
       for (const child of children) {
         stack.push({ diskPath: join(next.diskPath, child), name: `${next.name}/${child}` });
       }
@@ -101,7 +101,7 @@ async function* walk(diskPath: string, name: string): AsyncIterable<TarEntrySpec
         content: { path: next.diskPath, size: stats.size },
       };
     } else if (stats.isSymbolicLink()) {
-      yield { type: "symlink", name: next.name, target: readlinkSync(next.diskPath) };
+      yield { type: "symlink", name: next.name, target: await readlink(next.diskPath) };
     } else {
       throw new Error(`${next.diskPath}: cannot pack this file type (socket, FIFO or device)`);
     }

@@ -127,6 +127,15 @@ describe("builds", () => {
       await response.arrayBuffer();
     });
 
+    it("lists the repository's tags and branches", async () => {
+      const response = await fetch(`${origin.url}/v2/hello/tags/list`);
+      assert.equal(response.status, 200);
+      assert.deepEqual(await response.json(), {
+        name: "hello",
+        tags: ["latest", "main", "v1", "v2"],
+      });
+    });
+
     it("answers an unknown tag with MANIFEST_UNKNOWN", async () => {
       const response = await fetch(`${origin.url}/v2/hello/manifests/v9`);
       assert.equal(response.status, 404);

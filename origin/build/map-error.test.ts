@@ -1,0 +1,43 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { RegistryError } from "../../shared/errors.ts";
+import {
+  NixBuildFailed,
+  NixBuildTimedOut,
+  PackagesNotFound,
+  SourceUnavailable,
+  TagNotFound,
+} from "../nix/errors.ts";
+import { redactCredentials, toBuildRegistryError } from "./map-error.ts";
+
+describe("toBuildRegistryError", () => {
+  it("maps each domain error to a registry error that says what happened", () => {
+    const missing = toBuildRegistryError(new PackagesNotFound(["a", "b"]));
+    assert.equal(missing.code, "MANIFEST_UNKNOWN");
+    assert.equal(missing.message, "Could not find Nix packages: a, b");
+    assert.equal(toBuildRegistryError(new TagNotFound("v9", "repo")).status, 404);
+    const failed = toBuildRegistryError(
+      new NixBuildFailed("/nix/store/x-broken.drv", ["line 1", "error: boom"]),
+    );
+    assert.match(failed.message, /^image build failed: .*\nline 1\nerror: boom$/s);
+    assert.match(toBuildRegistryError(new NixBuildTimedOut(7)).message, /timed out after 7 s/);
+    const source = toBuildRegistryError(
+      new SourceUnavailable("https://user:token@git.example.com/pkgs.git", "connection refused"),
+    );
+    assert.equal(source.status, 503);
+    assert.ok(!source.message.includes("token"), source.message);
+    const registry = new RegistryError("NAME_INVALID");
+    assert.equal(toBuildRegistryError(registry), registry);
+    assert.equal(
+      toBuildRegistryError(new Error("secret detail")).message.includes("secret"),
+      false,
+    );
+  });
+
+  it("redacts credentials in URLs", () => {
+    assert.equal(
+      redactCredentials("see https://u:p@h/x and ssh://git@h/y"),
+      "see https://***@h/x and ssh://***@h/y",
+    );
+  });
+});
