@@ -43,9 +43,7 @@ export function createOriginSource(images: ImageService, storage: BlobReader): R
       const manifest = await manifestByDigest(digest);
       if (!manifest)
         throw new RegistryError("MANIFEST_UNKNOWN", `manifest ${digest} vanished from storage`);
-      const headers: Record<string, string> = {};
-      if (result.revision) headers["Nixery-Source-Revision"] = result.revision;
-      return { manifest, maxAgeSeconds: result.maxAgeSeconds, headers };
+      return { manifest, maxAgeSeconds: result.maxAgeSeconds, revision: result.revision };
     },
 
     async listTags(): Promise<string[]> {

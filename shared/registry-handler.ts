@@ -23,7 +23,9 @@ export interface TagAnswer {
   manifest: StoredManifest;
   /** How long a cache may keep this tag → manifest answer. */
   maxAgeSeconds: number;
-  /** Extra response headers (e.g. a stale-answer marker or the source revision). */
+  /** The package set's revision the image was built from, sent as `Nixery-Source-Revision`. */
+  revision?: string | null;
+  /** Extra response headers (e.g. a stale-answer marker). */
   headers?: Record<string, string>;
 }
 
@@ -50,6 +52,9 @@ export interface RegistrySource {
   readBlob(digest: Digest, range: RangeResolver, method: "GET" | "HEAD"): Promise<BlobRead | null>;
   listTags?(image: ImageRequest): Promise<string[]>;
 }
+
+/** Tells users which revision of the package set an image came from. */
+export const revisionHeader = "Nixery-Source-Revision";
 
 export const immutableCacheControl = "public, max-age=31536000, immutable";
 
@@ -123,6 +128,7 @@ async function serveManifest(
     answer.maxAgeSeconds > 0 ? `public, max-age=${answer.maxAgeSeconds}` : "no-cache";
   return manifestResponse(request, answer.manifest, method, cacheControl, {
     Vary: "Accept",
+    ...(answer.revision ? { [revisionHeader]: answer.revision } : {}),
     ...answer.headers,
   });
 }

@@ -10,11 +10,13 @@ import type { StoredManifest } from "../shared/registry-handler.ts";
 export const maxCachedBlobBytes = 512 * 1024 * 1024;
 const immutableSeconds = 31536000;
 const expiresHeader = "X-Edge-Expires-At";
+const revisionHeader = "X-Edge-Revision";
 
 export interface CachedTag {
   manifest: StoredManifest;
   /** Epoch milliseconds when the tag answer stops being fresh. */
   expiresAt: number;
+  revision: string | null;
 }
 
 export class EdgeCache {
@@ -46,7 +48,7 @@ export class EdgeCache {
     const manifest = await readManifest(response);
     const expiresAt = Number(response.headers.get(expiresHeader));
     if (!manifest || !(expiresAt > now)) return null;
-    return { manifest, expiresAt };
+    return { manifest, expiresAt, revision: response.headers.get(revisionHeader) };
   }
 
   async putTag(
@@ -60,7 +62,10 @@ export class EdgeCache {
     if (seconds <= 0) return;
     await this.#cache.put(
       this.#tagKey(canonicalName, tag, flavour),
-      manifestEntry(entry.manifest, seconds, { [expiresHeader]: String(entry.expiresAt) }),
+      manifestEntry(entry.manifest, seconds, {
+        [expiresHeader]: String(entry.expiresAt),
+        ...(entry.revision ? { [revisionHeader]: entry.revision } : {}),
+      }),
     );
   }
 

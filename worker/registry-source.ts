@@ -60,7 +60,10 @@ export class EdgeRegistrySource implements RegistrySource {
     const { cache, manifests } = this.#deps;
     const canonical = canonicalImageName(image);
     const cached = await cache.matchTag(canonical, tag, flavour, this.#now());
-    if (cached) return this.#answer(cached.manifest, cached.expiresAt, {});
+    if (cached) {
+      const maxAgeSeconds = Math.max(0, Math.floor((cached.expiresAt - this.#now()) / 1000));
+      return { manifest: cached.manifest, maxAgeSeconds, revision: cached.revision };
+    }
 
     const record = await manifests.getTagRecord(canonical, tag);
     if (record && isFresh(record, this.#now())) {
@@ -132,21 +135,16 @@ export class EdgeRegistrySource implements RegistrySource {
     const now = this.#now();
     this.#deps.waitUntil(
       this.#deps.cache
-        .putTag(canonical, tag, flavour, { manifest, expiresAt: record.expiresAt }, now)
+        .putTag(
+          canonical,
+          tag,
+          flavour,
+          { manifest, expiresAt: record.expiresAt, revision: record.revision },
+          now,
+        )
         .catch(logFailure("cache put", { tag })),
     );
-    const headers: Record<string, string> = record.revision
-      ? { "X-Nixery-Revision": record.revision }
-      : {};
-    return { manifest, maxAgeSeconds: remainingSeconds(record, now), headers };
-  }
-
-  #answer(manifest: StoredManifest, expiresAt: number, headers: Record<string, string>): TagAnswer {
-    return {
-      manifest,
-      maxAgeSeconds: Math.max(0, Math.floor((expiresAt - this.#now()) / 1000)),
-      headers,
-    };
+    return { manifest, maxAgeSeconds: remainingSeconds(record, now), revision: record.revision };
   }
 
   async #stale(record: TagRecord, flavour: ManifestFlavour, reason: string): Promise<TagAnswer> {
@@ -164,6 +162,7 @@ export class EdgeRegistrySource implements RegistrySource {
     return {
       manifest,
       maxAgeSeconds: 0,
+      revision: record.revision,
       headers: { "X-Nixery-Stale": "true", Warning: '110 - "Response is Stale"' },
     };
   }

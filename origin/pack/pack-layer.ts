@@ -8,7 +8,7 @@
 // several layers packed at once use several cores.
 
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
+import { closeSync, createReadStream, openSync, readSync } from "node:fs";
 import { open, rm } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
 import type { TransformOptions } from "node:stream";
@@ -37,6 +37,8 @@ export interface PackOptions {
 type TarSink = ReturnType<Pack["entry"]>;
 
 const readChunkBytes = 256 * 1024;
+/** Files up to this size are read in one synchronous call (see readSmallFile); larger ones are streamed. */
+const smallFileBytes = 64 * 1024;
 const gzipInputBatchBytes = 128 * 1024;
 const gzipOutputChunkBytes = 64 * 1024;
 const gzipInputBufferBytes = 4 * 1024 * 1024;
@@ -174,6 +176,11 @@ async function writeEntries(
       await new Promise<void>((resolve, reject) =>
         tar.entry(header, bytes, (e) => (e ? reject(e) : resolve())),
       );
+    } else if (entry.content.size <= smallFileBytes) {
+      const bytes = readSmallFile(entry.content.path, entry.content.size);
+      await new Promise<void>((resolve, reject) =>
+        tar.entry(header, bytes, (e) => (e ? reject(e) : resolve())),
+      );
     } else {
       const { path, size } = entry.content;
       let sink!: TarSink;
@@ -188,19 +195,45 @@ async function writeEntries(
   }
 }
 
+/**
+ * Reads a file of at most smallFileBytes synchronously, checking it still has `size` bytes. Each
+ * asynchronous fs call is a round trip through libuv's threadpool that costs about 25 µs of CPU
+ * here (measured: 7605 files, createReadStream 0.6–1.0 s of CPU, open/read/close sync 0.06 s);
+ * a synchronous read of a small file in the page cache blocks the event loop for a few µs.
+ */
+function readSmallFile(path: string, size: number): Buffer {
+  const buffer = Buffer.allocUnsafe(size + 1); // one byte more, to see a file that grew
+  const fd = openSync(path, "r");
+  try {
+    let read = 0;
+    while (read <= size) {
+      const n = readSync(fd, buffer, read, size + 1 - read, read);
+      if (n === 0) break;
+      read += n;
+    }
+    checkSize(path, read, size);
+  } finally {
+    closeSync(fd);
+  }
+  return buffer.subarray(0, size);
+}
+
+function checkSize(path: string, read: number, size: number): void {
+  if (read > size) throw new Error(`${path} grew while it was being packed`);
+  if (read < size)
+    throw new Error(`${path} shrank while it was being packed (${read} of ${size} bytes)`);
+}
+
 /** Streams one file into its tar entry, failing if its size differs from the size in the header. */
 async function pumpFile(path: string, size: number, sink: TarSink): Promise<void> {
   let read = 0;
-  // A buffer just big enough for small files (one more byte, to see growth): allocating
-  // readChunkBytes for each of thousands of small files costs more than reading them.
   const highWaterMark = Math.min(readChunkBytes, size + 1);
   for await (const chunk of createReadStream(path, { highWaterMark }) as AsyncIterable<Buffer>) {
     read += chunk.byteLength;
-    if (read > size) throw new Error(`${path} grew while it was being packed`);
+    if (read > size) break;
     if (!sink.write(chunk)) await drained(sink);
   }
-  if (read !== size)
-    throw new Error(`${path} shrank while it was being packed (${read} of ${size} bytes)`);
+  checkSize(path, read, size);
   sink.end(undefined);
 }
 
