@@ -28,8 +28,11 @@ import type { TarEntrySpec } from "../pack/tar-entry.ts";
 import type { BlobWriter } from "../storage/storage.ts";
 import { mapLimited } from "./limiter.ts";
 
-/** Bumped whenever the packer's output for the same paths changes; part of every layer key. */
-export const packFormatVersion = "pack-v1";
+/**
+ * Part of every layer key: bumped whenever the packer's output for the same paths changes. The
+ * gzip bytes also depend on the zlib that Node bundles, so a Node upgrade starts new keys too.
+ */
+export const packFormatVersion = `pack-v1-zlib${process.versions.zlib}`;
 
 export interface PipelineDeps {
   runner: NixRunner;

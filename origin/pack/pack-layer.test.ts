@@ -161,28 +161,26 @@ describe("packLayer", () => {
   });
 
   it("rejects a file whose size changed since its entry was made", async () => {
-    const shrinking = join(dir, "shrinking.bin");
-    await writeFile(shrinking, randomBytes(300_000));
-    const entry: TarEntrySpec = {
-      type: "file",
-      name: "s",
-      mode: 0o444,
-      content: { path: shrinking, size: 300_000 },
-    };
-    await truncate(shrinking, 1000);
-    const destination = join(dir, "shrinking.tar.gz");
-    await assert.rejects(packLayer([entry], destination), /shrank/);
-    assert.equal(existsSync(destination), false);
-
-    await writeFile(shrinking, randomBytes(300_000));
-    const grown: TarEntrySpec = {
-      type: "file",
-      name: "s",
-      mode: 0o444,
-      content: { path: shrinking, size: 1000 },
-    };
-    await assert.rejects(packLayer([grown], destination), /grew/);
-    assert.equal(existsSync(destination), false);
+    // Small files are read in one call, larger ones streamed: both paths must notice.
+    const path = join(dir, "changing.bin");
+    const destination = join(dir, "changing.tar.gz");
+    const cases = [
+      { recorded: 300_000, actual: 1000, error: /shrank/ },
+      { recorded: 1000, actual: 300, error: /shrank/ },
+      { recorded: 1000, actual: 300_000, error: /grew/ },
+      { recorded: 100_000, actual: 300_000, error: /grew/ },
+    ];
+    for (const { recorded, actual, error } of cases) {
+      await writeFile(path, randomBytes(actual));
+      const entry: TarEntrySpec = {
+        type: "file",
+        name: "c",
+        mode: 0o444,
+        content: { path, size: recorded },
+      };
+      await assert.rejects(packLayer([entry], destination), error, `${recorded} → ${actual}`);
+      assert.equal(existsSync(destination), false);
+    }
   });
 
   it("rejects invalid names", async () => {

@@ -1,7 +1,8 @@
 // Packs tar entries into a gzipped layer file in one streaming pass, computing both registry
 // digests on the way: tar-stream → sha256 of the tar (diffId) → gzip → sha256 + size (digest).
 //
-// Memory stays bounded whatever the layer size: file contents are streamed, every stage respects
+// Memory stays bounded whatever the layer size: files over 64 KiB are streamed with
+// createReadStream (smaller ones are read in one synchronous call), every stage respects
 // backpressure, and the producer also waits when tar headers (directories, symlinks, empty files,
 // which tar-stream pushes without backpressure) run more than `maxTarAhead` bytes ahead of the
 // consumer. gzip runs on libuv's threadpool, so hashing and reading overlap with compression and

@@ -17,7 +17,7 @@
 //   digest is reproducible for one Node version on like CPUs (any x86-64 server); a Node upgrade
 //   may change it. The diffId (sha256 of the tar) depends on none of this.
 
-import { lstat, readdir, readlink } from "node:fs/promises";
+import { lstatSync, readdirSync, readlinkSync } from "node:fs";
 import { join, posix } from "node:path";
 import type { TarEntrySpec } from "./tar-entry.ts";
 
@@ -81,14 +81,18 @@ function parentDirectories(paths: string[]): string[] {
   return [...parents].sort(compareDepthFirst);
 }
 
-/** Depth first with an explicit stack: nested generators would cost a hop per level per entry. */
+/**
+ * Depth first with an explicit stack (nested generators would cost a hop per level per entry).
+ * Metadata calls are synchronous: on cached inodes they take microseconds, while each async fs
+ * call is a threadpool round trip costing tens of µs of CPU (see readSmallFile in pack-layer.ts).
+ */
 async function* walk(diskPath: string, name: string): AsyncIterable<TarEntrySpec> {
   const stack = [{ diskPath, name }];
   for (let next = stack.pop(); next; next = stack.pop()) {
-    const stats = await lstat(next.diskPath);
+    const stats = lstatSync(next.diskPath);
     if (stats.isDirectory()) {
       yield { type: "directory", name: next.name, mode: directoryMode };
-      const children = (await readdir(next.diskPath)).sort(compareBytes).reverse();
+      const children = readdirSync(next.diskPath).sort(compareBytes).reverse();
       for (const child of children) {
         stack.push({ diskPath: join(next.diskPath, child), name: `${next.name}/${child}` });
       }
@@ -101,7 +105,7 @@ async function* walk(diskPath: string, name: string): AsyncIterable<TarEntrySpec
         content: { path: next.diskPath, size: stats.size },
       };
     } else if (stats.isSymbolicLink()) {
-      yield { type: "symlink", name: next.name, target: await readlink(next.diskPath) };
+      yield { type: "symlink", name: next.name, target: readlinkSync(next.diskPath) };
     } else {
       throw new Error(`${next.diskPath}: cannot pack this file type (socket, FIFO or device)`);
     }

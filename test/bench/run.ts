@@ -4,6 +4,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { formatPackBench, runPackBench } from "./pack.ts";
+import { formatServeBench, runServeBench } from "./serve.ts";
 
 const cacheDir = fileURLToPath(new URL("../../.cache/", import.meta.url));
 
@@ -11,14 +12,18 @@ console.error(
   "packing benchmark: building the dataset, then (a) one layer, (b) parallel layers, (c) peak RSS…",
 );
 const pack = await runPackBench();
+console.log(formatPackBench(pack));
+console.error("serving benchmark: origin and edge beside docker-registry…");
+const serve = await runServeBench();
+console.log(formatServeBench(serve));
 const results = {
   node: process.version,
   zlib: process.versions.zlib,
   date: new Date().toISOString(),
   pack,
+  serve,
 };
 
-console.log(formatPackBench(pack));
 await mkdir(cacheDir, { recursive: true });
 await writeFile(`${cacheDir}bench.json`, `${JSON.stringify(results, null, 2)}\n`);
 console.log(JSON.stringify(results));
