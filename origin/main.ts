@@ -53,7 +53,9 @@ async function main(): Promise<void> {
   const runner = createNixRunner({ env: config.childEnv });
   const popularity = await loadPopularity(config.popularitySource);
   const builds = new BuildRecords(db);
+  const shutdownController = new AbortController();
   const images = new ImageService({
+    signal: shutdownController.signal,
     source: config.source,
     runner,
     manifests: new ManifestCache(db),
@@ -107,14 +109,20 @@ async function main(): Promise<void> {
     });
   });
 
-  const shutdown = (signal: string) => {
-    log.info("origin stopping", { signal });
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info("origin stopping", { signal, builds: images.stats });
     server.close();
+    // Stop running Nix builds (SIGTERM reaches their builders) and let them record the outcome.
+    shutdownController.abort(new Error(`origin stopping (${signal})`));
+    await Promise.race([images.drain(), new Promise((resolve) => setTimeout(resolve, 15_000))]);
     db.close();
     process.exit(0);
   };
-  process.on("SIGTERM", () => shutdown("SIGTERM"));
-  process.on("SIGINT", () => shutdown("SIGINT"));
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
 }
 
 await main();

@@ -29,6 +29,8 @@ export interface ImageServiceDeps {
   maxConcurrentBuilds: number;
   log: Logger;
   now?: () => number;
+  /** Aborted when the origin shuts down: running Nix processes are stopped with SIGTERM. */
+  signal?: AbortSignal;
 }
 
 /** A pinned answer never changes; caches may keep it for a year. */
@@ -67,6 +69,11 @@ export class ImageService {
     return listSourceTags(this.deps.source, this.deps.runner);
   }
 
+  /** Settles when every running build has finished (or failed). */
+  async drain(): Promise<void> {
+    await this.flights.settled();
+  }
+
   get stats(): { running: number; queued: number } {
     return { running: this.limiter.running, queued: this.limiter.queued };
   }
@@ -82,7 +89,9 @@ export class ImageService {
     const started = this.now();
     let revision: string | null = null;
     try {
-      const source = await resolveSource(this.deps.source, tag, this.deps.runner);
+      const source = await resolveSource(this.deps.source, tag, this.deps.runner, {
+        signal: this.deps.signal,
+      });
       revision = source.revision;
       const revKey = revision ? revisionCacheKey(this.sourceId, revision, image) : null;
       const known = revKey ? await this.validEntry(revKey) : null;
@@ -90,7 +99,7 @@ export class ImageService {
       const manifests =
         known?.manifests ??
         (await this.limiter.run(async () => {
-          const built = await buildImage(this.deps.pipeline, image, source);
+          const built = await buildImage(this.deps.pipeline, image, source, this.deps.signal);
           packedLayers = built.packedLayers;
           return built.manifests;
         }));

@@ -61,7 +61,7 @@ export async function buildImage(
   signal?: AbortSignal,
 ): Promise<BuiltImage> {
   const system = nixSystems[image.arch];
-  const lookup = await lookupPackages(deps.runner, source, image.packages, system);
+  const lookup = await lookupPackages(deps.runner, source, image.packages, system, { signal });
   if (lookup.missing.length > 0) throw new PackagesNotFound(lookup.missing);
   deps.log.info("build started", { image: image.name, revision: source.revision });
 
@@ -71,7 +71,7 @@ export async function buildImage(
     signal,
   });
   try {
-    const graph = await readClosure(deps.runner, realised.outPaths);
+    const graph = await readClosure(deps.runner, realised.outPaths, { signal });
     const groups = groupLayers(graph, realised.outPaths, deps.popularity, deps.layerOptions);
     let packedLayers = 0;
     const cachedOrPacked = async (

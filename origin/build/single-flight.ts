@@ -15,6 +15,11 @@ export class SingleFlight<T> {
     return this.running.get(key);
   }
 
+  /** Settles when every promise running now has settled. */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.running.values()]);
+  }
+
   get size(): number {
     return this.running.size;
   }

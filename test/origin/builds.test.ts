@@ -230,4 +230,23 @@ describe("builds", () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it("stops running builds with SIGTERM when the origin shuts down", async () => {
+    const sleepers = async () =>
+      (await exec("ps", ["-eo", "args"])).stdout
+        .split("\n")
+        .filter((line) => line.trim() === "sleep 3600").length;
+    const before = await sleepers();
+    const origin = await start();
+    const pending = fetch(`${origin.url}/v2/hangs/manifests/latest`).catch(() => null);
+    for (let i = 0; i < 100 && (await sleepers()) === before; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.equal(await sleepers(), before + 1, "the hanging builder is running");
+    const started = Date.now();
+    await origin.stop();
+    assert.ok(Date.now() - started < 9_000, "stopped without waiting for SIGKILL");
+    assert.equal(await sleepers(), before, "no builder outlives the origin");
+    await pending;
+  });
 });
