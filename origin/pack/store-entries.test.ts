@@ -172,3 +172,23 @@ describe("storePathEntries", () => {
     ]);
   });
 });
+
+describe("names beyond ustar's limits", () => {
+  it("keeps long paths, long symlink targets and non-ASCII names intact", async () => {
+    const root = await mkdtemp(join(tmpdir(), "nixery-long-"));
+    try {
+      const deep = join(root, "d".repeat(90), "e".repeat(90), "f".repeat(90), "g".repeat(60));
+      await mkdir(deep, { recursive: true });
+      await writeFile(join(deep, "ünïcode-名前.txt"), "x");
+      const target = `/nix/store/${"z".repeat(32)}-${"long-target".repeat(12)}/bin/thing`;
+      await symlink(target, join(root, "link"));
+      const layer = join(root, "layer.tar.gz");
+      await packLayer(storePathEntries([join(root, "d".repeat(90)), join(root, "link")]), layer);
+      const listing = execFileSync("tar", ["-tvzf", layer], { encoding: "utf8" });
+      assert.ok(listing.includes(`${join(deep, "ünïcode-名前.txt").slice(1)}`), listing);
+      assert.ok(listing.includes(`link -> ${target}`), listing);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
