@@ -7,6 +7,7 @@ import { handleRegistryRequest } from "../shared/registry-handler.ts";
 import type { BuildRecords } from "./cache/build-records.ts";
 import type { ImageService } from "./build/image-service.ts";
 import type { Logger } from "./log.ts";
+import { renderMetrics } from "./metrics.ts";
 import { createOriginSource } from "./registry-source.ts";
 import { buildRoutes } from "./routes/builds.ts";
 import { requireSecret } from "./routes/require-secret.ts";
@@ -44,6 +45,19 @@ export function createApp(deps: AppDeps): Hono {
   });
 
   app.get("/healthz", (c) => c.json({ ok: true, builds: deps.images.stats }));
+
+  if (deps.originPrivate) app.use("/metrics", requireSecret(deps.originSecret));
+  app.get("/metrics", (c) =>
+    c.text(
+      renderMetrics({
+        buildOutcomes: deps.builds.counts(),
+        builds: deps.images.stats,
+        counters: deps.images.counters,
+      }),
+      200,
+      { "Content-Type": "text/plain; version=0.0.4" },
+    ),
+  );
 
   app.route("/", buildRoutes(deps.images, deps.originSecret));
 

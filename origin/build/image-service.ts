@@ -41,6 +41,8 @@ export class ImageService {
   private readonly limiter: Limiter;
   private readonly now: () => number;
   readonly sourceId: string;
+  /** Since start: tag answers from the manifest cache and not, layers packed and reused. */
+  readonly counters = { manifestHits: 0, manifestMisses: 0, layersPacked: 0, layersReused: 0 };
 
   constructor(private readonly deps: ImageServiceDeps) {
     this.limiter = new Limiter(deps.maxConcurrentBuilds);
@@ -81,7 +83,11 @@ export class ImageService {
   /** Cached answer or a (shared) build. Throws the domain errors of the build. */
   async resolve(image: ImageRequest, tag: string): Promise<TagManifests> {
     const hit = await this.cached(image, tag);
-    if (hit) return hit;
+    if (hit) {
+      this.counters.manifestHits++;
+      return hit;
+    }
+    this.counters.manifestMisses++;
     return this.flights.run(this.jobId(image, tag), () => this.resolveAndBuild(image, tag));
   }
 
@@ -101,6 +107,8 @@ export class ImageService {
         (await this.limiter.run(async () => {
           const built = await buildImage(this.deps.pipeline, image, source, this.deps.signal);
           packedLayers = built.packedLayers;
+          this.counters.layersPacked += built.packedLayers;
+          this.counters.layersReused += built.layers.length - built.packedLayers;
           return built.manifests;
         }));
       const createdAt = this.now();

@@ -103,6 +103,16 @@ describe("pulling from the origin", () => {
     await Promise.all([first.arrayBuffer(), second.arrayBuffer()]);
   });
 
+  it("reports builds, cache hits and layer reuse at /metrics", async () => {
+    const response = await fetch(`${origin.url}/metrics`);
+    assert.equal(response.status, 200);
+    const text = await response.text();
+    assert.match(text, /^nixery_builds_total\{outcome="success"\} [1-9]/m);
+    assert.match(text, /^nixery_manifest_cache_total\{result="hit"\} [1-9]/m);
+    assert.match(text, /^nixery_layers_total\{result="packed"\} [1-9]/m);
+    assert.match(text, /^nixery_builds_running 0$/m);
+  });
+
   it("negotiates OCI for clients that accept only OCI", async () => {
     const oci = await fetch(`${origin.url}/v2/hello/manifests/latest`, {
       headers: { Accept: `${mediaTypes.ociManifest}, ${mediaTypes.ociIndex}` },
