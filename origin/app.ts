@@ -59,7 +59,7 @@ export function createApp(deps: AppDeps): Hono {
     ),
   );
 
-  app.route("/", buildRoutes(deps.images, deps.originSecret));
+  app.route("/_origin", buildRoutes(deps.images, deps.originSecret));
 
   if (deps.originPrivate) app.use("/v2/*", requireSecret(deps.originSecret));
 

@@ -15,6 +15,7 @@ export const errorCodes = {
   UNAUTHORIZED: { status: 401, message: "authentication required" },
   DENIED: { status: 403, message: "requested access to the resource is denied" },
   UNSUPPORTED: { status: 405, message: "the operation is unsupported" },
+  BAD_REQUEST: { status: 400, message: "the request is malformed" },
   METHOD_UNKNOWN: { status: 405, message: "method not allowed for this route" },
   NOT_FOUND: { status: 404, message: "no such route" },
   TOOMANYREQUESTS: { status: 429, message: "too many requests" },

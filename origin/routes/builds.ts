@@ -26,7 +26,7 @@ const keepFinishedMs = 10 * 60 * 1000;
 export function buildRoutes(images: ImageService, secret: string | null): Hono {
   const jobs = new Map<string, Job>();
   const app = new Hono();
-  app.use("/_origin/*", requireSecret(secret));
+  app.use("*", requireSecret(secret));
 
   function track(id: string, promise: Promise<TagManifests>): Job {
     const existing = jobs.get(id);
@@ -48,17 +48,10 @@ export function buildRoutes(images: ImageService, secret: string | null): Hono {
     }
   }
 
-  app.post("/_origin/builds", async (c) => {
+  app.post("/builds", async (c) => {
     const request = (await c.req.json().catch(() => null)) as Partial<BuildRequest> | null;
     if (!request || typeof request.name !== "string" || typeof request.tag !== "string") {
-      throw new RegistryError(
-        "UNSUPPORTED",
-        'expected a JSON body {"name": …, "tag": …}',
-        undefined,
-        {
-          status: 400,
-        },
-      );
+      throw new RegistryError("BAD_REQUEST", 'expected a JSON body {"name": …, "tag": …}');
     }
     let id = "";
     try {
@@ -74,7 +67,7 @@ export function buildRoutes(images: ImageService, secret: string | null): Hono {
     }
   });
 
-  app.get("/_origin/builds/:id", async (c) => {
+  app.get("/builds/:id", async (c) => {
     const id = c.req.param("id");
     const job = jobs.get(id);
     if (!job) throw new RegistryError("NOT_FOUND", `no build with id ${id.slice(0, 80)}`);

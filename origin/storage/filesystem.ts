@@ -87,7 +87,7 @@ export class FilesystemStorage implements Storage {
         },
         cancel: close,
       },
-      { highWaterMark: 0 },
+      { highWaterMark: 2 },
     );
   }
 
