@@ -2,6 +2,7 @@
 // (a) one layer, (b) several layers two at a time against the baseline one after another, and
 // (c) the peak RSS of packing a ≥ 1 GiB tree in a child process against the 200 MB limit.
 
+import { mapLimited } from "../../origin/build/limiter.ts";
 import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";
@@ -250,23 +251,6 @@ function packInChild(path: string, destination: string): Promise<ChildReport> {
         : reject(new Error(`child exit ${code}`)),
     );
   });
-}
-
-async function mapLimited<T, R>(
-  items: T[],
-  limit: number,
-  run: (item: T, index: number) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await run(items[index]!, index);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }
 
 async function loadAverage(): Promise<number> {
