@@ -36,6 +36,7 @@ export interface Config {
   popularThreshold: number;
   tagTtlSeconds: number;
   maxConcurrentBuilds: number;
+  maxQueuedBuilds: number;
   packConcurrency: number;
   gzipLevel: number;
   originSecret: string | null;
@@ -154,6 +155,7 @@ export function parseConfig(env: Env): Config {
     popularThreshold: integer(env, "NIXERY_POPULAR_THRESHOLD", 100, 1, Number.MAX_SAFE_INTEGER),
     tagTtlSeconds: integer(env, "NIXERY_TAG_TTL_SECONDS", 300, 0, 365 * 24 * 3600),
     maxConcurrentBuilds: integer(env, "NIXERY_MAX_BUILDS", 2, 1, 64),
+    maxQueuedBuilds: integer(env, "NIXERY_MAX_QUEUED_BUILDS", 100, 0, 100_000),
     packConcurrency: integer(env, "NIXERY_PACK_CONCURRENCY", availableParallelism(), 1, 64),
     gzipLevel: integer(env, "NIXERY_GZIP_LEVEL", 6, 1, 9),
     originSecret: env.ORIGIN_SECRET || null,

@@ -63,6 +63,7 @@ async function main(): Promise<void> {
     storage,
     tagTtlSeconds: config.tagTtlSeconds,
     maxConcurrentBuilds: config.maxConcurrentBuilds,
+    maxQueuedBuilds: config.maxQueuedBuilds,
     log,
     pipeline: {
       runner,

@@ -2,6 +2,8 @@
 // resolving the tag to a source revision and building — one build per cache key at a time
 // (single-flight), at most N builds at once (limiter). Every outcome is recorded.
 
+import type { Digest } from "../../shared/digest.ts";
+import { RegistryError } from "../../shared/errors.ts";
 import type { ImageRequest } from "../../shared/image-name.ts";
 import { manifestKey } from "../../shared/storage-keys.ts";
 import type { TagManifests } from "../../shared/origin-protocol.ts";
@@ -27,11 +29,16 @@ export interface ImageServiceDeps {
   pipeline: PipelineDeps;
   tagTtlSeconds: number;
   maxConcurrentBuilds: number;
+  /** Builds that may wait for a slot; past this, new images get 429 until the queue drains. */
+  maxQueuedBuilds: number;
   log: Logger;
   now?: () => number;
   /** Aborted when the origin shuts down: running Nix processes are stopped with SIGTERM. */
   signal?: AbortSignal;
 }
+
+const storedMemoMs = 60_000;
+const storedMemoLimit = 10_000;
 
 /** A pinned answer never changes; caches may keep it for a year. */
 const pinnedMaxAgeSeconds = 31536000;
@@ -40,6 +47,7 @@ export class ImageService {
   private readonly flights = new SingleFlight<TagManifests>();
   private readonly limiter: Limiter;
   private readonly now: () => number;
+  private readonly storedSeen = new Map<Digest, number>();
   readonly sourceId: string;
   /** Since start: tag answers from the manifest cache and not, layers packed and reused. */
   readonly counters = { manifestHits: 0, manifestMisses: 0, layersPacked: 0, layersReused: 0 };
@@ -88,7 +96,16 @@ export class ImageService {
       return hit;
     }
     this.counters.manifestMisses++;
-    return this.flights.run(this.jobId(image, tag), () => this.resolveAndBuild(image, tag));
+    const id = this.jobId(image, tag);
+    if (!this.flights.get(id) && this.limiter.queued >= this.deps.maxQueuedBuilds) {
+      throw new RegistryError(
+        "TOOMANYREQUESTS",
+        `${this.limiter.queued} image builds are already waiting; try again in a minute`,
+        undefined,
+        { headers: { "Retry-After": "60" } },
+      );
+    }
+    return this.flights.run(id, () => this.resolveAndBuild(image, tag));
   }
 
   private async resolveAndBuild(image: ImageRequest, tag: string): Promise<TagManifests> {
@@ -147,12 +164,30 @@ export class ImageService {
     const entry = this.deps.manifests.get(key, this.now());
     if (!entry) return null;
     const stored = await Promise.all([
-      this.deps.storage.stat(manifestKey(entry.manifests.docker.digest)),
-      this.deps.storage.stat(manifestKey(entry.manifests.oci.digest)),
+      this.isStored(entry.manifests.docker.digest),
+      this.isStored(entry.manifests.oci.digest),
     ]);
-    if (stored.every((stat) => stat !== null)) return entry;
+    if (stored.every(Boolean)) return entry;
     this.deps.manifests.delete(key);
     return null;
+  }
+
+  /**
+   * Whether a manifest is in storage, remembered for a minute: a warm tag request then costs no
+   * storage round trip (an S3 HEAD is tens of milliseconds), yet objects removed behind the
+   * origin's back are noticed soon.
+   */
+  private async isStored(digest: Digest): Promise<boolean> {
+    const seen = this.storedSeen.get(digest);
+    if (seen !== undefined && this.now() - seen < storedMemoMs) return true;
+    const stored = (await this.deps.storage.stat(manifestKey(digest))) !== null;
+    if (stored) {
+      if (this.storedSeen.size >= storedMemoLimit) this.storedSeen.clear();
+      this.storedSeen.set(digest, this.now());
+    } else {
+      this.storedSeen.delete(digest);
+    }
+    return stored;
   }
 
   private toTagManifests(image: ImageRequest, tag: string, entry: ManifestEntry): TagManifests {

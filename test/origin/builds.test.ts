@@ -249,4 +249,19 @@ describe("builds", () => {
     assert.equal(await sleepers(), before, "no builder outlives the origin");
     await pending;
   });
+
+  it("answers 429 with Retry-After when the build queue is full", async () => {
+    const origin = await start({ env: { NIXERY_MAX_BUILDS: "1", NIXERY_MAX_QUEUED_BUILDS: "0" } });
+    const pending = fetch(`${origin.url}/v2/hangs/manifests/latest`).catch(() => null);
+    for (let i = 0; i < 100 && count(origin, "build started") === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const refused = await fetch(`${origin.url}/v2/goodbye/manifests/latest`);
+    assert.equal(refused.status, 429);
+    assert.equal(refused.headers.get("retry-after"), "60");
+    const body = (await refused.json()) as { errors: { code: string }[] };
+    assert.equal(body.errors[0]!.code, "TOOMANYREQUESTS");
+    await origin.stop();
+    await pending;
+  });
 });
