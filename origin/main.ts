@@ -2,7 +2,7 @@
 // together and serves HTTP. Exits with a clear message on bad configuration.
 
 import { serve } from "@hono/node-server";
-import { mkdir } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { resolve } from "node:path";
 import { createApp } from "./app.ts";
 import { BuildRecords } from "./cache/build-records.ts";
@@ -48,6 +48,9 @@ async function main(): Promise<void> {
     throw error;
   }
   await mkdir(config.dataDir, { recursive: true });
+  // GC roots left by builds of a previous run that did not finish (e.g. a crash) would keep
+  // their store paths alive forever; no build is running yet, so they can all go.
+  await rm(config.gcRootDir, { recursive: true, force: true });
   const db = openDatabase(config.databasePath);
   const storage = await openStorage(config);
   const runner = createNixRunner({ env: config.childEnv });
