@@ -430,3 +430,35 @@ describe("edge worker: long builds and origin outages", () => {
     await fresh.arrayBuffer();
   });
 });
+
+describe("edge worker with a misconfigured origin URL", () => {
+  it("keeps serving what it has and says what is wrong for the rest", async () => {
+    const persistDir = await mkdtemp(join(tmpdir(), "nixery-edge-persist-"));
+    const origin = await startOrigin();
+    try {
+      const first = await startEdgeWorker({ originUrl: origin.url, persistDir });
+      const manifest = await pull(first, "goodbye");
+      // Backfills finish under waitUntil, after the client has its bytes.
+      const blobs = manifest.layers.length + 1;
+      await waitFor(
+        "the backfills",
+        async () => first.logs.filter((line) => line.event === "blob backfilled").length >= blobs,
+      );
+      await first.stop();
+
+      const broken = await startEdgeWorker({ originUrl: "not a url", persistDir });
+      try {
+        assert.deepEqual(await pull(broken, "goodbye"), manifest);
+        const unknown = await broken.fetch("/v2/hello/jq/manifests/latest");
+        assert.equal(unknown.status, 500);
+        const body = (await unknown.json()) as { errors: { message: string }[] };
+        assert.match(body.errors[0]!.message, /ORIGIN_URL is not a URL/);
+      } finally {
+        await broken.stop();
+      }
+    } finally {
+      await origin.stop();
+      await rm(persistDir, { recursive: true, force: true });
+    }
+  });
+});

@@ -30,12 +30,11 @@ export function createApp(): Hono<{ Bindings: Env }> {
   app.all("*", async (c) => {
     const request = c.req.raw;
     const url = new URL(request.url);
-    const settings = readSettings(c.env);
     const source = new EdgeRegistrySource({
       manifests: new ManifestStore(c.env.MANIFESTS, c.env.BLOBS),
       blobs: new BlobStore(c.env.BLOBS),
       cache: new EdgeCache(caches.default, url.origin),
-      origin: new OriginClient(settings),
+      origin: new OriginClient(() => readSettings(c.env)),
       waitUntil: (promise) => c.executionCtx.waitUntil(promise),
       repository: repositoryOf(url.pathname),
     });
@@ -48,11 +47,15 @@ export function createApp(): Hono<{ Bindings: Env }> {
   app.onError((error, c) => {
     const registryError = toRegistryError(error);
     if (registryError.status >= 500) {
-      logEvent("request failed", {
-        path: new URL(c.req.url).pathname,
-        code: registryError.code,
-        reason: error instanceof Error ? error.message : String(error),
-      });
+      logEvent(
+        "request failed",
+        {
+          path: new URL(c.req.url).pathname,
+          code: registryError.code,
+          reason: error instanceof Error ? error.message : String(error),
+        },
+        "error",
+      );
     }
     return errorResponse(registryError, c.req.method);
   });

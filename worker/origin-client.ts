@@ -34,12 +34,22 @@ const manifestAccept = [
 ].join(", ");
 
 export class OriginClient {
-  readonly #settings: EdgeSettings;
+  readonly #readSettings: () => EdgeSettings;
+  #cachedSettings: EdgeSettings | null = null;
   readonly #now: () => number;
 
-  constructor(settings: EdgeSettings, now: () => number = Date.now) {
-    this.#settings = settings;
+  /**
+   * Settings are read on first use, so a misconfigured origin (say, a bad ORIGIN_URL) fails
+   * only the requests that need the origin; cached images keep pulling.
+   */
+  constructor(settings: () => EdgeSettings, now: () => number = Date.now) {
+    this.#readSettings = settings;
     this.#now = now;
+  }
+
+  get #settings(): EdgeSettings {
+    this.#cachedSettings ??= this.#readSettings();
+    return this.#cachedSettings;
   }
 
   async #request(path: string, init: RequestInit = {}): Promise<Response> {
