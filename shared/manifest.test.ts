@@ -29,6 +29,8 @@ describe("image config", () => {
     assert.deepEqual(config.config.Env, ["SSL_CERT_FILE=/etc/ssl/certs/ca-bundle.crt"]);
     assert.deepEqual(config.config.Cmd, ["bash"]);
     assert.deepEqual(Object.keys(config.config.Labels), ["a", "z"]);
+    assert.equal(config.created, "1970-01-01T00:00:01Z");
+    assert.equal(config.history.length, config.rootfs.diff_ids.length);
   });
 
   it("omits Cmd without bash", () => {

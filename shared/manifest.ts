@@ -28,6 +28,7 @@ export interface Descriptor {
 }
 
 const encoder = new TextEncoder();
+const fixedCreated = "1970-01-01T00:00:01Z";
 
 export function buildImageConfig(input: ImageConfigInput): Uint8Array<ArrayBuffer> {
   const config: Record<string, unknown> = { Env: [...input.env] };
@@ -37,12 +38,16 @@ export function buildImageConfig(input: ImageConfigInput): Uint8Array<ArrayBuffe
       Object.entries(input.labels).sort(([a], [b]) => (a < b ? -1 : 1)),
     );
   }
+  // A fixed creation time (as the Nix store's mtimes) keeps the config reproducible; tools that
+  // show an image's age or history (docker history, podman images) get well-formed values.
   return encoder.encode(
     JSON.stringify({
+      created: fixedCreated,
       architecture: input.arch,
       os: "linux",
       config,
       rootfs: { type: "layers", diff_ids: input.layers.map((layer) => layer.diffId) },
+      history: input.layers.map(() => ({ created: fixedCreated, created_by: "nixery-edge" })),
     }),
   );
 }
