@@ -106,6 +106,21 @@ describe("handleRegistryRequest", () => {
     assert.equal(await head.text(), "");
   });
 
+  it("lists tags sorted, paginated with n and last and a Link to the next page", async () => {
+    const { source } = await makeSource();
+    source.listTags = async () => ["v2", "latest", "v1", "main"];
+    const all = await request(source, "/v2/x/tags/list");
+    assert.deepEqual(await all.json(), { name: "x", tags: ["latest", "main", "v1", "v2"] });
+    const first = await request(source, "/v2/x/tags/list?n=2");
+    assert.deepEqual(((await first.json()) as { tags: string[] }).tags, ["latest", "main"]);
+    assert.equal(first.headers.get("link"), '</v2/x/tags/list?n=2&last=main>; rel="next"');
+    const second = await request(source, "/v2/x/tags/list?n=2&last=main");
+    assert.deepEqual(((await second.json()) as { tags: string[] }).tags, ["v1", "v2"]);
+    assert.equal(second.headers.get("link"), null);
+    const bad = await request(source, "/v2/x/tags/list?n=many");
+    assert.equal(bad.status, 400);
+  });
+
   it("writes errors as JSON", async () => {
     const { source } = await makeSource();
     for (const [path, status, code] of [

@@ -60,6 +60,25 @@ export const immutableCacheControl = "public, max-age=31536000, immutable";
 
 const baseHeaders = { "Docker-Distribution-API-Version": "registry/2.0" };
 
+/** The spec's tag list pagination: sorted, `last` excludes up to and including it, `n` limits. */
+function paginateTags(
+  tags: readonly string[],
+  query: URLSearchParams,
+): { tags: string[]; next: { n: number; last: string } | null } {
+  const sorted = [...tags].sort();
+  const last = query.get("last");
+  const after = last === null ? sorted : sorted.filter((tag) => tag > last);
+  const rawN = query.get("n");
+  if (rawN === null || rawN === "") return { tags: after, next: null };
+  if (!/^\d+$/.test(rawN)) {
+    throw new RegistryError("BAD_REQUEST", `n must be a whole number, got "${rawN.slice(0, 20)}"`);
+  }
+  const n = Number(rawN);
+  const pageTags = after.slice(0, n);
+  const more = after.length > n && pageTags.length > 0;
+  return { tags: pageTags, next: more ? { n, last: pageTags[pageTags.length - 1]! } : null };
+}
+
 function parseDigestParam(value: string): Digest {
   if (!isDigest(value)) {
     throw new RegistryError(
@@ -89,15 +108,19 @@ export async function handleRegistryRequest(
       throw new RegistryError("UNSUPPORTED");
     case "tags": {
       const image = parseImageName(route.name);
-      const tags = source.listTags ? await source.listTags(image) : ["latest"];
-      const body = JSON.stringify({ name: route.name, tags });
-      return new Response(method === "HEAD" ? null : body, {
-        headers: {
-          ...baseHeaders,
-          "Content-Type": "application/json",
-          "Cache-Control": "no-store",
-        },
-      });
+      const all = source.listTags ? await source.listTags(image) : ["latest"];
+      const page = paginateTags(all, url.searchParams);
+      const body = JSON.stringify({ name: route.name, tags: page.tags });
+      const headers: Record<string, string> = {
+        ...baseHeaders,
+        "Content-Type": "application/json",
+        "Cache-Control": "no-store",
+      };
+      if (page.next) {
+        const next = new URLSearchParams({ n: String(page.next.n), last: page.next.last });
+        headers.Link = `<${url.pathname}?${next}>; rel="next"`;
+      }
+      return new Response(method === "HEAD" ? null : body, { headers });
     }
     case "manifest":
       return serveManifest(request, route.name, route.reference, method, source);
