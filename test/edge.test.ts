@@ -125,6 +125,14 @@ describe("edge worker against a real origin", () => {
     assert.ok(await bucket.head(manifestKey(record.manifests.oci.digest as never)));
   });
 
+  it("lists tags from the origin, paginated by the edge", async () => {
+    const since = proxy.requests.length;
+    const response = await edge.fetch("/v2/hello/tags/list?n=1");
+    assert.equal(response.status, 200);
+    assert.deepEqual(await response.json(), { name: "hello", tags: ["latest"] });
+    assert.equal(proxy.count(/^\/v2\/hello\/tags\/list$/, since), 1);
+  });
+
   it("a warm pull does not touch the origin", async () => {
     const since = proxy.requests.length;
     const manifest = await pull(edge, "hello");

@@ -158,6 +158,18 @@ export class OriginClient {
   }
 
   /** A blob's size (HEAD); null when the origin does not know it. */
+  /** The origin's tag list for an image (all pages: the origin answers unpaginated). */
+  async listTags(name: string): Promise<string[]> {
+    const response = await this.#request(`/v2/${name}/tags/list`);
+    const text = await response.text();
+    if (!response.ok) throw errorFromBody(response.status, text);
+    const body = JSON.parse(text) as { tags?: unknown };
+    if (!Array.isArray(body.tags) || !body.tags.every((tag) => typeof tag === "string")) {
+      throw new OriginUnreachable("the origin's tag list is malformed");
+    }
+    return body.tags;
+  }
+
   async blobSize(name: string, digest: Digest): Promise<number | null> {
     const response = await this.#request(`/v2/${name}/blobs/${digest}`, { method: "HEAD" });
     if (response.status === 404) return null;

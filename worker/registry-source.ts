@@ -167,6 +167,16 @@ export class EdgeRegistrySource implements RegistrySource {
     };
   }
 
+  /** Tags come from the origin (they are the package source's refs); `latest` while it is down. */
+  async listTags(): Promise<string[]> {
+    try {
+      return await this.#deps.origin.listTags(this.#deps.repository);
+    } catch (error) {
+      if (!isOriginOutage(error)) throw error;
+      return ["latest"];
+    }
+  }
+
   async manifestByDigest(digest: Digest): Promise<StoredManifest | null> {
     const { cache, manifests, origin, waitUntil, repository } = this.#deps;
     const cached = await cache.matchManifest(digest);
