@@ -12,10 +12,9 @@ import type { ManifestCache, ManifestEntry } from "../cache/manifest-cache.ts";
 import type { Logger } from "../log.ts";
 import { NixBuildTimedOut, PackagesNotFound, TagNotFound } from "../nix/errors.ts";
 import type { NixRunner } from "../nix/runner.ts";
-import { listSourceTags, resolveSource, type SourceConfig } from "../nix/source.ts";
+import { describeSource, listSourceTags, resolveSource, type SourceConfig } from "../nix/source.ts";
 import type { BlobReader } from "../storage/storage.ts";
 import { revisionCacheKey, tagCacheKey } from "./cache-key.ts";
-import { redactCredentials } from "./map-error.ts";
 import { Limiter } from "./limiter.ts";
 import { buildImage, type PipelineDeps } from "./pipeline.ts";
 import { SingleFlight } from "./single-flight.ts";
@@ -228,15 +227,4 @@ function outcomeOf(error: unknown): BuildOutcome {
   if (error instanceof PackagesNotFound || error instanceof TagNotFound) return "not_found";
   if (error instanceof NixBuildTimedOut) return "timeout";
   return "failed";
-}
-
-export function describeSource(source: SourceConfig): string {
-  switch (source.kind) {
-    case "path":
-      return `path:${source.path}`;
-    case "git":
-      return `git:${redactCredentials(source.url)}`;
-    case "channel":
-      return `channel:${source.urlTemplate.replace("{channel}", source.channel)}`;
-  }
 }

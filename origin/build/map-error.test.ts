@@ -8,7 +8,8 @@ import {
   SourceUnavailable,
   TagNotFound,
 } from "../nix/errors.ts";
-import { redactCredentials, toBuildRegistryError } from "./map-error.ts";
+import { redactCredentials } from "../nix/source.ts";
+import { toBuildRegistryError } from "./map-error.ts";
 
 describe("toBuildRegistryError", () => {
   it("maps each domain error to a registry error that says what happened", () => {

@@ -9,6 +9,7 @@ import {
   SourceUnavailable,
   TagNotFound,
 } from "../nix/errors.ts";
+import { redactCredentials } from "../nix/source.ts";
 
 export function toBuildRegistryError(error: unknown): RegistryError {
   if (error instanceof RegistryError) return error;
@@ -51,9 +52,4 @@ export function toBuildRegistryError(error: unknown): RegistryError {
     });
   }
   return new RegistryError("INTERNAL", "internal error while building the image");
-}
-
-/** Hides user:password in URLs (a git source may carry a token) before text leaves the origin. */
-export function redactCredentials(text: string): string {
-  return text.replace(/\/\/[^/@\s]+@/g, "//***@");
 }

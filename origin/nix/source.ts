@@ -38,12 +38,17 @@ export async function resolveSource(
     case "path": {
       // A local path can change under the same tag, so it is never pinned.
       const path = resolve(config.path);
-      return { id: `path:${path}`, revision: null, pinned: false, nixArgs: args("path", path) };
+      return {
+        id: describeSource({ kind: "path", path }),
+        revision: null,
+        pinned: false,
+        nixArgs: args("path", path),
+      };
     }
     case "channel": {
-      const url = config.urlTemplate.replaceAll("{channel}", encodeURIComponent(config.channel));
+      const url = channelUrl(config);
       return {
-        id: `channel:${url}`,
+        id: describeSource(config),
         revision: config.channel,
         pinned: commitPattern.test(config.channel),
         nixArgs: args("channel", url),
@@ -52,7 +57,7 @@ export async function resolveSource(
     case "git": {
       const { commit, ref } = await resolveGitTag(config.url, tag, runner, options.signal);
       return {
-        id: `git:${config.url}`,
+        id: describeSource(config),
         revision: commit,
         // Only a commit is immutable; tags and branches can be moved.
         pinned: commitPattern.test(tag),
@@ -60,6 +65,27 @@ export async function resolveSource(
       };
     }
   }
+}
+
+/** Stable text naming a source (not its version), safe to show: credentials in URLs are hidden. */
+export function describeSource(config: SourceConfig): string {
+  switch (config.kind) {
+    case "path":
+      return `path:${resolve(config.path)}`;
+    case "git":
+      return `git:${redactCredentials(config.url)}`;
+    case "channel":
+      return `channel:${redactCredentials(channelUrl(config))}`;
+  }
+}
+
+/** Hides user:password in URLs (a git source may carry a token) before text leaves the origin. */
+export function redactCredentials(text: string): string {
+  return text.replace(/\/\/[^/@\s]+@/g, "//***@");
+}
+
+function channelUrl(config: { channel: string; urlTemplate: string }): string {
+  return config.urlTemplate.replaceAll("{channel}", encodeURIComponent(config.channel));
 }
 
 function args(srcType: string, src: string, rev = "", ref = ""): string[] {
