@@ -13,6 +13,8 @@ describe("parseConfig", () => {
     assert.equal(config.layerBudget, 94);
     assert.equal(config.nixTimeoutSeconds, 1200);
     assert.equal(config.originSecret, null);
+    assert.equal(config.failureTtlSeconds, 30);
+    assert.equal(config.maxQueuedBuilds, 100);
   });
 
   it("reads each source kind, with a configurable channel URL", () => {

@@ -37,6 +37,7 @@ export interface Config {
   tagTtlSeconds: number;
   maxConcurrentBuilds: number;
   maxQueuedBuilds: number;
+  failureTtlSeconds: number;
   packConcurrency: number;
   gzipLevel: number;
   originSecret: string | null;
@@ -156,6 +157,7 @@ export function parseConfig(env: Env): Config {
     tagTtlSeconds: integer(env, "NIXERY_TAG_TTL_SECONDS", 300, 0, 365 * 24 * 3600),
     maxConcurrentBuilds: integer(env, "NIXERY_MAX_BUILDS", 2, 1, 64),
     maxQueuedBuilds: integer(env, "NIXERY_MAX_QUEUED_BUILDS", 100, 0, 100_000),
+    failureTtlSeconds: integer(env, "NIXERY_FAILURE_TTL_SECONDS", 30, 0, 24 * 3600),
     packConcurrency: integer(env, "NIXERY_PACK_CONCURRENCY", availableParallelism(), 1, 64),
     gzipLevel: integer(env, "NIXERY_GZIP_LEVEL", 6, 1, 9),
     originSecret: env.ORIGIN_SECRET || null,

@@ -67,6 +67,7 @@ async function main(): Promise<void> {
     tagTtlSeconds: config.tagTtlSeconds,
     maxConcurrentBuilds: config.maxConcurrentBuilds,
     maxQueuedBuilds: config.maxQueuedBuilds,
+    failureTtlSeconds: config.failureTtlSeconds,
     log,
     pipeline: {
       runner,

@@ -30,6 +30,8 @@ export interface ImageServiceDeps {
   maxConcurrentBuilds: number;
   /** Builds that may wait for a slot; past this, new images get 429 until the queue drains. */
   maxQueuedBuilds: number;
+  /** How long a failed build's error is repeated without building again (0: never). */
+  failureTtlSeconds: number;
   log: Logger;
   now?: () => number;
   /** Aborted when the origin shuts down: running Nix processes are stopped with SIGTERM. */
@@ -47,6 +49,7 @@ export class ImageService {
   private readonly limiter: Limiter;
   private readonly now: () => number;
   private readonly storedSeen = new Map<Digest, number>();
+  private readonly recentFailures = new Map<string, { error: unknown; until: number }>();
   readonly sourceId: string;
   /** Since start: tag answers from the manifest cache and not, layers packed and reused. */
   readonly counters = { manifestHits: 0, manifestMisses: 0, layersPacked: 0, layersReused: 0 };
@@ -96,6 +99,8 @@ export class ImageService {
     }
     this.counters.manifestMisses++;
     const id = this.jobId(image, tag);
+    const failure = this.recentFailures.get(id);
+    if (failure && failure.until > this.now()) throw failure.error;
     if (!this.flights.get(id) && this.limiter.queued >= this.deps.maxQueuedBuilds) {
       throw new RegistryError(
         "TOOMANYREQUESTS",
@@ -151,11 +156,23 @@ export class ImageService {
       return this.toTagManifests(image, tag, entry);
     } catch (error) {
       const outcome = outcomeOf(error);
+      if (outcome === "failed" || outcome === "timeout") this.rememberFailure(image, tag, error);
       const message = error instanceof Error ? error.message : String(error);
       this.record(image, tag, revision, outcome, started, message);
       this.deps.log.warn("build failed", { image: image.name, tag, outcome, error: message });
       throw error;
     }
+  }
+
+  /**
+   * A failed or timed-out build is answered from memory for a short while, so a client retrying
+   * in a loop (podman retries 4xx three times) does not run the same failing build again and again.
+   */
+  private rememberFailure(image: ImageRequest, tag: string, error: unknown): void {
+    if (this.deps.failureTtlSeconds <= 0 || this.deps.signal?.aborted) return;
+    if (this.recentFailures.size >= storedMemoLimit) this.recentFailures.clear();
+    const until = this.now() + this.deps.failureTtlSeconds * 1000;
+    this.recentFailures.set(this.jobId(image, tag), { error, until });
   }
 
   /** A cache entry counts only while it is fresh and its manifests still exist in storage. */

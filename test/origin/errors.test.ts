@@ -112,6 +112,15 @@ describe("bad input and failed builds", () => {
     );
     assert.match(entry.message, /this package always fails/);
     assert.equal(entry.detail?.reason, "build_failed");
+    // A retry within NIXERY_FAILURE_TTL_SECONDS gets the same answer without a second build.
+    const builds = origin.logs.filter((l) => l.event === "build started").length;
+    const again = await expectError(
+      await fetch(`${origin.url}/v2/broken/manifests/latest`),
+      404,
+      "MANIFEST_UNKNOWN",
+    );
+    assert.equal(again.message, entry.message);
+    assert.equal(origin.logs.filter((l) => l.event === "build started").length, builds);
     const page = await (await fetch(`${origin.url}/`)).text();
     assert.match(page, /broken/);
   });
