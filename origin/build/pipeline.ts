@@ -5,7 +5,7 @@
 
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
-import { access, rm } from "node:fs/promises";
+import { access } from "node:fs/promises";
 import { digestHex, sha256Digest, type Digest } from "../../shared/digest.ts";
 import { nixSystems, type ImageRequest } from "../../shared/image-name.ts";
 import { buildImageConfig, buildManifest, type LayerDescriptor } from "../../shared/manifest.ts";
@@ -139,15 +139,11 @@ async function packAndStore(
   const scratch = join(deps.storage.scratchDir, `${randomUUID()}.tar.gz`);
   const packed = await packLayer(entries, scratch, { gzipLevel: deps.gzipLevel });
   const layer = { digest: packed.digest, diffId: packed.diffId, size: packed.size };
-  const key = blobKey(layer.digest);
-  if (await deps.storage.has(key)) {
-    await rm(scratch, { force: true });
-  } else {
-    await deps.storage.putFile(key, scratch, {
-      sha256: digestHex(layer.digest),
-      contentType: "application/octet-stream",
-    });
-  }
+  // The backend skips the upload when the blob is already stored (and removes the scratch file).
+  await deps.storage.putFile(blobKey(layer.digest), scratch, {
+    sha256: digestHex(layer.digest),
+    contentType: "application/octet-stream",
+  });
   deps.log.info("layer stored", { layer: label, digest: layer.digest, ms: Date.now() - started });
   return layer;
 }
@@ -159,10 +155,7 @@ async function storeBytes(
   contentType: string | undefined,
 ): Promise<{ digest: Digest; size: number }> {
   const digest = await sha256Digest(bytes);
-  const key = keyOf(digest);
-  if (!(await storage.has(key))) {
-    await storage.putBytes(key, bytes, { sha256: digestHex(digest), contentType });
-  }
+  await storage.putBytes(keyOf(digest), bytes, { sha256: digestHex(digest), contentType });
   return { digest, size: bytes.byteLength };
 }
 

@@ -3,7 +3,7 @@
 
 import { createHash, randomUUID } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
+import { copyFile, mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { stagingPrefix } from "../../shared/storage-keys.ts";
 import {
@@ -115,7 +115,7 @@ export class FilesystemStorage implements Storage {
       });
       const actual = await hashFile(staged);
       if (actual !== options.sha256) throw new ContentMismatch(key, options.sha256, actual);
-      await this.publish(staged, key);
+      if (!(await this.has(key))) await this.publish(staged, key);
     } finally {
       await rm(staged, { force: true });
     }
@@ -124,6 +124,7 @@ export class FilesystemStorage implements Storage {
   async putBytes(key: string, bytes: Uint8Array<ArrayBuffer>, options: PutOptions): Promise<void> {
     const actual = createHash("sha256").update(bytes).digest("hex");
     if (actual !== options.sha256) throw new ContentMismatch(key, options.sha256, actual);
+    if (await this.has(key)) return;
     const staged = join(this.scratchDir, `${randomUUID()}.put`);
     try {
       const handle = await open(staged, "w");
@@ -158,11 +159,6 @@ async function hashFile(path: string): Promise<string> {
     hash.update(chunk as Buffer);
   }
   return hash.digest("hex");
-}
-
-async function copyFile(from: string, to: string): Promise<void> {
-  const { copyFile: copy } = await import("node:fs/promises");
-  await copy(from, to);
 }
 
 function isNotFound(error: unknown): boolean {

@@ -29,11 +29,15 @@ export interface PutOptions {
   contentType?: string;
 }
 
+/**
+ * Keys are content addresses, so a put whose (verified) content is already stored at its key is
+ * done without writing: backends check for the key themselves and callers need not ask first.
+ */
 export interface BlobWriter {
   has(key: string): Promise<boolean>;
   /**
-   * Publishes a complete local file at `key`. The file may be moved or deleted by the backend;
-   * callers must not use it afterwards.
+   * Publishes a complete local file at `key`. The file is moved or deleted by the backend in
+   * every case; callers must not use it afterwards.
    */
   putFile(key: string, path: string, options: PutOptions): Promise<void>;
   putBytes(key: string, bytes: Uint8Array<ArrayBuffer>, options: PutOptions): Promise<void>;
