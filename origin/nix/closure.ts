@@ -30,7 +30,16 @@ export async function readClosure(
   options: { timeoutMs?: number; signal?: AbortSignal } = {},
 ): Promise<StorePathInfo[]> {
   if (outPaths.length === 0) return [];
-  const result = await runner("nix", ["path-info", "--json", "--recursive", ...outPaths], {
+  // `nix path-info` is part of the new CLI, experimental in Nix 2.8: enabled for this call only,
+  // so the host's Nix configuration need not enable it.
+  const args = [
+    "--extra-experimental-features",
+    "nix-command",
+    "path-info",
+    "--json",
+    "--recursive",
+  ];
+  const result = await runner("nix", [...args, ...outPaths], {
     timeoutMs: options.timeoutMs ?? 60_000,
     signal: options.signal,
   });

@@ -82,7 +82,9 @@ async function buildLogTail(
   drv: string,
   stderr: readonly string[],
 ): Promise<string[]> {
-  const log = await runner("nix", ["log", drv], { timeoutMs: 10_000 }).catch(() => null);
+  const log = await runner("nix-store", ["--read-log", drv], { timeoutMs: 10_000 }).catch(
+    () => null,
+  );
   const lines = log?.exitCode === 0 ? printable(log.stdout.split("\n")) : [];
   return lines.length > 0 ? lines.slice(-logTailLines) : logLines(stderr);
 }
