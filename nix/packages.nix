@@ -42,12 +42,24 @@ let
   toLower = replaceStrings upper lower;
 
   # Registry names are lowercase; an attribute that is not found as written is retried through
-  # a lowercase → real name map of the set it is looked up in, at every level of the path.
+  # a lowercase → real name map of the set it is looked up in, at every level of the path. A
+  # digit-first name arrives as `_7zip` (nixpkgs' spelling, as Nix identifiers cannot start with
+  # a digit); a set that uses the quoted name "7zip" instead is tried next.
   realName = set: part:
-    if hasAttr part set then part
-    else
-      let byLower = listToAttrs (map (n: { name = toLower n; value = n; }) (attrNames set));
-      in byLower.${part} or null;
+    let
+      unprefixed =
+        if builtins.match "_[0-9].*" part != null
+        then [ (builtins.substring 1 (builtins.stringLength part) part) ]
+        else [ ];
+      candidates = [ part ] ++ unprefixed;
+      exact = filter (hasAttr' set) candidates;
+      byLower = listToAttrs (map (n: { name = toLower n; value = n; }) (attrNames set));
+      lowered = filter (n: n != null) (map (c: byLower.${c} or null) candidates);
+    in
+    if exact != [ ] then builtins.head exact
+    else if lowered != [ ] then builtins.head lowered
+    else null;
+  hasAttr' = set: name: hasAttr name set;
 
   # One step of a path: the next set (or the final value), or null when absent or throwing.
   step = acc: part:
@@ -71,25 +83,30 @@ let
       found = foldl' step { path = [ ]; value = pkgs; } (parts name);
       drv = found.value;
       checked = tryEval (
-        found != null
-        && isAttrs drv
+        isAttrs drv
         && (drv.type or null) == "derivation"
         && builtins.deepSeq (map (o: drv.${o}.outPath) (outputsOf drv)) (isString drv.drvPath)
       );
     in
-    if checked.success && checked.value then {
+    if found == null then { inherit name; missing = true; }
+    else if checked.success && checked.value then {
       inherit name;
       attrPath = concatStringsSep "." found.path;
       drvPath = drv.drvPath;
       outputs = outputsOf drv;
       outPaths = map (o: drv.${o}.outPath) (outputsOf drv);
       drvs = map (o: drv.${o}) (outputsOf drv);
-    } else { inherit name; missing = true; };
+    }
+    # An attribute set that is no package (e.g. `haskellPackages` itself).
+    else if checked.success then { inherit name; missing = true; }
+    # It exists but throws: in nixpkgs an unfree, broken or insecure package, or a bad attribute.
+    else { inherit name; failed = true; };
 
   requested = fromJSON names;
   results = map resolve requested;
-  foundResults = filter (r: !(r ? missing)) results;
+  foundResults = filter (r: !(r ? missing || r ? failed)) results;
   missingNames = map (r: r.name) (filter (r: r ? missing) results);
+  failedNames = map (r: r.name) (filter (r: r ? failed) results);
 
   coreutilsPath =
     let c = tryEval (if pkgs ? coreutils then pkgs.coreutils.outPath else null);
@@ -99,12 +116,22 @@ in
   report = {
     found = map (r: { inherit (r) name attrPath drvPath outputs outPaths; }) foundResults;
     missing = missingNames;
+    failed = failedNames;
     coreutils = coreutilsPath;
   };
+
+  # Forces each requested package the way `report` does but without tryEval, so that evaluating
+  # this (one name at a time) fails with Nix's own message for a package `report` called failed.
+  explain = map
+    (name:
+      let drv = (foldl' step { path = [ ]; value = pkgs; } (parts name)).value;
+      in map (o: drv.${o}.drvPath) (outputsOf drv))
+    requested;
 
   # The origin looks packages up first, so a missing name here is a race with a changed source;
   # the message is recognisable so it can still be reported as "not found".
   drvs =
-    if missingNames != [ ] then throw "nixery: packages not found: ${builtins.toJSON missingNames}"
+    if missingNames ++ failedNames != [ ]
+    then throw "nixery: packages not found: ${builtins.toJSON (missingNames ++ failedNames)}"
     else concatMap (r: r.drvs) foundResults;
 }

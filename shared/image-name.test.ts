@@ -36,6 +36,12 @@ describe("parseImageName", () => {
     });
   }
 
+  it("marks the always-included packages optional unless the image names them", () => {
+    assert.deepEqual(parseImageName("hello").optional, ["cacert", "iana-etc"]);
+    assert.deepEqual(parseImageName("hello/cacert").optional, ["iana-etc"]);
+    assert.deepEqual(parseImageName("iana-etc/cacert").optional, []);
+  });
+
   it("gives one canonical name for every spelling", () => {
     assert.equal(
       canonicalImageName(parseImageName("git/htop")),

@@ -13,7 +13,10 @@ export const nixSystems: Record<Architecture, string> = {
 
 /** What the `shell` meta-package expands to (Nixery's list). */
 export const shellPackages = ["bashInteractive", "coreutils", "moreutils", "nano"] as const;
-/** Packages every image gets, so TLS and service names work. */
+/**
+ * Packages every image gets, so TLS and service names work. Unless named in the image, they are
+ * optional: a package set that lacks them (a small private set) still builds images, without them.
+ */
 export const alwaysIncluded = ["cacert", "iana-etc"] as const;
 export const metaPackages = ["shell", "arm64"] as const;
 
@@ -23,6 +26,8 @@ export interface ImageRequest {
   arch: Architecture;
   /** Sorted, de-duplicated attribute paths (dot-separated) to look up in the package set. */
   packages: string[];
+  /** Those of `packages` that were added implicitly (not named): left out if the set lacks them. */
+  optional: string[];
 }
 
 const componentPattern = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$/;
@@ -82,9 +87,9 @@ export function parseImageName(name: string): ImageRequest {
     else break;
   }
   for (const component of components.slice(index)) wanted.push(toAttributePath(component));
-  wanted.push(...alwaysIncluded);
-  const packages = [...new Set(wanted)].sort();
-  return { name, arch, packages };
+  const optional = alwaysIncluded.filter((pkg) => !wanted.includes(pkg));
+  const packages = [...new Set([...wanted, ...alwaysIncluded])].sort();
+  return { name, arch, packages, optional };
 }
 
 /**

@@ -16,6 +16,17 @@ describe("toBuildRegistryError", () => {
     const missing = toBuildRegistryError(new PackagesNotFound(["a", "b"]));
     assert.equal(missing.code, "MANIFEST_UNKNOWN");
     assert.equal(missing.message, "Could not find Nix packages: a, b");
+    const unevaluable = toBuildRegistryError(
+      new PackagesNotFound([], [{ name: "c", error: "Package 'c' is marked as broken" }]),
+    );
+    assert.equal(
+      unevaluable.message,
+      "Nix package c exists but does not evaluate: Package 'c' is marked as broken",
+    );
+    assert.deepEqual(unevaluable.detail, {
+      missing: [],
+      unevaluable: [{ name: "c", error: "Package 'c' is marked as broken" }],
+    });
     assert.equal(toBuildRegistryError(new TagNotFound("v9", "repo")).status, 404);
     const failed = toBuildRegistryError(
       new NixBuildFailed("/nix/store/x-broken.drv", ["line 1", "error: boom"]),

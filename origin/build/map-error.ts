@@ -14,11 +14,15 @@ import { redactCredentials } from "../nix/source.ts";
 export function toBuildRegistryError(error: unknown): RegistryError {
   if (error instanceof RegistryError) return error;
   if (error instanceof PackagesNotFound) {
-    return new RegistryError(
-      "MANIFEST_UNKNOWN",
-      `Could not find Nix packages: ${error.missing.join(", ")}`,
-      { missing: error.missing },
-    );
+    const parts =
+      error.missing.length > 0 ? [`Could not find Nix packages: ${error.missing.join(", ")}`] : [];
+    for (const pkg of error.unevaluable) {
+      parts.push(`Nix package ${pkg.name} exists but does not evaluate: ${pkg.error}`);
+    }
+    return new RegistryError("MANIFEST_UNKNOWN", parts.join("\n"), {
+      missing: error.missing,
+      ...(error.unevaluable.length > 0 ? { unevaluable: error.unevaluable } : {}),
+    });
   }
   if (error instanceof TagNotFound) {
     return new RegistryError("MANIFEST_UNKNOWN", error.message, { reason: "tag_not_found" });

@@ -16,7 +16,7 @@ import { groupLayers, type LayerOptions } from "../layers/group-layers.ts";
 import { layerKey } from "../layers/layer-key.ts";
 import type { Logger } from "../log.ts";
 import { PackagesNotFound } from "../nix/errors.ts";
-import { lookupPackages } from "../nix/packages.ts";
+import { explainPackage, lookupPackages } from "../nix/packages.ts";
 import { readClosure } from "../nix/closure.ts";
 import { realisePackages } from "../nix/realise.ts";
 import type { NixRunner } from "../nix/runner.ts";
@@ -62,10 +62,28 @@ export async function buildImage(
 ): Promise<BuiltImage> {
   const system = nixSystems[image.arch];
   const lookup = await lookupPackages(deps.runner, source, image.packages, system, { signal });
-  if (lookup.missing.length > 0) throw new PackagesNotFound(lookup.missing);
-  deps.log.info("build started", { image: image.name, revision: source.revision });
+  const absent = [...lookup.missing, ...lookup.failed];
+  const missing = lookup.missing.filter((name) => !image.optional.includes(name));
+  const failed = lookup.failed.filter((name) => !image.optional.includes(name));
+  if (missing.length > 0 || failed.length > 0) {
+    const unevaluable = await Promise.all(
+      failed.map(async (name) => ({
+        name,
+        error: await explainPackage(deps.runner, source, name, system, { signal }),
+      })),
+    );
+    throw new PackagesNotFound(missing, unevaluable);
+  }
+  // Implicit packages (cacert, iana-etc) that the set lacks are left out rather than failing.
+  const packages = image.packages.filter((name) => !absent.includes(name));
+  const leftOut = image.packages.filter((name) => absent.includes(name));
+  deps.log.info("build started", {
+    image: image.name,
+    revision: source.revision,
+    ...(leftOut.length > 0 ? { leftOut } : {}),
+  });
 
-  const realised = await realisePackages(deps.runner, source, image.packages, system, {
+  const realised = await realisePackages(deps.runner, source, packages, system, {
     timeoutMs: deps.nixTimeoutMs,
     rootDir: deps.gcRootDir,
     signal,
@@ -104,13 +122,13 @@ export async function buildImage(
     );
     const layers = [...storeLayers, symlinkLayer];
 
-    const labels: Record<string, string> = { "dev.nixery.packages": image.packages.join(" ") };
+    const labels: Record<string, string> = { "dev.nixery.packages": packages.join(" ") };
     if (source.revision) labels["org.opencontainers.image.revision"] = source.revision;
     const configBytes = buildImageConfig({
       arch: image.arch,
       layers,
-      env: ["SSL_CERT_FILE=/etc/ssl/certs/ca-bundle.crt"],
-      cmd: image.packages.includes("bashInteractive") ? ["bash"] : undefined,
+      env: packages.includes("cacert") ? ["SSL_CERT_FILE=/etc/ssl/certs/ca-bundle.crt"] : [],
+      cmd: packages.includes("bashInteractive") ? ["bash"] : undefined,
       labels,
     });
     const config = await storeBytes(deps.storage, configBytes, blobKey, "application/json");

@@ -1,14 +1,28 @@
 // The ways driving Nix can fail, as typed errors with the facts a client needs. The origin maps
 // them to registry errors at the edge of its routes; nothing here knows about HTTP.
 
-/** Requested names that the package set does not have (all of them, reported together). */
+/** A package that exists in the set but fails to evaluate, with Nix's message. */
+export interface UnevaluablePackage {
+  name: string;
+  error: string;
+}
+
+/**
+ * Requested names that the package set does not have, and those it has but cannot evaluate
+ * (unfree, broken or insecure in nixpkgs): all of them, reported together.
+ */
 export class PackagesNotFound extends Error {
   override readonly name = "PackagesNotFound";
   readonly missing: readonly string[];
+  readonly unevaluable: readonly UnevaluablePackage[];
 
-  constructor(missing: readonly string[]) {
-    super(`Could not find Nix packages: ${JSON.stringify(missing)}`);
+  constructor(missing: readonly string[], unevaluable: readonly UnevaluablePackage[] = []) {
+    super(
+      `Could not find Nix packages: ${JSON.stringify(missing)}` +
+        unevaluable.map((pkg) => `; ${pkg.name} does not evaluate: ${pkg.error}`).join(""),
+    );
     this.missing = missing;
+    this.unevaluable = unevaluable;
   }
 }
 

@@ -21,6 +21,8 @@ export interface FoundPackage {
 export interface PackageLookup {
   found: FoundPackage[];
   missing: string[];
+  /** Names that exist but throw when evaluated (unfree, broken, insecure, or a bad attribute). */
+  failed: string[];
   /** The set's coreutils output, for /usr/bin/env; null when the set has none. */
   coreutils: string | null;
 }
@@ -59,13 +61,37 @@ function parseReport(stdout: string): PackageLookup {
   } catch {
     throw new NixEvalFailed(`packages.nix printed no JSON report: ${stdout.slice(0, 200)}`);
   }
-  const { found, missing, coreutils } = report as {
+  const { found, missing, failed, coreutils } = report as {
     found: FoundPackage[];
     missing: string[];
+    failed: string[];
     coreutils: string | null;
   };
-  if (!Array.isArray(found) || !Array.isArray(missing)) {
+  if (!Array.isArray(found) || !Array.isArray(missing) || !Array.isArray(failed)) {
     throw new NixEvalFailed("packages.nix printed a report of the wrong shape");
   }
-  return { found, missing, coreutils: typeof coreutils === "string" ? coreutils : null };
+  return { found, missing, failed, coreutils: typeof coreutils === "string" ? coreutils : null };
+}
+
+/**
+ * Why a package that the lookup reported `failed` does not evaluate: Nix's own error message
+ * (for nixpkgs, e.g. "Package 'x' has an unfree license…" with its instructions).
+ */
+export async function explainPackage(
+  runner: NixRunner,
+  source: ResolvedSource,
+  name: string,
+  system: string,
+  options: LookupOptions = {},
+): Promise<string> {
+  const { file, args } = packagesExpression(source, [name], system, options);
+  const timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
+  const result = await runner(
+    "nix-instantiate",
+    ["--eval", "--strict", "--json", file, "-A", "explain", ...args],
+    { timeoutMs, signal: options.signal },
+  );
+  if (result.timedOut) throw new NixBuildTimedOut(Math.round(timeoutMs / 1000), "evaluate");
+  if (result.exitCode === 0) return "it evaluated when asked again (has the source changed?)";
+  return evalErrorDetail(result.stderrTail);
 }
