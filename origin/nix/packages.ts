@@ -4,7 +4,7 @@
 import { NixBuildTimedOut, NixEvalFailed } from "./errors.ts";
 import { evalErrorDetail, packagesExpression } from "./expression.ts";
 import type { ExpressionOptions } from "./expression.ts";
-import type { NixRunner } from "./runner.ts";
+import type { NixRunner, ProcessResult } from "./runner.ts";
 import type { ResolvedSource } from "./source.ts";
 
 export interface FoundPackage {
@@ -42,16 +42,29 @@ export async function lookupPackages(
   system: string,
   options: LookupOptions = {},
 ): Promise<PackageLookup> {
+  const result = await evaluate(runner, source, names, system, "report", options);
+  if (result.exitCode !== 0) throw new NixEvalFailed(evalErrorDetail(result.stderrTail));
+  return parseReport(result.stdout);
+}
+
+/** Strictly evaluates one attribute of packages.nix for `names`; throws only on a timeout. */
+async function evaluate(
+  runner: NixRunner,
+  source: ResolvedSource,
+  names: readonly string[],
+  system: string,
+  attribute: "report" | "explain",
+  options: LookupOptions,
+): Promise<ProcessResult> {
   const { file, args } = packagesExpression(source, names, system, options);
   const timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
   const result = await runner(
     "nix-instantiate",
-    ["--eval", "--strict", "--json", file, "-A", "report", ...args],
+    ["--eval", "--strict", "--json", file, "-A", attribute, ...args],
     { timeoutMs, signal: options.signal },
   );
   if (result.timedOut) throw new NixBuildTimedOut(Math.round(timeoutMs / 1000), "evaluate");
-  if (result.exitCode !== 0) throw new NixEvalFailed(evalErrorDetail(result.stderrTail));
-  return parseReport(result.stdout);
+  return result;
 }
 
 function parseReport(stdout: string): PackageLookup {
@@ -84,14 +97,7 @@ export async function explainPackage(
   system: string,
   options: LookupOptions = {},
 ): Promise<string> {
-  const { file, args } = packagesExpression(source, [name], system, options);
-  const timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
-  const result = await runner(
-    "nix-instantiate",
-    ["--eval", "--strict", "--json", file, "-A", "explain", ...args],
-    { timeoutMs, signal: options.signal },
-  );
-  if (result.timedOut) throw new NixBuildTimedOut(Math.round(timeoutMs / 1000), "evaluate");
+  const result = await evaluate(runner, source, [name], system, "explain", options);
   if (result.exitCode === 0) return "it evaluated when asked again (has the source changed?)";
   return evalErrorDetail(result.stderrTail);
 }
