@@ -24,7 +24,7 @@ export function createApp(): Hono<{ Bindings: Env }> {
 
   app.on(["GET", "HEAD"], "/", (c) => {
     const host = new URL(c.req.url).host;
-    return c.html(renderStartPage(host, c.env.ORIGIN_URL || null));
+    return c.html(renderStartPage(host, Boolean(c.env.ORIGIN_URL)));
   });
 
   app.all("*", async (c) => {

@@ -1,4 +1,5 @@
-// The start page at `/`: what this registry is, how to pull from it, and which builder it fronts.
+// The start page at `/`: what this registry is, how to pull from it, and whether a builder stands
+// behind it. The builder's address is not shown: the origin is meant to stay private.
 
 import { metaPackages, shellPackages } from "../shared/image-name.ts";
 
@@ -6,7 +7,7 @@ function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-export function renderStartPage(host: string, originUrl: string | null): string {
+export function renderStartPage(host: string, hasOrigin: boolean): string {
   const h = escapeHtml(host);
   return `<!doctype html>
 <html lang="en">
@@ -34,7 +35,7 @@ ctr images pull ${h}/hello:latest</pre>
 <p>Manifests by digest and layers are immutable and cached for a year. A tag is re-resolved when
 the builder's answer expires; while the builder is unreachable, images pulled before keep working
 (marked with <code>X-Nixery-Stale: true</code>).</p>
-<p>Builder: <code>${escapeHtml(originUrl ?? "not configured")}</code></p>
+<p>${hasOrigin ? "New images are built on demand by this edge's builder." : "No builder is configured: only images this edge has cached can be pulled."}</p>
 </body>
 </html>
 `;
