@@ -1,6 +1,8 @@
 # Package selection for the origin: import a package set from a path, a git commit or a channel
-# tarball, look up the requested attribute paths, and say which exist (`report`) or build them
-# (`drvs`). The origin passes every argument with --argstr, so user text is only ever data here.
+# tarball, look up the requested attribute paths, and say which exist with their derivations
+# (`report`; evaluating it writes the .drv files that the origin then realises), or why one does
+# not evaluate (`explain`). The origin passes every argument with --argstr, so user text is only
+# ever data here.
 #
 #   srcType  "path" | "git" | "channel"
 #   src      an absolute path, a git URL, or a tarball URL
@@ -95,7 +97,6 @@ let
       drvPath = drv.drvPath;
       outputs = outputsOf drv;
       outPaths = map (o: drv.${o}.outPath) (outputsOf drv);
-      drvs = map (o: drv.${o}) (outputsOf drv);
     }
     # An attribute set that is no package (e.g. `haskellPackages` itself).
     else if checked.success then { inherit name; missing = true; }
@@ -127,11 +128,4 @@ in
       let drv = (foldl' step { path = [ ]; value = pkgs; } (parts name)).value;
       in map (o: drv.${o}.drvPath) (outputsOf drv))
     requested;
-
-  # The origin looks packages up first, so a missing name here is a race with a changed source;
-  # the message is recognisable so it can still be reported as "not found".
-  drvs =
-    if missingNames ++ failedNames != [ ]
-    then throw "nixery: packages not found: ${builtins.toJSON (missingNames ++ failedNames)}"
-    else concatMap (r: r.drvs) foundResults;
 }

@@ -15,10 +15,10 @@ import type { LayerCache } from "../cache/layer-cache.ts";
 import { groupLayers, type LayerOptions } from "../layers/group-layers.ts";
 import { layerKey } from "../layers/layer-key.ts";
 import type { Logger } from "../log.ts";
-import { PackagesNotFound } from "../nix/errors.ts";
-import { explainPackage, lookupPackages } from "../nix/packages.ts";
+import { DerivationsGone, PackagesNotFound } from "../nix/errors.ts";
+import { explainPackage, lookupPackages, type PackageLookup } from "../nix/packages.ts";
 import { readClosure } from "../nix/closure.ts";
-import { realisePackages } from "../nix/realise.ts";
+import { realisePackages, type RealisedPackages } from "../nix/realise.ts";
 import type { NixRunner } from "../nix/runner.ts";
 import type { ResolvedSource } from "../nix/source.ts";
 import { packLayer } from "../pack/pack-layer.ts";
@@ -54,40 +54,64 @@ export interface BuiltImage {
   packedLayers: number;
 }
 
+/**
+ * Looks the image's packages up (all missing or unevaluable names reported together) and builds
+ * the derivations that lookup evaluated. The .drv files an evaluation writes are not GC roots, so
+ * if a garbage collection removed one in between, the lookup runs once more.
+ */
+async function lookupAndRealise(
+  deps: PipelineDeps,
+  image: ImageRequest,
+  source: ResolvedSource,
+  signal: AbortSignal | undefined,
+): Promise<{ lookup: PackageLookup; packages: string[]; realised: RealisedPackages }> {
+  const system = nixSystems[image.arch];
+  for (let attempt = 1; ; attempt++) {
+    const lookup = await lookupPackages(deps.runner, source, image.packages, system, { signal });
+    const absent = [...lookup.missing, ...lookup.failed];
+    const missing = lookup.missing.filter((name) => !image.optional.includes(name));
+    const failed = lookup.failed.filter((name) => !image.optional.includes(name));
+    if (missing.length > 0 || failed.length > 0) {
+      const unevaluable = await Promise.all(
+        failed.map(async (name) => ({
+          name,
+          error: await explainPackage(deps.runner, source, name, system, { signal }),
+        })),
+      );
+      throw new PackagesNotFound(missing, unevaluable);
+    }
+    // Implicit packages (cacert, iana-etc) that the set lacks are left out rather than failing.
+    const packages = image.packages.filter((name) => !absent.includes(name));
+    const leftOut = image.packages.filter((name) => absent.includes(name));
+    deps.log.info("build started", {
+      image: image.name,
+      revision: source.revision,
+      ...(leftOut.length > 0 ? { leftOut } : {}),
+    });
+    try {
+      const realised = await realisePackages(deps.runner, lookup.found, {
+        timeoutMs: deps.nixTimeoutMs,
+        rootDir: deps.gcRootDir,
+        signal,
+      });
+      return { lookup, packages, realised };
+    } catch (error) {
+      if (!(error instanceof DerivationsGone) || attempt > 1) throw error;
+      deps.log.warn("derivation collected before the build; evaluating again", {
+        image: image.name,
+        derivation: error.derivation,
+      });
+    }
+  }
+}
+
 export async function buildImage(
   deps: PipelineDeps,
   image: ImageRequest,
   source: ResolvedSource,
   signal?: AbortSignal,
 ): Promise<BuiltImage> {
-  const system = nixSystems[image.arch];
-  const lookup = await lookupPackages(deps.runner, source, image.packages, system, { signal });
-  const absent = [...lookup.missing, ...lookup.failed];
-  const missing = lookup.missing.filter((name) => !image.optional.includes(name));
-  const failed = lookup.failed.filter((name) => !image.optional.includes(name));
-  if (missing.length > 0 || failed.length > 0) {
-    const unevaluable = await Promise.all(
-      failed.map(async (name) => ({
-        name,
-        error: await explainPackage(deps.runner, source, name, system, { signal }),
-      })),
-    );
-    throw new PackagesNotFound(missing, unevaluable);
-  }
-  // Implicit packages (cacert, iana-etc) that the set lacks are left out rather than failing.
-  const packages = image.packages.filter((name) => !absent.includes(name));
-  const leftOut = image.packages.filter((name) => absent.includes(name));
-  deps.log.info("build started", {
-    image: image.name,
-    revision: source.revision,
-    ...(leftOut.length > 0 ? { leftOut } : {}),
-  });
-
-  const realised = await realisePackages(deps.runner, source, packages, system, {
-    timeoutMs: deps.nixTimeoutMs,
-    rootDir: deps.gcRootDir,
-    signal,
-  });
+  const { lookup, packages, realised } = await lookupAndRealise(deps, image, source, signal);
   try {
     const graph = await readClosure(deps.runner, realised.outPaths, { signal });
     const groups = groupLayers(graph, realised.outPaths, deps.popularity, deps.layerOptions);

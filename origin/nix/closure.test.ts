@@ -5,8 +5,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { readClosure } from "./closure.ts";
 import { NixEvalFailed } from "./errors.ts";
-import { fixturePackageSet, testNixEnv } from "./fixture-env.ts";
-import { realisePackages } from "./realise.ts";
+import { fixturePackageSet, lookupAndRealise, testNixEnv } from "./fixture-env.ts";
 import { createNixRunner } from "./runner.ts";
 import { resolveSource } from "./source.ts";
 
@@ -16,7 +15,7 @@ describe("readClosure", () => {
   it("returns the runtime graph with references and NAR sizes, sorted by path", async () => {
     const source = await resolveSource({ kind: "path", path: fixturePackageSet }, "latest", runner);
     const rootDir = await mkdtemp(join(tmpdir(), "closure-test-"));
-    const realised = await realisePackages(runner, source, ["hello", "goodbye"], "x86_64-linux", {
+    const realised = await lookupAndRealise(runner, source, ["hello", "goodbye"], "x86_64-linux", {
       timeoutMs: 60_000,
       rootDir,
     });
@@ -51,7 +50,7 @@ describe("readClosure", () => {
   it("sees the fixture's big path as bigger than 24 MB", async () => {
     const source = await resolveSource({ kind: "path", path: fixturePackageSet }, "latest", runner);
     const rootDir = await mkdtemp(join(tmpdir(), "closure-test-"));
-    const realised = await realisePackages(runner, source, ["bigdata"], "x86_64-linux", {
+    const realised = await lookupAndRealise(runner, source, ["bigdata"], "x86_64-linux", {
       timeoutMs: 60_000,
       rootDir,
     });

@@ -52,6 +52,20 @@ export class SourceUnavailable extends Error {
   }
 }
 
+/**
+ * A derivation that the lookup evaluated was garbage-collected before it was built (the .drv
+ * files an evaluation writes are not GC roots). Evaluating again writes it again.
+ */
+export class DerivationsGone extends Error {
+  override readonly name = "DerivationsGone";
+  readonly derivation: string;
+
+  constructor(derivation: string) {
+    super(`${derivation} was garbage-collected between evaluation and build`);
+    this.derivation = derivation;
+  }
+}
+
 /** Nix could not evaluate the package set (syntax error, failed fetch, throw, …). */
 export class NixEvalFailed extends Error {
   override readonly name = "NixEvalFailed";

@@ -14,7 +14,7 @@ export interface ExpressionOptions {
   nixDir?: string;
 }
 
-/** The file and arguments that select `names` from the source, for nix-instantiate/nix-build. */
+/** The file and arguments that select `names` from the source, for nix-instantiate. */
 export function packagesExpression(
   source: ResolvedSource,
   names: readonly string[],
@@ -33,24 +33,6 @@ export function packagesExpression(
       JSON.stringify(names),
     ],
   };
-}
-
-/** Marker that packages.nix puts in front of names missing at build time. */
-const missingMarker = "nixery: packages not found: ";
-
-/** The names packages.nix reported missing when asked to build, if that is why it failed. */
-export function missingFromError(stderr: readonly string[]): string[] | null {
-  for (const line of stderr) {
-    const at = line.indexOf(missingMarker);
-    if (at < 0) continue;
-    try {
-      const names: unknown = JSON.parse(line.slice(at + missingMarker.length));
-      if (Array.isArray(names)) return names.map(String);
-    } catch {
-      // Not our message after all.
-    }
-  }
-  return null;
 }
 
 /**

@@ -3,6 +3,10 @@
 // package set. Lives in origin/ so origin tests can import it; test/support re-exports it.
 
 import { fileURLToPath } from "node:url";
+import { lookupPackages } from "./packages.ts";
+import { realisePackages, type RealiseOptions, type RealisedPackages } from "./realise.ts";
+import type { NixRunner } from "./runner.ts";
+import type { ResolvedSource } from "./source.ts";
 
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -27,4 +31,17 @@ export function testNixEnv(): Record<string, string> {
     PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     LANG: "C.UTF-8",
   };
+}
+
+/** Looks `names` up and realises what was found, as the build pipeline does (for tests). */
+export async function lookupAndRealise(
+  runner: NixRunner,
+  source: ResolvedSource,
+  names: readonly string[],
+  system: string,
+  options: RealiseOptions,
+): Promise<RealisedPackages> {
+  const lookup = await lookupPackages(runner, source, names, system);
+  if (lookup.missing.length > 0) throw new Error(`missing: ${lookup.missing.join(", ")}`);
+  return realisePackages(runner, lookup.found, options);
 }

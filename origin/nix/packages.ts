@@ -60,7 +60,18 @@ async function evaluate(
   const timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
   const result = await runner(
     "nix-instantiate",
-    ["--eval", "--strict", "--json", file, "-A", attribute, ...args],
+    [
+      "--eval",
+      "--strict",
+      "--json",
+      // Read-write mode writes the .drv files of the report's derivations to the store, so the
+      // build can realise them without evaluating the package set again.
+      ...(attribute === "report" ? ["--read-write-mode"] : []),
+      file,
+      "-A",
+      attribute,
+      ...args,
+    ],
     { timeoutMs, signal: options.signal },
   );
   if (result.timedOut) throw new NixBuildTimedOut(Math.round(timeoutMs / 1000), "evaluate");

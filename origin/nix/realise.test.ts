@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
-import { lstat, mkdtemp, readdir, readFile, readlink, rm, stat } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { lstat, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { NixBuildFailed, NixBuildTimedOut, PackagesNotFound } from "./errors.ts";
-import { fixturePackageSet, testNixEnv } from "./fixture-env.ts";
+import { DerivationsGone, NixBuildFailed, NixBuildTimedOut } from "./errors.ts";
+import { fixturePackageSet, lookupAndRealise, testNixEnv } from "./fixture-env.ts";
 import { lookupPackages } from "./packages.ts";
 import { realisePackages } from "./realise.ts";
 import { createNixRunner } from "./runner.ts";
@@ -34,7 +35,7 @@ describe("realisePackages", () => {
   it("builds the packages and keeps them as GC roots until release", async () => {
     const names = ["hello", "tools.xev", "jq"];
     const lookup = await lookupPackages(runner, source, names, system);
-    const realised = await realisePackages(runner, source, names, system, {
+    const realised = await lookupAndRealise(runner, source, names, system, {
       timeoutMs: 60_000,
       rootDir,
     });
@@ -63,7 +64,7 @@ describe("realisePackages", () => {
 
   it("gives a failing builder's derivation and log lines", async () => {
     const lookup = await lookupPackages(runner, source, ["broken"], system);
-    const failure = realisePackages(runner, source, ["hello", "broken"], system, {
+    const failure = lookupAndRealise(runner, source, ["hello", "broken"], system, {
       timeoutMs: 60_000,
       rootDir,
     });
@@ -82,7 +83,7 @@ describe("realisePackages", () => {
     const marker = `out=${lookup.found[0]!.outPaths[0]}`;
     const started = Date.now();
     await assert.rejects(
-      realisePackages(runner, source, ["hangs"], system, { timeoutMs: 3_000, rootDir }),
+      lookupAndRealise(runner, source, ["hangs"], system, { timeoutMs: 3_000, rootDir }),
       (error) => {
         assert.ok(error instanceof NixBuildTimedOut, String(error));
         assert.equal(error.seconds, 3);
@@ -98,7 +99,7 @@ describe("realisePackages", () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(new Error("client disconnected")), 1_000);
     await assert.rejects(
-      realisePackages(runner, source, ["hangs"], system, {
+      lookupAndRealise(runner, source, ["hangs"], system, {
         timeoutMs: 60_000,
         rootDir,
         signal: controller.signal,
@@ -109,15 +110,49 @@ describe("realisePackages", () => {
     assert.deepEqual(await processesWithEnv(`out=${lookup.found[0]!.outPaths[0]}`), []);
   });
 
-  it("reports names missing at build time as PackagesNotFound", async () => {
+  it("says which derivation is gone when a .drv was collected after the lookup", async () => {
+    const gone = "/nix/store/00000000000000000000000000000000-collected-1.0.drv";
     await assert.rejects(
-      realisePackages(runner, source, ["hello", "nope"], system, { timeoutMs: 60_000, rootDir }),
+      realisePackages(runner, [{ drvPath: gone, outputs: ["out"], outPaths: ["/nix/store/0-x"] }], {
+        timeoutMs: 60_000,
+        rootDir,
+      }),
       (error) => {
-        assert.ok(error instanceof PackagesNotFound, String(error));
-        assert.deepEqual(error.missing, ["nope"]);
+        assert.ok(error instanceof DerivationsGone, String(error));
+        assert.equal(error.derivation, gone);
         return true;
       },
     );
+    assert.deepEqual(await readdir(rootDir), []);
+  });
+
+  it("builds exactly what the lookup evaluated, without evaluating the set again", async () => {
+    // A derivation never seen before: its .drv exists only because the lookup wrote it.
+    const setDir = await mkdtemp(join(tmpdir(), "realise-fresh-"));
+    const name = `fresh-${randomBytes(6).toString("hex")}`;
+    await writeFile(
+      join(setDir, "default.nix"),
+      `{ ... }:
+      let bb = builtins.path { name = "bb"; path = /usr/bin; filter = p: t: baseNameOf p == "busybox"; };
+      in { fresh = derivation { name = "${name}"; system = builtins.currentSystem;
+        builder = "\${bb}/busybox"; args = [ "sh" "-c" "echo ${name} > $out" ]; }; }`,
+    );
+    const fresh = await resolveSource({ kind: "path", path: setDir }, "latest", runner);
+    const lookup = await lookupPackages(runner, fresh, ["fresh"], system);
+    assert.ok((await stat(lookup.found[0]!.drvPath)).isFile(), "the lookup wrote the .drv");
+    const calls: string[] = [];
+    const counting: typeof runner = (program, args, options) => {
+      calls.push(program);
+      return runner(program, args, options);
+    };
+    const realised = await realisePackages(counting, lookup.found, { timeoutMs: 60_000, rootDir });
+    try {
+      assert.deepEqual(calls, ["nix-store"]);
+      assert.equal(await readFile(realised.outPaths[0]!, "utf8"), `${name}\n`);
+    } finally {
+      await realised.release();
+      await rm(setDir, { recursive: true, force: true });
+    }
   });
 });
 

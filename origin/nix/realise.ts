@@ -1,24 +1,25 @@
-// Builds (or finds in the store) the requested packages with nix-build. Their outputs stay GC
-// roots (out-links under `rootDir`) until `release()`, so a concurrent garbage collection
-// cannot delete paths while an image is packed from them.
+// Builds (or finds in the store) the packages that the lookup evaluated, by their .drv paths with
+// `nix-store --realise`: the package set is not evaluated a second time (for nixpkgs that is an
+// import of the whole set), and what is built is exactly what was looked up. The outputs stay GC
+// roots (under `rootDir`) until `release()`, so a concurrent garbage collection cannot delete
+// paths while an image is packed from them.
 
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { NixBuildFailed, NixBuildTimedOut, NixEvalFailed, PackagesNotFound } from "./errors.ts";
-import { evalErrorDetail, missingFromError, packagesExpression } from "./expression.ts";
-import type { ExpressionOptions } from "./expression.ts";
+import { DerivationsGone, NixBuildFailed, NixBuildTimedOut } from "./errors.ts";
+import { evalErrorDetail } from "./expression.ts";
+import type { FoundPackage } from "./packages.ts";
 import type { ProcessResult, NixRunner } from "./runner.ts";
-import type { ResolvedSource } from "./source.ts";
 
-export interface RealiseOptions extends ExpressionOptions {
+export interface RealiseOptions {
   timeoutMs: number;
-  /** Directory for the GC-root out-links (one fresh subdirectory per call). */
+  /** Directory for the GC-root links (one fresh subdirectory per call). */
   rootDir: string;
   signal?: AbortSignal;
 }
 
 export interface RealisedPackages {
-  /** The store paths of the outputs to install, in the order nix-build printed them. */
+  /** The store paths of the outputs to install, in the order of the packages and outputs. */
   outPaths: string[];
   /** Removes this build's GC roots; safe to call more than once. */
   release(): Promise<void>;
@@ -28,21 +29,26 @@ const logTailLines = 40;
 
 export async function realisePackages(
   runner: NixRunner,
-  source: ResolvedSource,
-  names: readonly string[],
-  system: string,
+  packages: readonly Pick<FoundPackage, "drvPath" | "outputs" | "outPaths">[],
   options: RealiseOptions,
 ): Promise<RealisedPackages> {
-  const { file, args } = packagesExpression(source, names, system, options);
   await mkdir(options.rootDir, { recursive: true });
   const rootDir = await mkdtemp(join(options.rootDir, "build-"));
   const release = () => rm(rootDir, { recursive: true, force: true });
+  const outPaths = [...new Set(packages.flatMap((pkg) => pkg.outPaths))];
+  if (packages.length === 0) return { outPaths, release };
 
   let result: ProcessResult;
   try {
     result = await runner(
-      "nix-build",
-      [file, "-A", "drvs", ...args, "--out-link", join(rootDir, "result")],
+      "nix-store",
+      [
+        "--realise",
+        ...packages.map((pkg) => `${pkg.drvPath}!${pkg.outputs.join(",")}`),
+        "--add-root",
+        join(rootDir, "result"),
+        "--indirect",
+      ],
       { timeoutMs: options.timeoutMs, signal: options.signal },
     );
   } catch (error) {
@@ -55,24 +61,24 @@ export async function realisePackages(
     if (result.timedOut) throw new NixBuildTimedOut(Math.round(options.timeoutMs / 1000));
     throw await buildError(runner, result);
   }
-
-  const outPaths = [...new Set(result.stdout.split("\n").filter((line) => line !== ""))];
   return { outPaths, release };
 }
 
-/** Turns a failed nix-build into the typed error that says what went wrong. */
+/** Turns a failed nix-store --realise into the typed error that says what went wrong. */
 async function buildError(runner: NixRunner, result: ProcessResult): Promise<Error> {
   const stderr = result.stderrTail;
-  const missing = missingFromError(stderr);
-  if (missing) return new PackagesNotFound(missing);
+  // A .drv written by the lookup's evaluation was garbage-collected before the build started.
+  const gone = stderr
+    .map((line) =>
+      /cannot build missing derivation '([^']+)'|path '([^']+\.drv)' is not valid/.exec(line),
+    )
+    .find((match) => match !== null);
+  if (gone) return new DerivationsGone(gone[1] ?? gone[2]!);
 
   const failed = stderr
     .map((line) => /builder for '([^']+\.drv)' failed/.exec(line)?.[1])
     .find((drv) => drv !== undefined);
   if (failed) return new NixBuildFailed(failed, await buildLogTail(runner, failed, stderr));
-
-  // Exit code 1 without a failed builder: evaluation went wrong (100/101 are build failures).
-  if (result.exitCode === 1) return new NixEvalFailed(evalErrorDetail(stderr));
   return new NixBuildFailed(null, logLines(stderr), evalErrorDetail(stderr));
 }
 
@@ -101,7 +107,7 @@ function printable(lines: readonly string[]): string[] {
     .filter((line) => line.trim() !== "");
 }
 
-/** Stderr of nix-build without Nix's own progress and error lines. */
+/** Stderr of the build without Nix's own progress and error lines. */
 function logLines(stderr: readonly string[]): string[] {
   return printable(stderr)
     .filter(

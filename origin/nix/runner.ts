@@ -1,4 +1,4 @@
-// Runs the programs the origin drives (nix-instantiate, nix-build, nix, git): an argv array and
+// Runs the programs the origin drives (nix-instantiate, nix-store, nix, git): an argv array and
 // no shell, an explicit environment, all of stdout, the last lines of stderr, a timeout that
 // stops the process with SIGTERM (SIGKILL only after a grace period) and AbortSignal support.
 
@@ -39,7 +39,7 @@ export interface NixRunnerOptions {
   stderrLines?: number;
 }
 
-// SIGKILL on nix-build orphans its builder, so SIGTERM gets a generous grace period.
+// SIGKILL on nix-store orphans its builder, so SIGTERM gets a generous grace period.
 const defaultKillGraceMs = 10_000;
 const defaultStderrLines = 60;
 

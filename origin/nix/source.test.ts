@@ -5,9 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { SourceUnavailable, TagNotFound } from "./errors.ts";
-import { fixturePackageSet, testNixEnv } from "./fixture-env.ts";
+import { fixturePackageSet, lookupAndRealise, testNixEnv } from "./fixture-env.ts";
 import { lookupPackages } from "./packages.ts";
-import { realisePackages } from "./realise.ts";
 import { createNixRunner } from "./runner.ts";
 import { resolveSource, type SourceConfig } from "./source.ts";
 
@@ -192,7 +191,7 @@ describe("resolveSource: git", () => {
 
   it("builds from a tag whose commit is on no branch", async () => {
     const rootDir = join(dir, "roots");
-    const realised = await realisePackages(
+    const realised = await lookupAndRealise(
       runner,
       await gitSource("v2-annotated"),
       ["libgreet"],
