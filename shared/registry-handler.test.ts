@@ -70,6 +70,15 @@ describe("handleRegistryRequest", () => {
     assert.equal(response.headers.get("docker-distribution-api-version"), "registry/2.0");
   });
 
+  it("says that there is no catalog, and why", async () => {
+    const { source } = await makeSource();
+    const response = await request(source, "/v2/_catalog");
+    assert.equal(response.status, 404);
+    const body = (await response.json()) as { errors: { code: string; message: string }[] };
+    assert.equal(body.errors[0]!.code, "NOT_FOUND");
+    assert.match(body.errors[0]!.message, /no catalog: every combination of Nix packages/);
+  });
+
   it("serves a tag with exact type, digest, length, Vary and its max-age", async () => {
     const { source, manifestDigest } = await makeSource();
     const response = await request(source, "/v2/hello/manifests/pinned");

@@ -106,6 +106,11 @@ export async function handleRegistryRequest(
       });
     case "upload":
       throw new RegistryError("UNSUPPORTED");
+    case "catalog":
+      throw new RegistryError(
+        "NOT_FOUND",
+        "this registry has no catalog: every combination of Nix packages is a repository name (e.g. shell/git/htop), built on first pull",
+      );
     case "tags": {
       const image = parseImageName(route.name);
       const all = source.listTags ? await source.listTags(image) : ["latest"];

@@ -6,6 +6,7 @@ describe("matchRoute", () => {
   const cases: [string, unknown][] = [
     ["/v2/", { kind: "base" }],
     ["/v2", { kind: "base" }],
+    ["/v2/_catalog", { kind: "catalog" }],
     ["/v2/hello/manifests/latest", { kind: "manifest", name: "hello", reference: "latest" }],
     ["/v2/shell/git/manifests/v1", { kind: "manifest", name: "shell/git", reference: "v1" }],
     ["/v2/a/b/blobs/sha256:00", { kind: "blob", name: "a/b", digest: "sha256:00" }],

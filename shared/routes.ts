@@ -5,6 +5,7 @@ import { RegistryError } from "./errors.ts";
 
 export type Route =
   | { kind: "base" }
+  | { kind: "catalog" }
   | { kind: "manifest"; name: string; reference: string }
   | { kind: "blob"; name: string; digest: string }
   | { kind: "tags"; name: string }
@@ -17,6 +18,7 @@ interface RouteSpec {
 
 export const routeSpecs: readonly RouteSpec[] = [
   { kind: "base", pattern: /^\/v2\/?$/ },
+  { kind: "catalog", pattern: /^\/v2\/_catalog$/ },
   { kind: "upload", pattern: /^\/v2\/(.+)\/blobs\/uploads(?:\/.*)?$/ },
   { kind: "manifest", pattern: /^\/v2\/(.+)\/manifests\/([^/]+)$/ },
   { kind: "blob", pattern: /^\/v2\/(.+)\/blobs\/([^/]+)$/ },
@@ -31,6 +33,8 @@ export function matchRoute(pathname: string): Route | null {
     switch (spec.kind) {
       case "base":
         return { kind: "base" };
+      case "catalog":
+        return { kind: "catalog" };
       case "upload":
         return { kind: "upload", name };
       case "manifest":
