@@ -13,7 +13,7 @@
 { srcType, src, rev ? "", ref ? "", system ? builtins.currentSystem, names ? "[]" }:
 let
   inherit (builtins)
-    attrNames concatMap concatStringsSep filter foldl' fromJSON functionArgs hasAttr isAttrs
+    attrNames concatStringsSep filter foldl' fromJSON functionArgs hasAttr isAttrs
     isFunction isString listToAttrs map replaceStrings split tryEval;
 
   source =
@@ -54,14 +54,13 @@ let
         then [ (builtins.substring 1 (builtins.stringLength part) part) ]
         else [ ];
       candidates = [ part ] ++ unprefixed;
-      exact = filter (hasAttr' set) candidates;
+      exact = filter (c: hasAttr c set) candidates;
       byLower = listToAttrs (map (n: { name = toLower n; value = n; }) (attrNames set));
       lowered = filter (n: n != null) (map (c: byLower.${c} or null) candidates);
     in
     if exact != [ ] then builtins.head exact
     else if lowered != [ ] then builtins.head lowered
     else null;
-  hasAttr' = set: name: hasAttr name set;
 
   # One step of a path: the next set (or the final value), or null when absent or throwing.
   step = acc: part:
@@ -76,13 +75,16 @@ let
 
   parts = name: filter (p: p != [ ]) (split "\\." name);
 
+  # The value a dot-separated name leads to ({ path, value }), or null when it leads nowhere.
+  walk = name: foldl' step { path = [ ]; value = pkgs; } (parts name);
+
   # What an image installs of a package: meta.outputsToInstall when the package says so,
   # otherwise its default output (the one `outPath` names, "out" for most packages).
   outputsOf = drv: drv.meta.outputsToInstall or [ (drv.outputName or "out") ];
 
   resolve = name:
     let
-      found = foldl' step { path = [ ]; value = pkgs; } (parts name);
+      found = walk name;
       drv = found.value;
       checked = tryEval (
         isAttrs drv
@@ -125,7 +127,7 @@ in
   # this (one name at a time) fails with Nix's own message for a package `report` called failed.
   explain = map
     (name:
-      let drv = (foldl' step { path = [ ]; value = pkgs; } (parts name)).value;
+      let drv = (walk name).value;
       in map (o: drv.${o}.drvPath) (outputsOf drv))
     requested;
 }

@@ -14,12 +14,7 @@ import { redactCredentials } from "../nix/source.ts";
 export function toBuildRegistryError(error: unknown): RegistryError {
   if (error instanceof RegistryError) return error;
   if (error instanceof PackagesNotFound) {
-    const parts =
-      error.missing.length > 0 ? [`Could not find Nix packages: ${error.missing.join(", ")}`] : [];
-    for (const pkg of error.unevaluable) {
-      parts.push(`Nix package ${pkg.name} exists but does not evaluate: ${pkg.error}`);
-    }
-    return new RegistryError("MANIFEST_UNKNOWN", parts.join("\n"), {
+    return new RegistryError("MANIFEST_UNKNOWN", error.message, {
       missing: error.missing,
       ...(error.unevaluable.length > 0 ? { unevaluable: error.unevaluable } : {}),
     });

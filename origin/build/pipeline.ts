@@ -68,7 +68,6 @@ async function lookupAndRealise(
   const system = nixSystems[image.arch];
   for (let attempt = 1; ; attempt++) {
     const lookup = await lookupPackages(deps.runner, source, image.packages, system, { signal });
-    const absent = [...lookup.missing, ...lookup.failed];
     const missing = lookup.missing.filter((name) => !image.optional.includes(name));
     const failed = lookup.failed.filter((name) => !image.optional.includes(name));
     if (missing.length > 0 || failed.length > 0) {
@@ -80,9 +79,10 @@ async function lookupAndRealise(
       );
       throw new PackagesNotFound(missing, unevaluable);
     }
-    // Implicit packages (cacert, iana-etc) that the set lacks are left out rather than failing.
-    const packages = image.packages.filter((name) => !absent.includes(name));
-    const leftOut = image.packages.filter((name) => absent.includes(name));
+    // Implicit packages (cacert, iana-etc) that the set lacks are left out rather than failing:
+    // what is still missing or unevaluable here is only those.
+    const packages = lookup.found.map((pkg) => pkg.name);
+    const leftOut = [...lookup.missing, ...lookup.failed];
     deps.log.info("build started", {
       image: image.name,
       revision: source.revision,

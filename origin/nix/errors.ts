@@ -17,10 +17,11 @@ export class PackagesNotFound extends Error {
   readonly unevaluable: readonly UnevaluablePackage[];
 
   constructor(missing: readonly string[], unevaluable: readonly UnevaluablePackage[] = []) {
-    super(
-      `Could not find Nix packages: ${JSON.stringify(missing)}` +
-        unevaluable.map((pkg) => `; ${pkg.name} does not evaluate: ${pkg.error}`).join(""),
-    );
+    const lines = missing.length > 0 ? [`Could not find Nix packages: ${missing.join(", ")}`] : [];
+    for (const pkg of unevaluable) {
+      lines.push(`Nix package ${pkg.name} exists but does not evaluate: ${pkg.error}`);
+    }
+    super(lines.join("\n"));
     this.missing = missing;
     this.unevaluable = unevaluable;
   }

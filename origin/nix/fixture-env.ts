@@ -42,6 +42,7 @@ export async function lookupAndRealise(
   options: RealiseOptions,
 ): Promise<RealisedPackages> {
   const lookup = await lookupPackages(runner, source, names, system);
-  if (lookup.missing.length > 0) throw new Error(`missing: ${lookup.missing.join(", ")}`);
+  const absent = [...lookup.missing, ...lookup.failed];
+  if (absent.length > 0) throw new Error(`missing or unevaluable: ${absent.join(", ")}`);
   return realisePackages(runner, lookup.found, options);
 }
