@@ -7,7 +7,7 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createApp } from "./app.ts";
-import type { ImageService } from "./build/image-service.ts";
+import type { ImageService } from "./builder/image-service.ts";
 import { BuildRecords } from "./cache/build-records.ts";
 import { openDatabase } from "./cache/database.ts";
 import { createLogger } from "./log.ts";

@@ -5,7 +5,7 @@ import { Hono } from "hono";
 import { errorResponse, RegistryError, toRegistryError } from "../shared/errors.ts";
 import { handleRegistryRequest } from "../shared/registry-handler.ts";
 import type { BuildRecords } from "./cache/build-records.ts";
-import type { ImageService } from "./build/image-service.ts";
+import type { ImageService } from "./builder/image-service.ts";
 import type { Logger } from "./log.ts";
 import { renderMetrics } from "./metrics.ts";
 import { createOriginSource } from "./registry-source.ts";

@@ -10,7 +10,7 @@ import { openDatabase } from "./cache/database.ts";
 import { LayerCache } from "./cache/layer-cache.ts";
 import { ManifestCache } from "./cache/manifest-cache.ts";
 import { ConfigError, parseConfig, type Config } from "./config.ts";
-import { ImageService } from "./build/image-service.ts";
+import { ImageService } from "./builder/image-service.ts";
 import { loadPopularity } from "./layers/popularity.ts";
 import { createLogger } from "./log.ts";
 import { createNixRunner } from "./nix/runner.ts";

@@ -14,8 +14,8 @@ import type {
 } from "../shared/registry-handler.ts";
 import { RegistryError } from "../shared/errors.ts";
 import { blobKey, manifestKey } from "../shared/storage-keys.ts";
-import type { ImageService } from "./build/image-service.ts";
-import { toBuildRegistryError } from "./build/map-error.ts";
+import type { ImageService } from "./builder/image-service.ts";
+import { toBuildRegistryError } from "./builder/map-error.ts";
 import type { BlobReader } from "./storage/storage.ts";
 
 export function createOriginSource(images: ImageService, storage: BlobReader): RegistrySource {

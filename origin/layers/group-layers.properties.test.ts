@@ -12,7 +12,7 @@ import {
   shuffled,
   storePath,
   type Fixture,
-} from "./closure-fixtures.ts";
+} from "../../test/support/closure-fixtures.ts";
 import { IncompleteClosureGraph, InvalidClosureGraph, type StorePathInfo } from "./graph.ts";
 import { groupLayers, type Layer } from "./group-layers.ts";
 

@@ -3,7 +3,14 @@
 
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { graphOf, MB, nameOf, storePath, worked, type Fixture } from "./closure-fixtures.ts";
+import {
+  graphOf,
+  MB,
+  nameOf,
+  storePath,
+  worked,
+  type Fixture,
+} from "../../test/support/closure-fixtures.ts";
 import { groupLayers, type Layer, type LayerOptions } from "./group-layers.ts";
 
 /** Layers as [names sorted, rating in MB × popularity], checking that paths come sorted. */

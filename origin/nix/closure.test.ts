@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { readClosure } from "./closure.ts";
 import { NixEvalFailed } from "./errors.ts";
-import { fixturePackageSet, lookupAndRealise, testNixEnv } from "./fixture-env.ts";
+import { fixturePackageSet, lookupAndRealise, testNixEnv } from "../../test/support/nix-env.ts";
 import { createNixRunner } from "./runner.ts";
 import { resolveSource } from "./source.ts";
 

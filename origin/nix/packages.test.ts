@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { fixturePackageSet, testNixEnv } from "./fixture-env.ts";
+import { fixturePackageSet, testNixEnv } from "../../test/support/nix-env.ts";
 import { lookupPackages } from "./packages.ts";
 import { createNixRunner } from "./runner.ts";
 import { resolveSource } from "./source.ts";

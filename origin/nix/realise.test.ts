@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { DerivationsGone, NixBuildFailed, NixBuildTimedOut } from "./errors.ts";
-import { fixturePackageSet, lookupAndRealise, testNixEnv } from "./fixture-env.ts";
+import { fixturePackageSet, lookupAndRealise, testNixEnv } from "../../test/support/nix-env.ts";
 import { lookupPackages } from "./packages.ts";
 import { realisePackages } from "./realise.ts";
 import { createNixRunner } from "./runner.ts";

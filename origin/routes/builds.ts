@@ -10,8 +10,8 @@ import {
   type BuildStatus,
   type TagManifests,
 } from "../../shared/origin-protocol.ts";
-import type { ImageService } from "../build/image-service.ts";
-import { toBuildRegistryError } from "../build/map-error.ts";
+import type { ImageService } from "../builder/image-service.ts";
+import { toBuildRegistryError } from "../builder/map-error.ts";
 import { requireSecret } from "./require-secret.ts";
 
 interface Job {

@@ -3,7 +3,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describeStorageContract } from "./contract.ts";
+import { describeStorageContract } from "../../test/support/storage-contract.ts";
 import { FilesystemStorage } from "./filesystem.ts";
 
 describeStorageContract("filesystem", async () => {

@@ -2,7 +2,7 @@
 // (a) one layer, (b) several layers two at a time against the baseline one after another, and
 // (c) the peak RSS of packing a ≥ 1 GiB tree in a child process against the 200 MB limit.
 
-import { mapLimited } from "../../origin/build/limiter.ts";
+import { mapLimited } from "../../origin/builder/limiter.ts";
 import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { digestFromHex } from "../../shared/digest.ts";
 import { blobKey } from "../../shared/storage-keys.ts";
-import { describeStorageContract } from "../../origin/storage/contract.ts";
+import { describeStorageContract } from "../support/storage-contract.ts";
 import { S3Client, S3RequestFailed } from "../../origin/storage/s3-client.ts";
 import { S3Storage, type S3StorageOptions } from "../../origin/storage/s3.ts";
 import { startFaultProxy } from "../support/fault-proxy.ts";

@@ -2,7 +2,7 @@
 // and seeded random closures shaped like nixpkgs ones (a few hubs everything uses, a long tail).
 
 import { createHash } from "node:crypto";
-import type { StorePathInfo } from "./graph.ts";
+import type { StorePathInfo } from "../../origin/layers/graph.ts";
 
 export const MB = 1_000_000;
 const nix32 = "0123456789abcdfghijklmnpqrsvwxyz";

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { blobKey, manifestKey } from "../../shared/storage-keys.ts";
 import { digestFromHex } from "../../shared/digest.ts";
-import { ContentMismatch, type Storage } from "./storage.ts";
+import { ContentMismatch, type Storage } from "../../origin/storage/storage.ts";
 
 export interface StorageUnderTest {
   storage: Storage;

@@ -11,7 +11,7 @@ import { parseImageName } from "../../shared/image-name.ts";
 import { openDatabase } from "../cache/database.ts";
 import { LayerCache } from "../cache/layer-cache.ts";
 import { createLogger } from "../log.ts";
-import { fixturePackageSet, testNixEnv } from "../nix/fixture-env.ts";
+import { fixturePackageSet, testNixEnv } from "../../test/support/nix-env.ts";
 import { createNixRunner, type NixRunner } from "../nix/runner.ts";
 import { resolveSource } from "../nix/source.ts";
 import { FilesystemStorage } from "../storage/filesystem.ts";
