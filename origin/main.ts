@@ -11,6 +11,8 @@ import { LayerCache } from "./cache/layer-cache.ts";
 import { ManifestCache } from "./cache/manifest-cache.ts";
 import { ConfigError, parseConfig, type Config } from "./config.ts";
 import { ImageService } from "./builder/image-service.ts";
+import { LayerPopularity } from "./cache/layer-popularity.ts";
+import { Layering } from "./layers/layering.ts";
 import { loadPopularity } from "./layers/popularity.ts";
 import { createLogger } from "./log.ts";
 import { createNixRunner } from "./nix/runner.ts";
@@ -54,7 +56,9 @@ async function main(): Promise<void> {
   const db = openDatabase(config.databasePath);
   const storage = await openStorage(config);
   const runner = createNixRunner({ env: config.childEnv });
-  const popularity = await loadPopularity(config.popularitySource);
+  // Without a popularity file the layer order is learned from the images this origin publishes.
+  const popularity =
+    config.popularitySource === null ? null : await loadPopularity(config.popularitySource);
   const builds = new BuildRecords(db);
   const shutdownController = new AbortController();
   const images = new ImageService({
@@ -73,12 +77,15 @@ async function main(): Promise<void> {
       runner,
       storage,
       layerCache: new LayerCache(db),
-      popularity,
-      layerOptions: {
-        budget: config.layerBudget,
-        bigThreshold: config.bigPathBytes,
-        popularThreshold: config.popularThreshold,
-      },
+      layering: new Layering({
+        popularity,
+        history: new LayerPopularity(db),
+        options: {
+          budget: config.layerBudget,
+          bigThreshold: config.bigPathBytes,
+          popularThreshold: config.popularThreshold,
+        },
+      }),
       packConcurrency: config.packConcurrency,
       gzipLevel: config.gzipLevel,
       nixTimeoutMs: config.nixTimeoutSeconds * 1000,

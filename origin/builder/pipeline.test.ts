@@ -10,6 +10,8 @@ import { after, before, describe, it } from "node:test";
 import { parseImageName } from "../../shared/image-name.ts";
 import { openDatabase } from "../cache/database.ts";
 import { LayerCache } from "../cache/layer-cache.ts";
+import { LayerPopularity } from "../cache/layer-popularity.ts";
+import { Layering } from "../layers/layering.ts";
 import { createLogger } from "../log.ts";
 import { fixturePackageSet, testNixEnv } from "../../test/support/nix-env.ts";
 import { createNixRunner, type NixRunner } from "../nix/runner.ts";
@@ -25,12 +27,12 @@ before(async () => {
 after(() => rm(dir, { recursive: true, force: true }));
 
 async function deps(runner: NixRunner, logLines: string[]): Promise<PipelineDeps> {
+  const db = openDatabase(":memory:");
   return {
     runner,
     storage: await new FilesystemStorage(join(dir, "storage")).init(),
-    layerCache: new LayerCache(openDatabase(":memory:")),
-    popularity: new Map(),
-    layerOptions: {},
+    layerCache: new LayerCache(db),
+    layering: new Layering({ popularity: null, history: new LayerPopularity(db), options: {} }),
     packConcurrency: 2,
     gzipLevel: 1,
     nixTimeoutMs: 60_000,

@@ -12,8 +12,8 @@ import { buildImageConfig, buildManifest, type LayerDescriptor } from "../../sha
 import { manifestMediaType, type ManifestFlavour } from "../../shared/media-types.ts";
 import { blobKey, manifestKey } from "../../shared/storage-keys.ts";
 import type { LayerCache } from "../cache/layer-cache.ts";
-import { groupLayers, type LayerOptions } from "../layers/group-layers.ts";
 import { layerKey } from "../layers/layer-key.ts";
+import type { Layering } from "../layers/layering.ts";
 import type { Logger } from "../log.ts";
 import { DerivationsGone, PackagesNotFound } from "../nix/errors.ts";
 import { explainPackage, lookupPackages, type PackageLookup } from "../nix/packages.ts";
@@ -38,8 +38,7 @@ export interface PipelineDeps {
   runner: NixRunner;
   storage: BlobWriter & { readonly scratchDir: string };
   layerCache: LayerCache;
-  popularity: Map<string, number>;
-  layerOptions: Partial<LayerOptions>;
+  layering: Layering;
   packConcurrency: number;
   gzipLevel: number;
   nixTimeoutMs: number;
@@ -114,7 +113,7 @@ export async function buildImage(
   const { lookup, packages, realised } = await lookupAndRealise(deps, image, source, signal);
   try {
     const graph = await readClosure(deps.runner, realised.outPaths, { signal });
-    const groups = groupLayers(graph, realised.outPaths, deps.popularity, deps.layerOptions);
+    const groups = deps.layering.arrange(graph, realised.outPaths);
     let packedLayers = 0;
     const cachedOrPacked = async (
       key: string,
@@ -166,6 +165,7 @@ export async function buildImage(
         manifestMediaType[flavour],
       );
     }
+    deps.layering.record(groups);
     return { manifests, config, layers, packedLayers };
   } finally {
     await realised.release();

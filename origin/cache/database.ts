@@ -40,6 +40,16 @@ const migrations: readonly string[] = [
      finished_at INTEGER NOT NULL
    );
    CREATE INDEX builds_by_outcome ON builds (outcome, finished_at);`,
+  // 2: learned layer popularity (layer-popularity.ts): images published, counted once each by
+  // their set of layers, and how many of them held each layer.
+  `CREATE TABLE popularity_images (
+     image_id TEXT PRIMARY KEY,
+     recorded_at INTEGER NOT NULL
+   );
+   CREATE TABLE layer_popularity (
+     layer_id TEXT PRIMARY KEY,
+     images INTEGER NOT NULL
+   );`,
 ];
 
 export function openDatabase(path: string): Db {
