@@ -3,6 +3,7 @@
 
 import { mkdir, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
+import { formatReuseBench, runReuseBench } from "./layer-reuse.ts";
 import { formatPackBench, runPackBench } from "./pack.ts";
 import { formatServeBench, runServeBench } from "./serve.ts";
 
@@ -16,12 +17,16 @@ console.log(formatPackBench(pack));
 console.error("serving benchmark: origin and edge beside docker-registry…");
 const serve = await runServeBench();
 console.log(formatServeBench(serve));
+console.error("layer reuse benchmark: a sequence of images pulled by a chain-ID client…");
+const reuse = await runReuseBench();
+console.log(formatReuseBench(reuse));
 const results = {
   node: process.version,
   zlib: process.versions.zlib,
   date: new Date().toISOString(),
   pack,
   serve,
+  reuse,
 };
 
 await mkdir(cacheDir, { recursive: true });
