@@ -3,6 +3,7 @@
 
 import { mkdir, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
+import { dockerAvailable, formatDockerReuseBench, runDockerReuseBench } from "./docker-reuse.ts";
 import { formatReuseBench, runReuseBench } from "./layer-reuse.ts";
 import { formatPackBench, runPackBench } from "./pack.ts";
 import { formatServeBench, runServeBench } from "./serve.ts";
@@ -20,6 +21,16 @@ console.log(formatServeBench(serve));
 console.error("layer reuse benchmark: a sequence of images pulled by a chain-ID client…");
 const reuse = await runReuseBench();
 console.log(formatReuseBench(reuse));
+let dockerReuse = null;
+if (await dockerAvailable()) {
+  console.error("layer reuse with docker: the same sequence pulled by a private dockerd…");
+  dockerReuse = await runDockerReuseBench();
+  console.log(formatDockerReuseBench(dockerReuse));
+} else {
+  console.log(
+    "layer reuse with docker: skipped (needs root and dockerd: apt-get install docker.io)",
+  );
+}
 const results = {
   node: process.version,
   zlib: process.versions.zlib,
@@ -27,6 +38,7 @@ const results = {
   pack,
   serve,
   reuse,
+  dockerReuse,
 };
 
 await mkdir(cacheDir, { recursive: true });
