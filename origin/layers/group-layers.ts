@@ -45,9 +45,9 @@
 // - The order must be a key of the layer alone, never of the image: then two images list their
 //   common layers in the same relative order. If the layers they do not share all come after the
 //   ones they do, they share a prefix. Popularity does that: when every image holding layer B also
-//   holds layer A and some image holds A without B, A counts more images (or, in a file, more
-//   referrers) than B and goes first. When two images' sets of layers cross (A and B, then A and
-//   C, then A, B and C), no order serves all three: the third reuses A and B or A and C, not both.
+//   holds layer A and some image holds A without B, A counts more images than B and goes first (a
+//   file's referrer counts approximate the same). When two images' sets of layers cross (A and B,
+//   then A and C, then A, B and C), no order serves all three: the third reuses A and B or A and C.
 // - Popularity alone decides, not popularity × size (Nixery's order, and ours before): a big layer
 //   particular to the image jumps ahead of a small shared one and breaks every chain behind it.
 //   Pulling uses-big (a 115 MB data layer) and then uses-big/uses-huge (plus 147 MB) downloaded
@@ -70,8 +70,11 @@
 //
 // Merging (step 4) keeps Nixery's rating rather than folding the tail of the order into one layer.
 // Folding would keep the shared prefix whole, but it would also merge a big particular package with
-// whatever else the image holds, so the next image holding that package could not reuse its blob;
-// the rating merges small, unpopular layers, which sort to the end anyway, and keeps big ones whole.
+// whatever else the image holds, so the next image holding that package could not reuse its blob,
+// and without a file it would make blobs depend on history. The rating keeps big layers whole and
+// merges small ones: with a file, small unpopular ones, which sort to the end anyway; without one,
+// the smallest, whatever their learned popularity (only images of more than 94 dominator subtrees
+// merge at all, and nothing is lifted for popularity then, so such images are rare).
 //
 // Where this departs from Nixery, and why:
 // - Layer size. Nixery sums the closure sizes of a layer's paths, which counts shared dependencies

@@ -14,7 +14,8 @@ import { join } from "node:path";
 import { ChainIdClient } from "../support/chain-client.ts";
 import { command } from "../support/clients.ts";
 import { startOrigin } from "../support/origin-process.ts";
-import { imageLayers, reuseSequence } from "./layer-reuse.ts";
+import { imageLayers } from "../support/image-layers.ts";
+import { reuseSequence } from "./layer-reuse.ts";
 
 export interface DockerReuseStep {
   image: string;

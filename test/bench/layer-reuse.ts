@@ -4,8 +4,8 @@
 // downloads, and the bytes of layers it did not have under any chain, the least any order could
 // cost. The figure is downloaded ÷ not had over the sequence; the goal is at most 1.05.
 
-import { mediaTypes } from "../../shared/media-types.ts";
 import { ChainIdClient } from "../support/chain-client.ts";
+import { imageLayers } from "../support/image-layers.ts";
 import { startOrigin } from "../support/origin-process.ts";
 
 /** Sessions of someone working with an interpreter and its libraries, and with big data. */
@@ -39,35 +39,6 @@ export interface ReuseResult {
   missing: number;
   /** downloaded ÷ missing over the sequence. */
   ratio: number;
-}
-
-interface Manifest {
-  config: { digest: string };
-  layers: { digest: string; size: number }[];
-}
-
-async function getJson<T>(url: string, accept: string): Promise<T> {
-  const response = await fetch(url, { headers: { accept } });
-  const body = await response.text();
-  if (!response.ok) throw new Error(`GET ${url}: ${response.status} ${body}`);
-  return JSON.parse(body) as T;
-}
-
-/** The image's layers as a client sees them: diff IDs from the config, sizes from the manifest. */
-export async function imageLayers(registry: string, image: string) {
-  const manifest = await getJson<Manifest>(
-    `${registry}/v2/${image}/manifests/latest`,
-    mediaTypes.dockerManifest,
-  );
-  const config = await getJson<{ rootfs: { diff_ids: string[] } }>(
-    `${registry}/v2/${image}/blobs/${manifest.config.digest}`,
-    "*/*",
-  );
-  return manifest.layers.map((layer, i) => ({
-    digest: layer.digest,
-    diffId: config.rootfs.diff_ids[i]!,
-    size: layer.size,
-  }));
 }
 
 export async function runReuseBench(sequence = reuseSequence): Promise<ReuseResult> {
