@@ -9,9 +9,12 @@ export interface MetricsInput {
   counters: {
     manifestHits: number;
     manifestMisses: number;
+    jobsJoined: number;
+    failuresRepeated: number;
     layersPacked: number;
     layersReused: number;
   };
+  nixProcesses: ReadonlyMap<string, number>;
 }
 
 export function renderMetrics(input: MetricsInput): string {
@@ -50,6 +53,21 @@ export function renderMetrics(input: MetricsInput): string {
       ['{result="packed"}', input.counters.layersPacked],
       ['{result="reused"}', input.counters.layersReused],
     ],
+  );
+  metric(
+    "nixery_build_requests_total",
+    "counter",
+    "Tag requests that needed no new build: joined a running one, or got a remembered failure.",
+    [
+      ['{result="joined"}', input.counters.jobsJoined],
+      ['{result="failure_repeated"}', input.counters.failuresRepeated],
+    ],
+  );
+  metric(
+    "nixery_nix_processes_total",
+    "counter",
+    "Nix and git processes started since start, by command.",
+    [...input.nixProcesses].sort().map(([command, count]) => [`{command="${command}"}`, count]),
   );
   return `${lines.join("\n")}\n`;
 }

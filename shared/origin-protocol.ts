@@ -39,4 +39,11 @@ export interface TagManifests {
 export type BuildStatus =
   | { id: string; state: "pending" }
   | { id: string; state: "done"; result: TagManifests }
-  | { id: string; state: "failed"; status: number; error: ErrorBody["errors"][number] };
+  | {
+      id: string;
+      state: "failed";
+      status: number;
+      error: ErrorBody["errors"][number];
+      /** For a full build queue (429): when to ask again. */
+      retryAfterSeconds?: number;
+    };

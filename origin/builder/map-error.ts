@@ -10,9 +10,23 @@ import {
   TagNotFound,
 } from "../nix/errors.ts";
 import { redactCredentials } from "../nix/source.ts";
+import { BuildQueueFull, OriginStopping } from "./errors.ts";
 
 export function toBuildRegistryError(error: unknown): RegistryError {
   if (error instanceof RegistryError) return error;
+  if (error instanceof BuildQueueFull) {
+    return new RegistryError(
+      "TOOMANYREQUESTS",
+      `${error.queued} image builds are already waiting; try again in a minute`,
+      undefined,
+      { headers: { "Retry-After": String(error.retryAfterSeconds) } },
+    );
+  }
+  if (error instanceof OriginStopping) {
+    return new RegistryError("ORIGIN_UNAVAILABLE", "the image builder is restarting; try again", {
+      reason: "origin_stopping",
+    });
+  }
   if (error instanceof PackagesNotFound) {
     return new RegistryError("MANIFEST_UNKNOWN", error.message, {
       missing: error.missing,

@@ -119,18 +119,27 @@ export async function buildImage(
     const cachedOrPacked = async (
       key: string,
       entries: () => Promise<AsyncIterable<TarEntrySpec> | Iterable<TarEntrySpec>>,
+      packSignal: AbortSignal | undefined,
     ): Promise<LayerDescriptor> => {
       const cached = deps.layerCache.get(key);
       if (cached && (await deps.storage.has(blobKey(cached.digest)))) return cached;
-      const layer = await packAndStore(deps, await entries(), key);
+      const layer = await packAndStore(deps, await entries(), key, packSignal);
       deps.layerCache.put(key, layer);
       packedLayers++;
       return layer;
     };
-    const storeLayers = await mapLimited(groups, deps.packConcurrency, (group) =>
-      cachedOrPacked(layerKey(group.paths, packFormatVersion), async () =>
-        storePathEntries(group.paths),
-      ),
+    // Fail-fast: the first layer that fails stops the others, and this waits for all of them
+    // before the GC roots are released (finally, below).
+    const storeLayers = await mapLimited(
+      groups,
+      deps.packConcurrency,
+      (group, _index, packSignal) =>
+        cachedOrPacked(
+          layerKey(group.paths, packFormatVersion),
+          async () => storePathEntries(group.paths),
+          packSignal,
+        ),
+      signal,
     );
 
     const installed = lookup.found.flatMap((pkg) => pkg.outPaths);
@@ -141,8 +150,10 @@ export async function buildImage(
       [...new Set(installed)].map((path) => `symlink:${path}`).concat(`env:${envBinary ?? ""}`),
       packFormatVersion,
     );
-    const symlinkLayer = await cachedOrPacked(symlinkKey, () =>
-      symlinkLayerEntries(installed, { envBinary }),
+    const symlinkLayer = await cachedOrPacked(
+      symlinkKey,
+      () => symlinkLayerEntries(installed, { envBinary }),
+      signal,
     );
     const layers = [...storeLayers, symlinkLayer];
 
@@ -151,7 +162,7 @@ export async function buildImage(
     const configBytes = buildImageConfig({
       arch: image.arch,
       layers,
-      env: packages.includes("cacert") ? ["SSL_CERT_FILE=/etc/ssl/certs/ca-bundle.crt"] : [],
+      env: imageEnv(packages),
       cmd: packages.includes("bashInteractive") ? ["bash"] : undefined,
       labels,
     });
@@ -176,15 +187,17 @@ async function packAndStore(
   deps: PipelineDeps,
   entries: AsyncIterable<TarEntrySpec> | Iterable<TarEntrySpec>,
   label: string,
+  signal: AbortSignal | undefined,
 ): Promise<LayerDescriptor> {
   const started = Date.now();
   const scratch = join(deps.storage.scratchDir, `${randomUUID()}.tar.gz`);
-  const packed = await packLayer(entries, scratch, { gzipLevel: deps.gzipLevel });
+  const packed = await packLayer(entries, scratch, { gzipLevel: deps.gzipLevel, signal });
   const layer = { digest: packed.digest, diffId: packed.diffId, size: packed.size };
   // The backend skips the upload when the blob is already stored (and removes the scratch file).
   await deps.storage.putFile(blobKey(layer.digest), scratch, {
     sha256: digestHex(layer.digest),
     contentType: "application/octet-stream",
+    signal,
   });
   deps.log.info("layer stored", { layer: label, digest: layer.digest, ms: Date.now() - started });
   return layer;
@@ -199,6 +212,18 @@ async function storeBytes(
   const digest = await sha256Digest(bytes);
   await storage.putBytes(keyOf(digest), bytes, { sha256: digestHex(digest), contentType });
   return { digest, size: bytes.byteLength };
+}
+
+/**
+ * The config's Env. PATH is always set: containerd (and so Kubernetes) adds its default PATH only
+ * when Env is empty, so without it `ctr run IMAGE figlet` cannot find figlet. The symlink layer
+ * merges the packages' bin and sbin into /bin and /sbin; the FHS directories come too, in the
+ * order Docker and containerd use by default.
+ */
+export function imageEnv(packages: readonly string[]): string[] {
+  const env = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"];
+  if (packages.includes("cacert")) env.push("SSL_CERT_FILE=/etc/ssl/certs/ca-bundle.crt");
+  return env;
 }
 
 /** `/usr/bin/env` points at the first requested output that has bin/env (coreutils first). */

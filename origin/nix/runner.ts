@@ -135,3 +135,15 @@ class LineTail {
     return all.slice(-this.limit);
   }
 }
+
+/** A runner that also counts the processes it starts, by command (for /metrics and tests). */
+export type CountingRunner = NixRunner & { readonly counts: ReadonlyMap<string, number> };
+
+export function countingRunner(runner: NixRunner): CountingRunner {
+  const counts = new Map<string, number>();
+  const counted: NixRunner = (command, args, options) => {
+    counts.set(command, (counts.get(command) ?? 0) + 1);
+    return runner(command, args, options);
+  };
+  return Object.assign(counted, { counts });
+}

@@ -3,9 +3,10 @@
 
 import { createHash, randomUUID } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { copyFile, mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
+import { copyFile, mkdir, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { stagingPrefix } from "../../shared/storage-keys.ts";
+import { emptyDirectory } from "./empty-directory.ts";
 import {
   ContentMismatch,
   type ByteSpan,
@@ -30,6 +31,19 @@ export class FilesystemStorage implements Storage {
   async init(): Promise<this> {
     await mkdir(this.scratchDir, { recursive: true });
     return this;
+  }
+
+  async check(): Promise<void> {
+    const probe = join(this.scratchDir, `${randomUUID()}.probe`);
+    try {
+      await writeFile(probe, "ok");
+    } finally {
+      await rm(probe, { force: true });
+    }
+  }
+
+  async cleanUpAfterCrash(): Promise<{ scratchFiles: number; abortedUploads: number }> {
+    return { scratchFiles: await emptyDirectory(this.scratchDir), abortedUploads: 0 };
   }
 
   private pathOf(key: string): string {
@@ -115,6 +129,7 @@ export class FilesystemStorage implements Storage {
       });
       const actual = await hashFile(staged);
       if (actual !== options.sha256) throw new ContentMismatch(key, options.sha256, actual);
+      options.signal?.throwIfAborted();
       if (!(await this.has(key))) await this.publish(staged, key);
     } finally {
       await rm(staged, { force: true });

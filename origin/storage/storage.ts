@@ -27,6 +27,8 @@ export interface PutOptions {
   /** Lowercase hex sha256 of the content; the backend refuses content that does not match. */
   sha256: string;
   contentType?: string;
+  /** Aborting stops the upload (a multipart upload is aborted); the put rejects with the reason. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -43,7 +45,15 @@ export interface BlobWriter {
   putBytes(key: string, bytes: Uint8Array<ArrayBuffer>, options: PutOptions): Promise<void>;
 }
 
-export interface Storage extends BlobReader, BlobWriter {
+/** What the origin does with its storage at start and for readiness. */
+export interface StorageUpkeep {
+  /** Throws, with the backend's reason, unless the storage can be read and written now. */
+  check(): Promise<void>;
+  /** Removes this origin's own leftovers of a crash: staging files, unfinished uploads. */
+  cleanUpAfterCrash(): Promise<{ scratchFiles: number; abortedUploads: number }>;
+}
+
+export interface Storage extends BlobReader, BlobWriter, StorageUpkeep {
   /** A short human description for logs and the start page, e.g. "filesystem:/var/lib/…". */
   readonly description: string;
   /** A directory for temporary pack output, ideally on the same filesystem as the store. */
