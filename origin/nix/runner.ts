@@ -136,13 +136,19 @@ class LineTail {
   }
 }
 
-/** A runner that also counts the processes it starts, by command (for /metrics and tests). */
+/**
+ * A runner that also counts the processes it starts (for /metrics and tests), by program and
+ * operation: "nix-store --realise", "nix-instantiate --eval", "git ls-remote".
+ */
 export type CountingRunner = NixRunner & { readonly counts: ReadonlyMap<string, number> };
 
 export function countingRunner(runner: NixRunner): CountingRunner {
   const counts = new Map<string, number>();
   const counted: NixRunner = (command, args, options) => {
-    counts.set(command, (counts.get(command) ?? 0) + 1);
+    const operation = args.find((arg) => !arg.startsWith("--extra-") && arg !== "nix-command");
+    const key =
+      operation && /^-?-?[a-z][a-z-]*$/.test(operation) ? `${command} ${operation}` : command;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
     return runner(command, args, options);
   };
   return Object.assign(counted, { counts });
