@@ -5,7 +5,7 @@
 
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
-import { access } from "node:fs/promises";
+import { access, rm } from "node:fs/promises";
 import { digestHex, sha256Digest, type Digest } from "../../shared/digest.ts";
 import { nixSystems, type ImageRequest } from "../../shared/image-name.ts";
 import { buildImageConfig, buildManifest, type LayerDescriptor } from "../../shared/manifest.ts";
@@ -193,6 +193,10 @@ async function packAndStore(
   const scratch = join(deps.storage.scratchDir, `${randomUUID()}.tar.gz`);
   const packed = await packLayer(entries, scratch, { gzipLevel: deps.gzipLevel, signal });
   const layer = { digest: packed.digest, diffId: packed.diffId, size: packed.size };
+  if (signal?.aborted) {
+    await rm(scratch, { force: true });
+    throw signal.reason;
+  }
   // The backend skips the upload when the blob is already stored (and removes the scratch file).
   await deps.storage.putFile(blobKey(layer.digest), scratch, {
     sha256: digestHex(layer.digest),
