@@ -36,6 +36,7 @@ async function makeApp(options: { secret?: string; private?: boolean } = {}) {
       failuresRepeated: 0,
       layersPacked: 0,
       layersReused: 0,
+      objectsRestored: 0,
     },
     currentRevision: async () => "0123456789abcdef0123456789abcdef01234567",
   } as unknown as ImageService;
@@ -47,6 +48,7 @@ async function makeApp(options: { secret?: string; private?: boolean } = {}) {
     originPrivate: options.private ?? false,
     readiness: new Readiness({ storage: () => storage.check() }),
     nixProcesses: new Map([["nix-instantiate", 3]]),
+    collector: null,
     log: createLogger(() => {}),
   });
 }

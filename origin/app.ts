@@ -11,6 +11,8 @@ import { renderMetrics } from "./metrics.ts";
 import { createOriginSource } from "./registry-source.ts";
 import { buildRoutes } from "./routes/builds.ts";
 import { requireSecret } from "./routes/require-secret.ts";
+import { upkeepRoutes } from "./routes/upkeep.ts";
+import type { GarbageCollector } from "./gc/scheduler.ts";
 import type { Readiness } from "./readiness.ts";
 import { renderStartPage } from "./start-page.ts";
 import type { BlobReader } from "./storage/storage.ts";
@@ -23,6 +25,8 @@ export interface AppDeps {
   readiness: Readiness;
   /** Nix and git processes started since start, by command (for /metrics). */
   nixProcesses: ReadonlyMap<string, number>;
+  /** The storage collector (null: none, e.g. in unit tests). */
+  collector: GarbageCollector | null;
   originSecret: string | null;
   /** Require the shared secret on the registry API too (an origin reachable only by the edge). */
   originPrivate: boolean;
@@ -66,6 +70,7 @@ export function createApp(deps: AppDeps): Hono {
         builds: deps.images.stats,
         counters: deps.images.counters,
         nixProcesses: deps.nixProcesses,
+        collector: deps.collector?.totals ?? null,
       }),
       200,
       { "Content-Type": "text/plain; version=0.0.4" },
@@ -73,6 +78,7 @@ export function createApp(deps: AppDeps): Hono {
   );
 
   app.route("/_origin", buildRoutes(deps.images, deps.originSecret));
+  app.route("/_origin", upkeepRoutes(deps.images, deps.collector, deps.originSecret));
 
   if (deps.originPrivate) app.use("/v2/*", requireSecret(deps.originSecret));
 

@@ -40,6 +40,12 @@ export interface Config {
   failureTtlSeconds: number;
   packConcurrency: number;
   gzipLevel: number;
+  /** Images not requested for this long lose their stored objects (restored on request). */
+  gcUnusedSeconds: number;
+  /** How often the origin collects storage (0: only by hand). */
+  gcIntervalSeconds: number;
+  /** Objects younger than this are never collected. */
+  gcGraceSeconds: number;
   originSecret: string | null;
   originPrivate: boolean;
   /** Environment for Nix and git subprocesses: an allowlist (see childEnvironment). */
@@ -201,6 +207,15 @@ export function parseConfig(env: Env): Config {
     failureTtlSeconds: integer(env, "NIXERY_FAILURE_TTL_SECONDS", 30, 0, 24 * 3600),
     packConcurrency: integer(env, "NIXERY_PACK_CONCURRENCY", availableParallelism(), 1, 64),
     gzipLevel: integer(env, "NIXERY_GZIP_LEVEL", 6, 1, 9),
+    gcUnusedSeconds: integer(
+      env,
+      "NIXERY_GC_UNUSED_SECONDS",
+      30 * 24 * 3600,
+      0,
+      10 * 365 * 24 * 3600,
+    ),
+    gcIntervalSeconds: integer(env, "NIXERY_GC_INTERVAL_SECONDS", 3600, 0, 365 * 24 * 3600),
+    gcGraceSeconds: integer(env, "NIXERY_GC_GRACE_SECONDS", 3600, 0, 365 * 24 * 3600),
     originSecret: env.ORIGIN_SECRET || null,
     originPrivate: parsePrivate(env),
     childEnv,

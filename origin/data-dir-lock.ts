@@ -48,6 +48,19 @@ export function lockDataDir(dir: string): DataDirLock {
   return { release: () => db.close() };
 }
 
+/** Adds the listening URL to the holder file, so `npm run gc` can ask the running origin. */
+export function writeHolderUrl(dir: string, url: string): void {
+  writeFileSync(
+    join(dir, holderFile),
+    `pid ${process.pid}, started ${new Date().toISOString()}, listening on ${url}\n`,
+  );
+}
+
+/** The URL the origin holding `dir` listens on, if it said. */
+export function holderUrl(dir: string): string | null {
+  return /listening on (\S+)/.exec(readHolder(dir))?.[1] ?? null;
+}
+
 function readHolder(dir: string): string {
   try {
     return readFileSync(join(dir, holderFile), "utf8").trim();

@@ -24,6 +24,11 @@ import {
   StartupError,
 } from "./preflight.ts";
 import { Readiness } from "./readiness.ts";
+import { PublishedImages } from "./cache/published-images.ts";
+import { Pins } from "./gc/pins.ts";
+import { GarbageCollector } from "./gc/scheduler.ts";
+import { holderUrl, writeHolderUrl, type DataDirLock } from "./data-dir-lock.ts";
+import { collectGarbage, type CollectionReport } from "./gc/collector.ts";
 import { FilesystemStorage } from "./storage/filesystem.ts";
 import { S3Storage } from "./storage/s3.ts";
 import type { Storage } from "./storage/storage.ts";
@@ -112,6 +117,8 @@ async function start(config: Config, log: Logger): Promise<void> {
   }
 
   const builds = new BuildRecords(db);
+  const published = new PublishedImages(db);
+  const pins = new Pins();
   const shutdownController = new AbortController();
   const images = new ImageService({
     signal: shutdownController.signal,
@@ -125,6 +132,10 @@ async function start(config: Config, log: Logger): Promise<void> {
     maxQueuedBuilds: config.maxQueuedBuilds,
     failureTtlSeconds: config.failureTtlSeconds,
     log,
+    published,
+    storageWriter: storage,
+    // Uses are written often enough that none is lost to the collector's window.
+    touchEveryMs: Math.min(10 * 60 * 1000, (config.gcUnusedSeconds * 1000) / 4),
     pipeline: {
       runner,
       storage,
@@ -140,8 +151,21 @@ async function start(config: Config, log: Logger): Promise<void> {
       nixTimeoutMs: config.nixTimeoutSeconds * 1000,
       gcRootDir: config.gcRootDir,
       log,
+      published,
+      pins,
     },
   });
+  const collector = new GarbageCollector(
+    {
+      storage,
+      published,
+      pins,
+      unusedMs: config.gcUnusedSeconds * 1000,
+      graceMs: config.gcGraceSeconds * 1000,
+      signal: shutdownController.signal,
+    },
+    log,
+  );
   const readiness = new Readiness({
     storage: () => storage.check(),
     nix: async () => {
@@ -158,6 +182,7 @@ async function start(config: Config, log: Logger): Promise<void> {
     builds,
     readiness,
     nixProcesses: runner.counts,
+    collector,
     originSecret: config.originSecret,
     originPrivate: config.originPrivate,
     log,
@@ -170,6 +195,11 @@ async function start(config: Config, log: Logger): Promise<void> {
     storage: storage.description,
     nix: nixVersion,
   });
+  writeHolderUrl(
+    config.dataDir,
+    `http://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${port}`,
+  );
+  collector.schedule(config.gcIntervalSeconds * 1000);
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -177,6 +207,7 @@ async function start(config: Config, log: Logger): Promise<void> {
     stopping = true;
     log.info("origin stopping", { signal, builds: images.stats });
     server.close();
+    collector.stop();
     // Stop running Nix builds and packing (SIGTERM reaches their builders); let them record it.
     shutdownController.abort(new Error(`origin stopping (${signal})`));
     await Promise.race([images.drain(), new Promise((done) => setTimeout(done, 15_000))]);
@@ -192,11 +223,68 @@ function stackOf(error: unknown): string {
   return error instanceof Error ? (error.stack ?? error.message) : String(error);
 }
 
+/**
+ * `npm run gc`: one storage collection, printed. When an origin holds the data dir, it is asked
+ * to collect (POST /_origin/gc); otherwise the collection runs here, under the data dir's lock.
+ */
+async function collectOnce(config: Config): Promise<void> {
+  let report: CollectionReport;
+  let lock: DataDirLock | null = null;
+  try {
+    lock = await claimDataDir(config.dataDir);
+  } catch (error) {
+    const url = holderUrl(config.dataDir);
+    if (!(error instanceof StartupError) || !url) throw error;
+    process.stderr.write(
+      `an origin is running on ${config.dataDir}; asking it (${url}) to collect\n`,
+    );
+    const response = await fetch(`${url}/_origin/gc`, {
+      method: "POST",
+      headers: config.originSecret ? { Authorization: `Bearer ${config.originSecret}` } : {},
+    });
+    if (!response.ok)
+      throw new Error(`${url}/_origin/gc answered ${response.status}: ${await response.text()}`);
+    report = (await response.json()) as CollectionReport;
+  }
+  if (lock) {
+    const db = openDatabaseIn(config.dataDir, config.databasePath);
+    const storage = await openStorage(config);
+    report = await collectGarbage({
+      storage,
+      published: new PublishedImages(db),
+      pins: new Pins(),
+      unusedMs: config.gcUnusedSeconds * 1000,
+      graceMs: config.gcGraceSeconds * 1000,
+    });
+    db.close();
+    lock.release();
+  }
+  process.stdout.write(formatReport(report!));
+}
+
+function formatReport(report: CollectionReport): string {
+  const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
+  const lines = [
+    `collected storage in ${report.durationMs} ms`,
+    `removed ${report.deleted.objects} objects (${mb(report.deleted.bytes)})`,
+    ...report.deleted.keys.map((key) => `  ${key}`),
+    ...(report.deleted.keys.length < report.deleted.objects ? ["  …"] : []),
+    `kept ${report.kept.objects} objects (${mb(report.kept.bytes)})`,
+    `images in use: ${report.images.inUse}; unused (objects given up, restored on request): ${report.images.unused}`,
+  ];
+  return `${lines.join("\n")}\n`;
+}
+
 async function main(): Promise<void> {
   const log = createLogger();
   keepServingOnBugs(log);
   try {
-    await start(parseConfig(process.env), log);
+    const config = parseConfig(process.env);
+    if (process.argv[2] === "gc") {
+      await collectOnce(config);
+      process.exit(0);
+    }
+    await start(config, log);
   } catch (error) {
     if (error instanceof ConfigError || error instanceof StartupError) {
       process.stderr.write(`configuration error: ${error.message}\n`);

@@ -26,6 +26,8 @@ import { JobTable, type Job } from "./job-table.ts";
 import { Limiter } from "./limiter.ts";
 import { buildImage, type BuiltImage, type PipelineDeps } from "./pipeline.ts";
 import { RevisionMemo } from "./revision-memo.ts";
+import type { PublishedImages } from "../cache/published-images.ts";
+import { restoreObject, type Restored } from "../gc/restore.ts";
 
 export interface ImageServiceDeps {
   source: SourceConfig;
@@ -44,11 +46,18 @@ export interface ImageServiceDeps {
   now?: () => number;
   /** Aborted when the origin shuts down: running Nix processes are stopped with SIGTERM. */
   signal?: AbortSignal;
+  /** Published images: what restores a collected object, and where uses are recorded. */
+  published?: PublishedImages;
+  storageWriter?: PipelineDeps["storage"];
+  /** A use of an image is written at most this often (a fraction of the collector's window). */
+  touchEveryMs?: number;
 }
 
 export type BuildJob = Job<TagManifests>;
 
 const storedMemoMs = 60_000;
+/** By default a use of an image is written to the database at most every 10 minutes. */
+const defaultTouchEveryMs = 10 * 60 * 1000;
 const storedMemoLimit = 10_000;
 /** How long a finished job's status stays available to pollers. */
 const keepFinishedMs = 10 * 60 * 1000;
@@ -63,6 +72,8 @@ export class ImageService {
   private readonly limiter: Limiter;
   private readonly now: () => number;
   private readonly storedSeen = new Map<Digest, number>();
+  private readonly restores: JobTable<Restored>;
+  private readonly touched = new Map<Digest, number>();
   readonly sourceId: string;
   /** Since start: tag answers by where they came from, layers packed and reused. */
   readonly counters = {
@@ -72,6 +83,7 @@ export class ImageService {
     failuresRepeated: 0,
     layersPacked: 0,
     layersReused: 0,
+    objectsRestored: 0,
   };
 
   constructor(private readonly deps: ImageServiceDeps) {
@@ -80,6 +92,12 @@ export class ImageService {
     this.sourceId = describeSource(deps.source);
     this.jobs = new JobTable({
       keepFinishedMs,
+      failureTtlMs: deps.failureTtlSeconds * 1000,
+      remember: (error) => !(error instanceof OriginStopping || deps.signal?.aborted),
+      now: this.now,
+    });
+    this.restores = new JobTable({
+      keepFinishedMs: 0,
       failureTtlMs: deps.failureTtlSeconds * 1000,
       remember: (error) => !(error instanceof OriginStopping || deps.signal?.aborted),
       now: this.now,
@@ -107,6 +125,7 @@ export class ImageService {
     const hit = await this.cached(image, tag);
     if (hit) {
       this.counters.manifestHits++;
+      this.touch([hit.manifests.docker.digest]);
       return this.jobs.finished(id, hit);
     }
     // Another request may have started the build while the cache was consulted; from here to
@@ -135,6 +154,48 @@ export class ImageService {
   async cached(image: ImageRequest, tag: string): Promise<TagManifests | null> {
     const entry = await this.validEntry(this.jobId(image, tag));
     return entry ? this.toTagManifests(image, tag, entry) : null;
+  }
+
+  /**
+   * Makes a collected manifest or blob again (one job per digest, however many ask); resolves to
+   * what was restored, or null when the origin never published that digest.
+   */
+  async restore(digest: Digest): Promise<Restored> {
+    const { published, storageWriter } = this.deps;
+    if (!published || !storageWriter) return null;
+    const job = this.restores.start(`restore:${digest}`, async () => {
+      const restored = await restoreObject(
+        {
+          source: this.deps.source,
+          published,
+          pipeline: this.deps.pipeline,
+          storage: storageWriter,
+          runner: this.deps.runner,
+          log: this.deps.log,
+        },
+        digest,
+        this.deps.signal,
+      );
+      if (restored) {
+        this.counters.objectsRestored++;
+        this.storedSeen.delete(digest);
+      }
+      return restored;
+    });
+    return job.result();
+  }
+
+  /** Records that the image holding manifest `digest` was requested (written at most every 10 min). */
+  touch(digests: readonly Digest[]): void {
+    const published = this.deps.published;
+    if (!published) return;
+    const now = this.now();
+    const every = this.deps.touchEveryMs ?? defaultTouchEveryMs;
+    const due = digests.filter((digest) => now - (this.touched.get(digest) ?? 0) >= every);
+    if (due.length === 0) return;
+    if (this.touched.size >= storedMemoLimit) this.touched.clear();
+    for (const digest of due) this.touched.set(digest, now);
+    published.touch(due, now);
   }
 
   /** The tags the package source offers (the same for every image). */
@@ -247,7 +308,10 @@ export class ImageService {
   private async isStored(digest: Digest): Promise<boolean> {
     const seen = this.storedSeen.get(digest);
     if (seen !== undefined && this.now() - seen < storedMemoMs) return true;
-    const stored = (await this.deps.storage.stat(manifestKey(digest))) !== null;
+    // A manifest the collector removed is written back from the database rather than rebuilt.
+    const stored =
+      (await this.deps.storage.stat(manifestKey(digest))) !== null ||
+      (await this.restore(digest).catch(() => null)) === "manifest";
     if (stored) {
       if (this.storedSeen.size >= storedMemoLimit) this.storedSeen.clear();
       this.storedSeen.set(digest, this.now());

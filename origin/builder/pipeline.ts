@@ -12,6 +12,8 @@ import { buildImageConfig, buildManifest, type LayerDescriptor } from "../../sha
 import { manifestMediaType, type ManifestFlavour } from "../../shared/media-types.ts";
 import { blobKey, manifestKey } from "../../shared/storage-keys.ts";
 import type { LayerCache } from "../cache/layer-cache.ts";
+import type { PublishedImage, PublishedImages } from "../cache/published-images.ts";
+import type { Pins } from "../gc/pins.ts";
 import { groupLayers, type LayerOptions } from "../layers/group-layers.ts";
 import { layerKey } from "../layers/layer-key.ts";
 import type { Logger } from "../log.ts";
@@ -45,6 +47,10 @@ export interface PipelineDeps {
   nixTimeoutMs: number;
   gcRootDir: string;
   log: Logger;
+  /** Where published images are recorded for the storage collector (and restores). */
+  published?: PublishedImages;
+  /** Pins objects this build stores until it has recorded them, so a collection spares them. */
+  pins?: Pins;
 }
 
 export interface BuiltImage {
@@ -59,7 +65,7 @@ export interface BuiltImage {
  * the derivations that lookup evaluated. The .drv files an evaluation writes are not GC roots, so
  * if a garbage collection removed one in between, the lookup runs once more.
  */
-async function lookupAndRealise(
+export async function lookupAndRealise(
   deps: PipelineDeps,
   image: ImageRequest,
   source: ResolvedSource,
@@ -112,6 +118,7 @@ export async function buildImage(
   signal?: AbortSignal,
 ): Promise<BuiltImage> {
   const { lookup, packages, realised } = await lookupAndRealise(deps, image, source, signal);
+  const pinned = deps.pins?.pin();
   try {
     const graph = await readClosure(deps.runner, realised.outPaths, { signal });
     const groups = groupLayers(graph, realised.outPaths, deps.popularity, deps.layerOptions);
@@ -122,8 +129,9 @@ export async function buildImage(
       packSignal: AbortSignal | undefined,
     ): Promise<LayerDescriptor> => {
       const cached = deps.layerCache.get(key);
+      if (cached) pinned?.add(cached.digest);
       if (cached && (await deps.storage.has(blobKey(cached.digest)))) return cached;
-      const layer = await packAndStore(deps, await entries(), key, packSignal);
+      const layer = await packAndStore(deps, await entries(), key, packSignal, pinned);
       deps.layerCache.put(key, layer);
       packedLayers++;
       return layer;
@@ -166,19 +174,34 @@ export async function buildImage(
       cmd: packages.includes("bashInteractive") ? ["bash"] : undefined,
       labels,
     });
-    const config = await storeBytes(deps.storage, configBytes, blobKey, "application/json");
+    const config = await storeBytes(deps.storage, configBytes, blobKey, "application/json", pinned);
     const manifests = {} as BuiltImage["manifests"];
+    const manifestBytes: PublishedImage["manifests"] = [];
     for (const flavour of ["docker", "oci"] as const) {
       const bytes = buildManifest(flavour, config, layers);
-      manifests[flavour] = await storeBytes(
-        deps.storage,
-        bytes,
-        manifestKey,
-        manifestMediaType[flavour],
-      );
+      const mediaType = manifestMediaType[flavour];
+      manifests[flavour] = await storeBytes(deps.storage, bytes, manifestKey, mediaType, pinned);
+      manifestBytes.push({ digest: manifests[flavour].digest, mediaType, bytes });
     }
+    // Last, once every object is stored: what the collector and restores know of this image.
+    deps.published?.record({
+      name: image.name,
+      revision: source.revision,
+      manifests: manifestBytes,
+      config: { digest: config.digest, bytes: configBytes },
+      layers: [
+        ...storeLayers.map((layer, index) => ({
+          ...layer,
+          recipe: { kind: "store" as const, paths: groups[index]!.paths },
+        })),
+        { ...symlinkLayer, recipe: { kind: "symlink" as const, installed, envBinary } },
+      ],
+      packFormat: packFormatVersion,
+      gzipLevel: deps.gzipLevel,
+    });
     return { manifests, config, layers, packedLayers };
   } finally {
+    pinned?.release();
     await realised.release();
   }
 }
@@ -188,6 +211,7 @@ async function packAndStore(
   entries: AsyncIterable<TarEntrySpec> | Iterable<TarEntrySpec>,
   label: string,
   signal: AbortSignal | undefined,
+  pinned?: { add(digest: string): void },
 ): Promise<LayerDescriptor> {
   const started = Date.now();
   const scratch = join(deps.storage.scratchDir, `${randomUUID()}.tar.gz`);
@@ -197,6 +221,7 @@ async function packAndStore(
     await rm(scratch, { force: true });
     throw signal.reason;
   }
+  pinned?.add(layer.digest);
   // The backend skips the upload when the blob is already stored (and removes the scratch file).
   await deps.storage.putFile(blobKey(layer.digest), scratch, {
     sha256: digestHex(layer.digest),
@@ -212,8 +237,10 @@ async function storeBytes(
   bytes: Uint8Array<ArrayBuffer>,
   keyOf: (digest: Digest) => string,
   contentType: string | undefined,
+  pinned?: { add(digest: string): void },
 ): Promise<{ digest: Digest; size: number }> {
   const digest = await sha256Digest(bytes);
+  pinned?.add(digest);
   await storage.putBytes(keyOf(digest), bytes, { sha256: digestHex(digest), contentType });
   return { digest, size: bytes.byteLength };
 }

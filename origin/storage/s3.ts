@@ -23,8 +23,9 @@ import {
   type ObjectStat,
   type PutOptions,
   type Storage,
+  type StoredObject,
 } from "./storage.ts";
-import { S3Client, type RequestBody, type S3ClientOptions } from "./s3-client.ts";
+import { S3Client, xmlText, type RequestBody, type S3ClientOptions } from "./s3-client.ts";
 import { bodyStart, sliceToSpan } from "./span-stream.ts";
 import {
   abortMultipart,
@@ -124,6 +125,34 @@ export class S3Storage implements Storage {
     const response = await this.client.send({ method: "HEAD", key, accept: [404] });
     if (response.status === 404) return null;
     return { size: Number(response.headers.get("content-length")) };
+  }
+
+  async *list(prefix: string): AsyncIterable<StoredObject> {
+    let token: string | null = null;
+    do {
+      const query: Record<string, string> = { "list-type": "2", prefix, "max-keys": "1000" };
+      if (token) query["continuation-token"] = token;
+      const response = await this.client.send({ method: "GET", query });
+      const xml = await response.text();
+      for (const block of xml.match(/<Contents>[\s\S]*?<\/Contents>/g) ?? []) {
+        const key = xmlText(block, "Key");
+        if (key === undefined) continue;
+        yield {
+          key,
+          size: Number(xmlText(block, "Size") ?? 0),
+          modifiedAt: Date.parse(xmlText(block, "LastModified") ?? "") || 0,
+        };
+      }
+      token =
+        xmlText(xml, "IsTruncated") === "true"
+          ? (xmlText(xml, "NextContinuationToken") ?? null)
+          : null;
+    } while (token);
+  }
+
+  async delete(key: string): Promise<void> {
+    const response = await this.client.send({ method: "DELETE", key, accept: [404] });
+    await response.body?.cancel();
   }
 
   async has(key: string): Promise<boolean> {

@@ -45,6 +45,21 @@ export interface BlobWriter {
   putBytes(key: string, bytes: Uint8Array<ArrayBuffer>, options: PutOptions): Promise<void>;
 }
 
+export interface StoredObject {
+  key: string;
+  size: number;
+  /** When the object was written (epoch ms): the collector spares objects younger than its grace. */
+  modifiedAt: number;
+}
+
+/** What the garbage collector needs: every object under a prefix, and removal by key. */
+export interface ObjectCollector {
+  /** Every object whose key starts with `prefix` (in no particular order). */
+  list(prefix: string): AsyncIterable<StoredObject>;
+  /** Removes an object; removing one that does not exist is not an error. */
+  delete(key: string): Promise<void>;
+}
+
 /** What the origin does with its storage at start and for readiness. */
 export interface StorageUpkeep {
   /** Throws, with the backend's reason, unless the storage can be read and written now. */
@@ -53,7 +68,7 @@ export interface StorageUpkeep {
   cleanUpAfterCrash(): Promise<{ scratchFiles: number; abortedUploads: number }>;
 }
 
-export interface Storage extends BlobReader, BlobWriter, StorageUpkeep {
+export interface Storage extends BlobReader, BlobWriter, StorageUpkeep, ObjectCollector {
   /** A short human description for logs and the start page, e.g. "filesystem:/var/lib/…". */
   readonly description: string;
   /** A directory for temporary pack output, ideally on the same filesystem as the store. */

@@ -48,9 +48,10 @@ export function originEnv(dataDir: string, options: OriginOptions = {}): Record<
 /** Runs an origin that is expected to exit (a start-up check failing); its status and output. */
 export async function runOriginToExit(
   dataDir: string,
-  options: OriginOptions = {},
+  options: OriginOptions & { args?: string[] } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "origin/main.ts")], {
+  const argv = ["--import", "tsx", join(repoRoot, "origin/main.ts"), ...(options.args ?? [])];
+  const child = spawn(process.execPath, argv, {
     cwd: repoRoot,
     env: originEnv(dataDir, options),
     stdio: ["ignore", "pipe", "pipe"],
