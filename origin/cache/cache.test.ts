@@ -107,10 +107,10 @@ describe("SQLite cache", () => {
     }
   });
 
-  it("adds the popularity tables to a database made by the first schema", () => {
+  it("adds the popularity tables to a database made by the schema before", () => {
     const db = openDatabase(":memory:");
     db.exec("DROP TABLE layer_popularity; DROP TABLE popularity_images");
-    db.pragma("user_version = 1");
+    db.pragma(`user_version = ${schemaVersion - 1}`);
     new LayerCache(db).put("k", { digest: d("1"), diffId: d("2"), size: 3 });
     migrate(db);
     assert.equal(db.pragma("user_version", { simple: true }), schemaVersion);
