@@ -3,6 +3,7 @@
 
 import { mkdir, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
+import { formatGcBench, runGcBench } from "./gc.ts";
 import { dockerAvailable, formatDockerReuseBench, runDockerReuseBench } from "./docker-reuse.ts";
 import { formatReuseBench, runReuseBench } from "./layer-reuse.ts";
 import { formatPackBench, runPackBench } from "./pack.ts";
@@ -31,6 +32,9 @@ if (await dockerAvailable()) {
     "layer reuse with docker: skipped (needs root and dockerd: apt-get install docker.io)",
   );
 }
+console.error("storage lifecycle benchmark: many images, some used again, one collection…");
+const gc = await runGcBench();
+console.log(formatGcBench(gc));
 const results = {
   node: process.version,
   zlib: process.versions.zlib,
@@ -39,6 +43,7 @@ const results = {
   serve,
   reuse,
   dockerReuse,
+  gc,
 };
 
 await mkdir(cacheDir, { recursive: true });
