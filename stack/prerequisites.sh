@@ -1,18 +1,43 @@
 #!/usr/bin/env bash
-# Installs the system packages the origin and the tests need, if any is missing (Debian/Ubuntu).
+# Installs the system packages the origin and the tests need, if any is missing (Debian/Ubuntu),
+# and the arm64 busybox that the fixture package set's aarch64-linux images hold.
 # Runs before `npm start` and `npm test` (npm's pre-scripts); quick when all is present.
 set -euo pipefail
 
-packages=(nix-bin busybox-static git skopeo umoci podman runc containerd docker-registry wrk procps)
+cd "$(dirname "$0")/.."
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+
+# qemu-user-static runs the arm64 images' binaries in tests; openssh-server is the remote Nix
+# builder the tests start on 127.0.0.1 (its own config, key and port; Debian's service is not used).
+packages=(nix-bin busybox-static git skopeo umoci podman runc containerd docker-registry wrk procps
+  qemu-user-static openssh-server)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing missing system packages: ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq "${missing[@]}" >&2
+fi
 
-echo "installing missing system packages: ${missing[*]}" >&2
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq "${missing[@]}" >&2
+# Debian's arm64 busybox-static .deb, only downloaded (never installed), for the fixture's
+# aarch64-linux busybox (test/fixtures/pkgs). Git-ignored: neither the .deb nor its contents are
+# committed.
+deb=test/fixtures/foreign/busybox-static_arm64.deb
+if [ ! -s "$deb" ]; then
+  echo "downloading Debian's busybox-static:arm64 into $deb" >&2
+  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    $sudo dpkg --add-architecture arm64
+    $sudo apt-get update -qq
+  fi
+  download=$(mktemp -d)
+  chmod 755 "$download"
+  (cd "$download" && apt-get download -qq busybox-static:arm64 2>/dev/null) ||
+    { $sudo apt-get update -qq && (cd "$download" && apt-get download -qq busybox-static:arm64); }
+  mkdir -p "$(dirname "$deb")"
+  mv "$download"/busybox-static_*_arm64.deb "$deb"
+  rm -rf "$download"
+fi
