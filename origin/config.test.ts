@@ -17,6 +17,17 @@ describe("parseConfig", () => {
     assert.equal(config.maxQueuedBuilds, 100);
   });
 
+  it("builds for the host's platform only unless NIXERY_PLATFORMS lists more", () => {
+    const host = process.arch === "arm64" ? "arm64" : "amd64";
+    assert.deepEqual(parseConfig(base).platforms, [host]);
+    assert.equal(parseConfig(base).hostArch, host);
+    assert.deepEqual(parseConfig({ ...base, NIXERY_PLATFORMS: "" }).platforms, [host]);
+    assert.deepEqual(
+      parseConfig({ ...base, NIXERY_PLATFORMS: "linux/amd64,linux/arm64" }).platforms,
+      ["amd64", "arm64"],
+    );
+  });
+
   it("reads each source kind, with a configurable channel URL", () => {
     assert.deepEqual(parseConfig({ NIXERY_PKGS_REPO: "git@example.com:pkgs.git" }).source, {
       kind: "git",
@@ -61,6 +72,10 @@ describe("parseConfig", () => {
     [{ ...base, ORIGIN_PRIVATE: "yes" }, /ORIGIN_PRIVATE must be true or false/],
     [{ ...base, ORIGIN_PRIVATE: "true" }, /needs ORIGIN_SECRET/],
     [{ ...base, NIXERY_LAYER_BUDGET: "200" }, /NIXERY_LAYER_BUDGET must be between 2 and 125/],
+    [
+      { ...base, NIXERY_PLATFORMS: "linux/amd64,windows/amd64" },
+      /NIXERY_PLATFORMS="linux\/amd64,windows\/amd64": unknown platform "windows\/amd64"/,
+    ],
   ];
   for (const [env, message] of bad) {
     it(`rejects ${JSON.stringify(env)}`, () => {

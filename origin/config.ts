@@ -4,6 +4,8 @@
 import { resolve } from "node:path";
 import { availableParallelism } from "node:os";
 import type { SourceConfig } from "./nix/source.ts";
+import type { Architecture } from "../shared/image-name.ts";
+import { InvalidPlatformList, parsePlatformList } from "../shared/platform.ts";
 
 export type SourceSetting = SourceConfig;
 
@@ -48,6 +50,10 @@ export interface Config {
   gcGraceSeconds: number;
   originSecret: string | null;
   originPrivate: boolean;
+  /** Platforms a name without `arm64/` is built for (an index when there are several). */
+  platforms: Architecture[];
+  /** This machine's platform: what clients that take only a single manifest get. */
+  hostArch: Architecture;
   /** Environment for Nix and git subprocesses: an allowlist (see childEnvironment). */
   childEnv: Record<string, string>;
 }
@@ -179,6 +185,20 @@ export function childEnvironment(env: Env): Record<string, string> {
   return childEnv;
 }
 
+/** NIXERY_PLATFORMS, e.g. `linux/amd64,linux/arm64`; by default the host's platform only. */
+function parsePlatforms(env: Env, hostArch: Architecture): Architecture[] {
+  const raw = env.NIXERY_PLATFORMS;
+  if (raw === undefined || raw.trim() === "") return [hostArch];
+  try {
+    return parsePlatformList(raw);
+  } catch (error) {
+    if (error instanceof InvalidPlatformList) {
+      throw new ConfigError(`NIXERY_PLATFORMS="${raw.slice(0, 100)}": ${error.message}`);
+    }
+    throw error;
+  }
+}
+
 export function parseConfig(env: Env): Config {
   const dataDir = resolve(env.NIXERY_DATA_DIR || "data");
   const childEnv = childEnvironment(env);
@@ -218,6 +238,12 @@ export function parseConfig(env: Env): Config {
     gcGraceSeconds: integer(env, "NIXERY_GC_GRACE_SECONDS", 3600, 0, 365 * 24 * 3600),
     originSecret: env.ORIGIN_SECRET || null,
     originPrivate: parsePrivate(env),
+    platforms: parsePlatforms(env, hostArchitecture()),
+    hostArch: hostArchitecture(),
     childEnv,
   };
+}
+
+function hostArchitecture(): Architecture {
+  return process.arch === "arm64" ? "arm64" : "amd64";
 }

@@ -6,6 +6,7 @@ import { serve } from "@hono/node-server";
 import { rm } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Server } from "node:http";
+import { platformName } from "../shared/platform.ts";
 import { createApp } from "./app.ts";
 import { BuildRecords } from "./cache/build-records.ts";
 import { LayerCache } from "./cache/layer-cache.ts";
@@ -140,6 +141,8 @@ async function start(config: Config, log: Logger): Promise<void> {
     storageWriter: storage,
     // Uses are written often enough that none is lost to the collector's window.
     touchEveryMs: Math.min(10 * 60 * 1000, (config.gcUnusedSeconds * 1000) / 4),
+    platforms: config.platforms,
+    hostArch: config.hostArch,
     pipeline: {
       runner,
       storage,
@@ -199,6 +202,7 @@ async function start(config: Config, log: Logger): Promise<void> {
     url: `http://${config.host}:${port}`,
     port,
     source: images.sourceId,
+    platforms: config.platforms.map(platformName),
     storage: storage.description,
     nix: nixVersion,
   });

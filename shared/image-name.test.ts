@@ -36,6 +36,14 @@ describe("parseImageName", () => {
     });
   }
 
+  it("says whether the name chose the architecture", () => {
+    assert.equal(parseImageName("hello").archNamed, false);
+    assert.equal(parseImageName("shell/hello").archNamed, false);
+    assert.equal(parseImageName("hello/arm64").archNamed, false);
+    assert.equal(parseImageName("arm64/hello").archNamed, true);
+    assert.equal(parseImageName("shell/arm64/hello").archNamed, true);
+  });
+
   it("marks the always-included packages optional unless the image names them", () => {
     assert.deepEqual(parseImageName("hello").optional, ["cacert", "iana-etc"]);
     assert.deepEqual(parseImageName("hello/cacert").optional, ["iana-etc"]);

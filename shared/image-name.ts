@@ -23,7 +23,13 @@ export const metaPackages = ["shell", "arm64"] as const;
 export interface ImageRequest {
   /** The repository name as requested. */
   name: string;
+  /** The architecture to build when one platform is built (amd64 unless the name says `arm64/`). */
   arch: Architecture;
+  /**
+   * True when the name chose the architecture (`arm64/…`): that one platform is built. Otherwise
+   * the origin builds each of its platforms (NIXERY_PLATFORMS) and answers with an index.
+   */
+  archNamed: boolean;
   /** Sorted, de-duplicated attribute paths (dot-separated) to look up in the package set. */
   packages: string[];
   /** Those of `packages` that were added implicitly (not named): left out if the set lacks them. */
@@ -78,18 +84,21 @@ export function parseImageName(name: string): ImageRequest {
   assertValidName(name);
   const components = name.split("/");
   let arch: Architecture = "amd64";
+  let archNamed = false;
   const wanted: string[] = [];
   let index = 0;
   for (; index < components.length; index++) {
     const component = components[index]!;
     if (component === "shell") wanted.push(...shellPackages);
-    else if (component === "arm64") arch = "arm64";
-    else break;
+    else if (component === "arm64") {
+      arch = "arm64";
+      archNamed = true;
+    } else break;
   }
   for (const component of components.slice(index)) wanted.push(toAttributePath(component));
   const optional = alwaysIncluded.filter((pkg) => !wanted.includes(pkg));
   const packages = [...new Set([...wanted, ...alwaysIncluded])].sort();
-  return { name, arch, packages, optional };
+  return { name, arch, archNamed, packages, optional };
 }
 
 /**

@@ -1,8 +1,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { sha256Digest, type Digest } from "./digest.ts";
-import { buildImageConfig, buildManifest, manifestMediaTypeOf } from "./manifest.ts";
-import { mediaTypes, negotiateFlavour } from "./media-types.ts";
+import { buildImageConfig, buildIndex, buildManifest, manifestMediaTypeOf } from "./manifest.ts";
+import { mediaTypes, negotiateFlavour, negotiateIndexFlavour } from "./media-types.ts";
 
 const d = (c: string) => `sha256:${c.repeat(64)}` as Digest;
 const layers = [
@@ -25,6 +25,7 @@ describe("image config", () => {
     );
     assert.equal(config.architecture, "arm64");
     assert.equal(config.os, "linux");
+    assert.equal(config.variant, "v8");
     assert.deepEqual(config.rootfs, { type: "layers", diff_ids: [d("b"), d("d")] });
     assert.deepEqual(config.config.Env, ["SSL_CERT_FILE=/etc/ssl/certs/ca-bundle.crt"]);
     assert.deepEqual(config.config.Cmd, ["bash"]);
@@ -38,6 +39,11 @@ describe("image config", () => {
       new TextDecoder().decode(buildImageConfig({ arch: "amd64", layers, env: [] })),
     );
     assert.equal("Cmd" in config.config, false);
+  });
+
+  it("keeps an amd64 config's bytes: architecture then os, no variant", () => {
+    const text = new TextDecoder().decode(buildImageConfig({ arch: "amd64", layers, env: [] }));
+    assert.match(text, /"architecture":"amd64","os":"linux","config"/);
   });
 });
 
@@ -75,5 +81,71 @@ describe("manifests", () => {
       "docker",
     );
     assert.equal(negotiateFlavour(mediaTypes.dockerManifestList), "docker");
+  });
+});
+
+describe("image indexes", () => {
+  const entries = [
+    { arch: "amd64" as const, digest: d("1"), size: 100 },
+    { arch: "arm64" as const, digest: d("2"), size: 200 },
+  ];
+
+  it("lists one manifest per platform, in order, with its platform", () => {
+    for (const [flavour, indexType, manifestType] of [
+      ["docker", mediaTypes.dockerManifestList, mediaTypes.dockerManifest],
+      ["oci", mediaTypes.ociIndex, mediaTypes.ociManifest],
+    ] as const) {
+      const bytes = buildIndex(flavour, entries);
+      assert.equal(manifestMediaTypeOf(bytes), indexType);
+      const index = JSON.parse(new TextDecoder().decode(bytes));
+      assert.equal(index.schemaVersion, 2);
+      assert.deepEqual(index.manifests, [
+        {
+          mediaType: manifestType,
+          digest: d("1"),
+          size: 100,
+          platform: { architecture: "amd64", os: "linux" },
+        },
+        {
+          mediaType: manifestType,
+          digest: d("2"),
+          size: 200,
+          platform: { architecture: "arm64", os: "linux", variant: "v8" },
+        },
+      ]);
+    }
+  });
+
+  it("is deterministic", async () => {
+    assert.equal(
+      await sha256Digest(buildIndex("oci", entries)),
+      await sha256Digest(buildIndex("oci", entries)),
+    );
+  });
+
+  it("is offered only to clients that name an index type", () => {
+    assert.equal(negotiateIndexFlavour(null), null);
+    assert.equal(negotiateIndexFlavour("*/*"), null);
+    assert.equal(negotiateIndexFlavour(mediaTypes.dockerManifest), null);
+    assert.equal(negotiateIndexFlavour(`${mediaTypes.ociManifest},${mediaTypes.ociIndex}`), "oci");
+    assert.equal(
+      negotiateIndexFlavour(`${mediaTypes.dockerManifest},${mediaTypes.dockerManifestList}`),
+      "docker",
+    );
+    // containers/image and containerd name all four: Docker first, as for single manifests.
+    const all = [
+      mediaTypes.ociManifest,
+      mediaTypes.ociIndex,
+      mediaTypes.dockerManifest,
+      mediaTypes.dockerManifestList,
+    ].join(", ");
+    assert.equal(negotiateIndexFlavour(all), "docker");
+    // An OCI-only client that also accepts manifest lists gets the OCI index.
+    assert.equal(
+      negotiateIndexFlavour(
+        `${mediaTypes.ociManifest},${mediaTypes.ociIndex},${mediaTypes.dockerManifestList}`,
+      ),
+      "oci",
+    );
   });
 });

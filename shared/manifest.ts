@@ -1,6 +1,12 @@
 // Image configs and manifests, serialised deterministically: same inputs, same bytes, same digest.
 
-import { mediaTypes, type ManifestFlavour } from "./media-types.ts";
+import {
+  indexMediaType,
+  manifestMediaType,
+  mediaTypes,
+  type ManifestFlavour,
+} from "./media-types.ts";
+import { indexPlatform } from "./platform.ts";
 import type { Architecture } from "./image-name.ts";
 import type { Digest } from "./digest.ts";
 
@@ -43,8 +49,8 @@ export function buildImageConfig(input: ImageConfigInput): Uint8Array<ArrayBuffe
   return encoder.encode(
     JSON.stringify({
       created: fixedCreated,
-      architecture: input.arch,
-      os: "linux",
+      // The same platform fields as the image's entry in an index (variant v8 for arm64).
+      ...indexPlatform(input.arch),
       config,
       rootfs: { type: "layers", diff_ids: input.layers.map((layer) => layer.diffId) },
       history: input.layers.map(() => ({ created: fixedCreated, created_by: "nixery-edge" })),
@@ -73,6 +79,34 @@ export function buildManifest(
     })),
   };
   return encoder.encode(JSON.stringify(manifest, null, 2));
+}
+
+export interface IndexEntry {
+  arch: Architecture;
+  /** The platform's manifest of the index's flavour. */
+  digest: Digest;
+  size: number;
+}
+
+/**
+ * An image index (OCI) or manifest list (Docker) over one image per platform, in the given order.
+ * Its entries are manifests of the same flavour; each says its platform, which clients match.
+ */
+export function buildIndex(
+  flavour: ManifestFlavour,
+  entries: readonly IndexEntry[],
+): Uint8Array<ArrayBuffer> {
+  const index = {
+    schemaVersion: 2,
+    mediaType: indexMediaType[flavour],
+    manifests: entries.map((entry) => ({
+      mediaType: manifestMediaType[flavour],
+      digest: entry.digest,
+      size: entry.size,
+      platform: indexPlatform(entry.arch),
+    })),
+  };
+  return encoder.encode(JSON.stringify(index, null, 2));
 }
 
 /** The media type a stored manifest declares; manifests are served with exactly this type. */

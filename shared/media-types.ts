@@ -18,18 +18,44 @@ export const manifestMediaType: Record<ManifestFlavour, string> = {
   oci: mediaTypes.ociManifest,
 };
 
+/** The image index of each flavour: a Docker manifest list lists Docker manifests, an OCI index OCI ones. */
+export const indexMediaType: Record<ManifestFlavour, string> = {
+  docker: mediaTypes.dockerManifestList,
+  oci: mediaTypes.ociIndex,
+};
+
+function acceptedTypes(accept: string | null | undefined): string[] {
+  if (!accept) return [];
+  return accept
+    .split(",")
+    .map((part) => part.split(";")[0]!.trim().toLowerCase())
+    .filter((type) => type.length > 0);
+}
+
 /**
  * Picks the manifest flavour for an Accept header (repeated header lines arrive comma-joined).
  * Docker schema 2 works with every client and is the default; OCI is served only to a client
  * that accepts OCI manifests and not Docker schema 2.
  */
 export function negotiateFlavour(accept: string | null | undefined): ManifestFlavour {
-  if (!accept) return "docker";
-  const types = accept
-    .split(",")
-    .map((part) => part.split(";")[0]!.trim().toLowerCase())
-    .filter((type) => type.length > 0);
+  const types = acceptedTypes(accept);
   if (types.includes(mediaTypes.dockerManifest)) return "docker";
   if (types.includes(mediaTypes.ociManifest)) return "oci";
   return "docker";
+}
+
+/**
+ * The flavour of image index a client accepts (a Docker manifest list or an OCI index), or null
+ * when it names neither: such a client gets a single manifest. `*\/*` names neither, so a client
+ * that never asked for an index is never given one. The index's flavour follows the manifest
+ * flavour the client would get, when it accepts that one.
+ */
+export function negotiateIndexFlavour(accept: string | null | undefined): ManifestFlavour | null {
+  const types = acceptedTypes(accept);
+  const docker = types.includes(mediaTypes.dockerManifestList);
+  const oci = types.includes(mediaTypes.ociIndex);
+  if (docker && oci) return negotiateFlavour(accept);
+  if (docker) return "docker";
+  if (oci) return "oci";
+  return null;
 }

@@ -25,6 +25,23 @@ export interface BuildRequest {
   waitSeconds?: number;
 }
 
+/** A manifest by digest and size (what a tag record or an index entry needs of it). */
+export interface ManifestRef {
+  digest: Digest;
+  size: number;
+}
+
+/**
+ * A name built for several platforms: its index in each flavour (a Docker manifest list, an OCI
+ * index) and, per platform, the manifests the index lists. Every one of them is stored before
+ * the origin answers with it.
+ */
+export interface TagIndex {
+  manifests: Record<ManifestFlavour, ManifestRef>;
+  /** In the index's order; `platform` as in NIXERY_PLATFORMS, e.g. "linux/arm64". */
+  platforms: { platform: string; manifests: Record<ManifestFlavour, ManifestRef> }[];
+}
+
 export interface TagManifests {
   name: string;
   tag: string;
@@ -34,7 +51,10 @@ export interface TagManifests {
   pinned: boolean;
   /** How long the tag → manifest answer may be cached (seconds). */
   maxAgeSeconds: number;
-  manifests: Record<ManifestFlavour, { digest: Digest; size: number }>;
+  /** The single manifest of each flavour: with an index, the host platform's image. */
+  manifests: Record<ManifestFlavour, ManifestRef>;
+  /** Present when the name was built for several platforms; clients that accept an index get it. */
+  index?: TagIndex;
 }
 
 export type BuildStatus =

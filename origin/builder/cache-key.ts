@@ -2,7 +2,7 @@
 // the package list, serialised as a JSON array so that no two different inputs share a key.
 
 import { createHash } from "node:crypto";
-import type { ImageRequest } from "../../shared/image-name.ts";
+import type { Architecture, ImageRequest } from "../../shared/image-name.ts";
 
 const keyVersion = "v1";
 
@@ -18,4 +18,38 @@ export function tagCacheKey(sourceId: string, tag: string, image: ImageRequest):
 /** Key of an immutable revision's image: valid forever. */
 export function revisionCacheKey(sourceId: string, revision: string, image: ImageRequest): string {
   return hashParts([keyVersion, "rev", sourceId, revision, image.arch, ...image.packages]);
+}
+
+/** Key of a tag's index over several platforms (in index order). */
+export function indexTagCacheKey(
+  sourceId: string,
+  tag: string,
+  platforms: readonly Architecture[],
+  image: ImageRequest,
+): string {
+  return hashParts([
+    keyVersion,
+    "tag-index",
+    sourceId,
+    tag,
+    platforms.join(","),
+    ...image.packages,
+  ]);
+}
+
+/** Key of an immutable revision's index over several platforms. */
+export function indexRevisionCacheKey(
+  sourceId: string,
+  revision: string,
+  platforms: readonly Architecture[],
+  image: ImageRequest,
+): string {
+  return hashParts([
+    keyVersion,
+    "rev-index",
+    sourceId,
+    revision,
+    platforms.join(","),
+    ...image.packages,
+  ]);
 }

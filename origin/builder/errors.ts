@@ -22,3 +22,27 @@ export class OriginStopping extends Error {
     super("the image builder is restarting");
   }
 }
+
+/**
+ * One or more platforms of a name built for several failed, so there is no index: a partial one
+ * is never served. The first failure (in NIXERY_PLATFORMS order) decides the registry error.
+ */
+export class PlatformBuildFailed extends Error {
+  override readonly name = "PlatformBuildFailed";
+
+  constructor(readonly failures: readonly { platform: string; error: unknown }[]) {
+    const [first] = failures;
+    const reason = first?.error instanceof Error ? first.error.message : String(first?.error);
+    super(`the ${first?.platform} image failed: ${reason}`);
+  }
+
+  get platforms(): string[] {
+    return this.failures.map((failure) => failure.platform);
+  }
+}
+
+/** Whether a build error says nothing about the image (a full queue, a restart): never remembered. */
+export function isTransient(error: unknown): boolean {
+  if (error instanceof BuildQueueFull || error instanceof OriginStopping) return true;
+  return error instanceof PlatformBuildFailed && error.failures.some((f) => isTransient(f.error));
+}

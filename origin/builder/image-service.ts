@@ -2,11 +2,18 @@
 // table (running builds joined by every request for the same image and tag, finished ones kept
 // for pollers, failures answered from memory for a while), the revision memo, the build-slot
 // limiter and the memo of which manifests storage holds. Routes only parse, call and serialise.
+//
+// A name without `arm64/` is built for every platform in NIXERY_PLATFORMS. With one platform
+// (the default) the answer is that platform's manifests, as ever; with several it is an index over
+// them (platform-index.ts), all built at the one revision the tag names. Each platform's image is
+// built once however many jobs need it: the index of `hello` and a pull of `arm64/hello` share
+// the arm64 build.
 
 import type { Digest } from "../../shared/digest.ts";
-import type { ImageRequest } from "../../shared/image-name.ts";
+import type { Architecture, ImageRequest } from "../../shared/image-name.ts";
+import type { ManifestFlavour } from "../../shared/media-types.ts";
 import { manifestKey } from "../../shared/storage-keys.ts";
-import type { TagManifests } from "../../shared/origin-protocol.ts";
+import type { ManifestRef, TagIndex, TagManifests } from "../../shared/origin-protocol.ts";
 import type { BuildOutcome, BuildRecords } from "../cache/build-records.ts";
 import type { ManifestCache, ManifestEntry } from "../cache/manifest-cache.ts";
 import type { Logger } from "../log.ts";
@@ -20,11 +27,17 @@ import {
   type SourceConfig,
 } from "../nix/source.ts";
 import type { BlobReader } from "../storage/storage.ts";
-import { revisionCacheKey, tagCacheKey } from "./cache-key.ts";
-import { BuildQueueFull, OriginStopping } from "./errors.ts";
+import {
+  indexRevisionCacheKey,
+  indexTagCacheKey,
+  revisionCacheKey,
+  tagCacheKey,
+} from "./cache-key.ts";
+import { BuildQueueFull, isTransient, OriginStopping } from "./errors.ts";
 import { JobTable, type Job } from "./job-table.ts";
 import { Limiter } from "./limiter.ts";
-import { buildImage, type BuiltImage, type PipelineDeps } from "./pipeline.ts";
+import { buildImage, packFormatVersion, type BuiltImage, type PipelineDeps } from "./pipeline.ts";
+import { indexManifestDigests, platformImagesOrFailure, publishIndex } from "./platform-index.ts";
 import { RevisionMemo } from "./revision-memo.ts";
 import type { PublishedImages } from "../cache/published-images.ts";
 import { restoreObject, type Restored } from "../gc/restore.ts";
@@ -51,9 +64,21 @@ export interface ImageServiceDeps {
   storageWriter?: PipelineDeps["storage"];
   /** A use of an image is written at most this often (a fraction of the collector's window). */
   touchEveryMs?: number;
+  /** Platforms a name without `arm64/` is built for, in index order (default: amd64 only). */
+  platforms?: readonly Architecture[];
+  /** The platform whose manifest clients that take no index get (default: the first listed). */
+  hostArch?: Architecture;
 }
 
 export type BuildJob = Job<TagManifests>;
+
+/** What a tag job produced: the answer's manifests, and whether anything was built for it. */
+interface Produced {
+  manifests: Record<ManifestFlavour, ManifestRef>;
+  index: TagIndex | null;
+  built: boolean;
+  fields: Record<string, unknown>;
+}
 
 const storedMemoMs = 60_000;
 /** By default a use of an image is written to the database at most every 10 minutes. */
@@ -74,6 +99,10 @@ export class ImageService {
   private readonly storedSeen = new Map<Digest, number>();
   private readonly restores: JobTable<Restored>;
   private readonly touched = new Map<Digest, number>();
+  /** One build per platform image and revision, joined by every tag job and index that needs it. */
+  private readonly platformBuilds: JobTable<BuiltImage>;
+  private readonly platforms: readonly Architecture[];
+  private readonly hostArch: Architecture;
   readonly sourceId: string;
   /** Since start: tag answers by where they came from, layers packed and reused. */
   readonly counters = {
@@ -90,10 +119,20 @@ export class ImageService {
     this.limiter = new Limiter(deps.maxConcurrentBuilds);
     this.now = deps.now ?? Date.now;
     this.sourceId = describeSource(deps.source);
+    this.platforms = deps.platforms?.length ? deps.platforms : ["amd64"];
+    this.hostArch =
+      deps.hostArch && this.platforms.includes(deps.hostArch) ? deps.hostArch : this.platforms[0]!;
     this.jobs = new JobTable({
       keepFinishedMs,
       failureTtlMs: deps.failureTtlSeconds * 1000,
-      remember: (error) => !(error instanceof OriginStopping || deps.signal?.aborted),
+      remember: (error) => !(isTransient(error) || deps.signal?.aborted),
+      now: this.now,
+    });
+    // Failures are remembered by the tag jobs above; this table only joins running builds.
+    this.platformBuilds = new JobTable({
+      keepFinishedMs: 0,
+      failureTtlMs: 0,
+      remember: () => false,
       now: this.now,
     });
     this.restores = new JobTable({
@@ -111,7 +150,15 @@ export class ImageService {
 
   /** The build job id for an image and tag (stable: the tag's cache key). */
   jobId(image: ImageRequest, tag: string): string {
-    return tagCacheKey(this.sourceId, tag, image);
+    const platforms = this.platformsOf(image);
+    return platforms.length === 1
+      ? tagCacheKey(this.sourceId, tag, forPlatform(image, platforms[0]!))
+      : indexTagCacheKey(this.sourceId, tag, platforms, image);
+  }
+
+  /** The platforms `image` is built for: the one its name chose, or the configured ones. */
+  platformsOf(image: ImageRequest): readonly Architecture[] {
+    return image.archNamed ? [image.arch] : this.platforms;
   }
 
   /**
@@ -125,7 +172,8 @@ export class ImageService {
     const hit = await this.cached(image, tag);
     if (hit) {
       this.counters.manifestHits++;
-      this.touch([hit.manifests.docker.digest]);
+      // Using an index uses the images it lists (published-images.ts).
+      this.touch([(hit.index ?? hit).manifests.docker.digest]);
       return this.jobs.finished(id, hit);
     }
     // Another request may have started the build while the cache was consulted; from here to
@@ -137,7 +185,14 @@ export class ImageService {
       throw new BuildQueueFull(this.limiter.queued);
     }
     this.counters.manifestMisses++;
-    return this.jobs.start(id, () => this.resolveAndBuild(image, tag));
+    const platforms = this.platformsOf(image);
+    return this.jobs.start(id, () =>
+      this.runTagJob(image, tag, (source) =>
+        platforms.length === 1
+          ? this.producePlatform(forPlatform(image, platforms[0]!), tag, source)
+          : this.produceIndex(image, platforms, tag, source),
+      ),
+    );
   }
 
   /** Cached answer, or the outcome of the (shared) job. Throws the domain errors of the build. */
@@ -225,26 +280,29 @@ export class ImageService {
     return job;
   }
 
-  private async resolveAndBuild(image: ImageRequest, tag: string): Promise<TagManifests> {
+  /**
+   * Resolves the tag, produces its answer, caches it under the tag's key and records the outcome
+   * (for the start page and metrics); every failure is logged and recorded with the tag.
+   */
+  private async runTagJob(
+    image: ImageRequest,
+    tag: string,
+    produce: (source: ResolvedSource) => Promise<Produced>,
+  ): Promise<TagManifests> {
     const started = this.now();
-    let revision: string | null = null;
+    let source: ResolvedSource | null = null;
     try {
-      const source = await this.revisions.get(tag);
-      revision = source.revision;
-      const revKey = revision ? revisionCacheKey(this.sourceId, revision, image) : null;
-      const known = revKey ? await this.validEntry(revKey) : null;
-      const built = known ? null : await this.buildInSlot(image, source);
-      const manifests = known?.manifests ?? built!.manifests;
-      const entry = this.entryFor(image, tag, source, manifests);
-      // Both manifests are stored by now (buildImage publishes before returning).
-      if (revKey) this.deps.manifests.put(revKey, { ...entry, pinned: true, expiresAt: null });
+      source = await this.revisions.get(tag);
+      const produced = await produce(source);
+      const entry = this.entryFor(image, tag, source, produced.manifests, produced.index);
+      // Every manifest is stored by now (buildImage and publishIndex store before returning).
       this.deps.manifests.put(this.jobId(image, tag), entry);
-      if (!known) this.record(image, tag, revision, "success", started, null);
-      this.deps.log.info(known ? "revision already built" : "build finished", {
+      if (produced.built) this.record(image, tag, source.revision, "success", started, null);
+      this.deps.log.info(produced.built ? "build finished" : "revision already built", {
         image: image.name,
         tag,
-        digest: manifests.docker.digest,
-        ...(built ? { layers: built.layers.length, packedLayers: built.packedLayers } : {}),
+        digest: (produced.index ?? produced).manifests.docker.digest,
+        ...produced.fields,
         ms: this.now() - started,
       });
       return this.toTagManifests(image, tag, entry);
@@ -253,10 +311,93 @@ export class ImageService {
       const failure = stopping ? new OriginStopping() : error;
       const outcome = outcomeOf(failure);
       const message = error instanceof Error ? error.message : String(error);
-      this.record(image, tag, revision, outcome, started, message);
+      this.record(image, tag, source?.revision ?? null, outcome, started, message);
       this.deps.log.warn("build failed", { image: image.name, tag, outcome, error: message });
       throw failure;
     }
+  }
+
+  /** One platform's image at the tag's revision. */
+  private async producePlatform(
+    image: ImageRequest,
+    tag: string,
+    source: ResolvedSource,
+  ): Promise<Produced> {
+    const { manifests, built } = await this.platformImage(image, tag, source);
+    return {
+      manifests,
+      index: null,
+      built: built !== null,
+      fields: built ? { layers: built.layers.length, packedLayers: built.packedLayers } : {},
+    };
+  }
+
+  /** Every platform's image at the one revision, then the index over them (none if one fails). */
+  private async produceIndex(
+    image: ImageRequest,
+    platforms: readonly Architecture[],
+    tag: string,
+    source: ResolvedSource,
+  ): Promise<Produced> {
+    const revKey = source.revision
+      ? indexRevisionCacheKey(this.sourceId, source.revision, platforms, image)
+      : null;
+    const known = revKey ? await this.validEntry(revKey) : null;
+    if (known?.index) {
+      return { manifests: known.manifests, index: known.index, built: false, fields: {} };
+    }
+    const children = platforms.map((arch) => forPlatform(image, arch));
+    const settled = await Promise.allSettled(
+      children.map(async (child) => {
+        const { manifests } = await this.platformImage(child, tag, source);
+        // A pull of `arm64/NAME` at this tag is answered from the cache from now on.
+        if (child.archNamed) {
+          const key = tagCacheKey(this.sourceId, tag, child);
+          this.deps.manifests.put(key, this.entryFor(child, tag, source, manifests, null));
+        }
+        return manifests;
+      }),
+    );
+    const images = platformImagesOrFailure(platforms, settled);
+    const index = await publishIndex(
+      {
+        storage: this.deps.pipeline.storage,
+        published: this.deps.pipeline.published,
+        pins: this.deps.pipeline.pins,
+        packFormat: packFormatVersion,
+        gzipLevel: this.deps.pipeline.gzipLevel,
+      },
+      { name: image.name, revision: source.revision },
+      images,
+    );
+    const manifests = images.find((child) => child.arch === this.hostArch)!.manifests;
+    if (revKey) {
+      const entry = this.entryFor(image, tag, source, manifests, index);
+      this.deps.manifests.put(revKey, { ...entry, pinned: true, expiresAt: null });
+    }
+    return { manifests, index, built: true, fields: { platforms: index.platforms.length } };
+  }
+
+  /**
+   * A platform's image at a resolved revision: from the revision's cache entry, or built once
+   * however many jobs ask for it at the same time. Resolves to the build when one ran.
+   */
+  private async platformImage(
+    image: ImageRequest,
+    tag: string,
+    source: ResolvedSource,
+  ): Promise<{ manifests: Record<ManifestFlavour, ManifestRef>; built: BuiltImage | null }> {
+    const revKey = source.revision ? revisionCacheKey(this.sourceId, source.revision, image) : null;
+    const known = revKey ? await this.validEntry(revKey) : null;
+    if (known) return { manifests: known.manifests, built: null };
+    const buildId = revKey ?? tagCacheKey(this.sourceId, tag, image);
+    const job = this.platformBuilds.start(buildId, () => this.buildInSlot(image, source));
+    const built = await job.result();
+    if (revKey) {
+      const entry = this.entryFor(image, tag, source, built.manifests, null);
+      this.deps.manifests.put(revKey, { ...entry, pinned: true, expiresAt: null });
+    }
+    return { manifests: built.manifests, built };
   }
 
   private async buildInSlot(image: ImageRequest, source: ResolvedSource): Promise<BuiltImage> {
@@ -274,6 +415,7 @@ export class ImageService {
     tag: string,
     source: ResolvedSource,
     manifests: TagManifests["manifests"],
+    index: TagIndex | null,
   ): ManifestEntry {
     const createdAt = this.now();
     return {
@@ -282,19 +424,25 @@ export class ImageService {
       revision: source.revision,
       pinned: source.pinned,
       manifests,
+      index,
       createdAt,
       expiresAt: source.pinned ? null : createdAt + this.deps.tagTtlSeconds * 1000,
     };
   }
 
-  /** A cache entry counts only while it is fresh and its manifests still exist in storage. */
+  /**
+   * A cache entry counts only while it is fresh and every manifest it names (with an index: the
+   * index and each platform's) still exists in storage.
+   */
   private async validEntry(key: string): Promise<ManifestEntry | null> {
     const entry = this.deps.manifests.get(key, this.now());
     if (!entry) return null;
-    const stored = await Promise.all([
-      this.isStored(entry.manifests.docker.digest),
-      this.isStored(entry.manifests.oci.digest),
+    const digests = new Set([
+      entry.manifests.docker.digest,
+      entry.manifests.oci.digest,
+      ...(entry.index ? indexManifestDigests(entry.index) : []),
     ]);
+    const stored = await Promise.all([...digests].map((digest) => this.isStored(digest)));
     if (stored.every(Boolean)) return entry;
     this.deps.manifests.delete(key);
     return null;
@@ -332,6 +480,7 @@ export class ImageService {
       pinned: entry.pinned,
       maxAgeSeconds,
       manifests: entry.manifests,
+      ...(entry.index ? { index: entry.index } : {}),
     };
   }
 
@@ -353,6 +502,16 @@ export class ImageService {
       finishedAt: this.now(),
     });
   }
+}
+
+/**
+ * The image of one platform: `arm64/NAME` for arm64, so that what is recorded under the name (and
+ * restored from it, gc/restore.ts) is built for the same platform again.
+ */
+function forPlatform(image: ImageRequest, arch: Architecture): ImageRequest {
+  if (image.archNamed) return image;
+  const name = arch === "arm64" ? `arm64/${image.name}` : image.name;
+  return { ...image, name, arch, archNamed: arch === "arm64" };
 }
 
 function outcomeOf(error: unknown): BuildOutcome {

@@ -9,6 +9,7 @@ import {
   TagNotFound,
 } from "../nix/errors.ts";
 import { redactCredentials } from "../nix/source.ts";
+import { BuildQueueFull, isTransient, PlatformBuildFailed } from "./errors.ts";
 import { toBuildRegistryError } from "./map-error.ts";
 
 describe("toBuildRegistryError", () => {
@@ -50,6 +51,37 @@ describe("toBuildRegistryError", () => {
     assert.equal(
       redactCredentials("see https://u:p@h/x and ssh://git@h/y"),
       "see https://***@h/x and ssh://***@h/y",
+    );
+  });
+
+  it("names the platform that failed an index, with its own error's code", () => {
+    const failed = toBuildRegistryError(
+      new PlatformBuildFailed([
+        {
+          platform: "linux/arm64",
+          error: new NixBuildFailed("/nix/store/x-busybox.drv", ["error: boom"]),
+        },
+      ]),
+    );
+    assert.equal(failed.code, "MANIFEST_UNKNOWN");
+    assert.match(
+      failed.message,
+      /^the linux\/arm64 image failed, and an index is served only when every platform builds: image build failed: /,
+    );
+    assert.deepEqual((failed.detail as { failedPlatforms: string[] }).failedPlatforms, [
+      "linux/arm64",
+    ]);
+    assert.equal((failed.detail as { reason: string }).reason, "build_failed");
+
+    const queued = new PlatformBuildFailed([
+      { platform: "linux/amd64", error: new BuildQueueFull(100) },
+    ]);
+    assert.equal(toBuildRegistryError(queued).status, 429);
+    assert.equal(toBuildRegistryError(queued).headers["Retry-After"], "60");
+    assert.equal(isTransient(queued), true);
+    assert.equal(
+      isTransient(new PlatformBuildFailed([{ platform: "linux/arm64", error: 1 }])),
+      false,
     );
   });
 });

@@ -10,11 +10,12 @@ import {
   TagNotFound,
 } from "../nix/errors.ts";
 import { redactCredentials } from "../nix/source.ts";
-import { BuildQueueFull, OriginStopping } from "./errors.ts";
+import { BuildQueueFull, OriginStopping, PlatformBuildFailed } from "./errors.ts";
 import { LayerNotRestorable } from "../gc/restore.ts";
 
 export function toBuildRegistryError(error: unknown): RegistryError {
   if (error instanceof RegistryError) return error;
+  if (error instanceof PlatformBuildFailed) return platformFailure(error);
   if (error instanceof BuildQueueFull) {
     return new RegistryError(
       "TOOMANYREQUESTS",
@@ -73,4 +74,23 @@ export function toBuildRegistryError(error: unknown): RegistryError {
     });
   }
   return new RegistryError("INTERNAL", "internal error while building the image");
+}
+
+/**
+ * A platform of an index failed: the first failed platform's error, its message saying which
+ * platform and that no index is served without it; the detail lists every failed platform.
+ */
+function platformFailure(error: PlatformBuildFailed): RegistryError {
+  const [first] = error.failures;
+  const inner = toBuildRegistryError(first?.error);
+  const detail =
+    inner.detail && typeof inner.detail === "object"
+      ? (inner.detail as Record<string, unknown>)
+      : {};
+  return new RegistryError(
+    inner.code,
+    `the ${first?.platform} image failed, and an index is served only when every platform builds: ${inner.message}`,
+    { ...detail, platform: first?.platform, failedPlatforms: error.platforms },
+    { status: inner.status, headers: inner.headers },
+  );
 }

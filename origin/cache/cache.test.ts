@@ -19,10 +19,16 @@ function entry(overrides: Partial<ManifestEntry> = {}): ManifestEntry {
     revision: null,
     pinned: false,
     manifests: { docker: { digest: d("a"), size: 10 }, oci: { digest: d("b"), size: 11 } },
+    index: null,
     createdAt: 1000,
     expiresAt: 2000,
     ...overrides,
   };
+}
+
+/** Takes a fresh database back to schema 3 (before image indexes). */
+function undoMigration4(db: ReturnType<typeof openDatabase>): void {
+  db.exec("DROP TABLE image_children; ALTER TABLE manifests DROP COLUMN index_json");
 }
 
 describe("SQLite cache", () => {
@@ -47,6 +53,27 @@ describe("SQLite cache", () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it("keeps a tag's index and its platforms' manifests", () => {
+    const cache = new ManifestCache(openDatabase(":memory:"));
+    const index = {
+      manifests: { docker: { digest: d("c"), size: 300 }, oci: { digest: d("e"), size: 301 } },
+      platforms: [
+        {
+          platform: "linux/amd64",
+          manifests: { docker: { digest: d("a"), size: 10 }, oci: { digest: d("b"), size: 11 } },
+        },
+        {
+          platform: "linux/arm64",
+          manifests: { docker: { digest: d("f"), size: 12 }, oci: { digest: d("9"), size: 13 } },
+        },
+      ],
+    };
+    cache.put("multi", entry({ index }));
+    assert.deepEqual(cache.get("multi", 1500), entry({ index }));
+    cache.put("multi", entry());
+    assert.equal(cache.get("multi", 1500)?.index, null);
   });
 
   it("expires moving manifest entries and keeps pinned ones", () => {
@@ -109,12 +136,27 @@ describe("SQLite cache", () => {
 
   it("adds the popularity tables to a database made by the schema before", () => {
     const db = openDatabase(":memory:");
+    undoMigration4(db);
     db.exec("DROP TABLE layer_popularity; DROP TABLE popularity_images");
-    db.pragma(`user_version = ${schemaVersion - 1}`);
+    db.pragma("user_version = 2");
     new LayerCache(db).put("k", { digest: d("1"), diffId: d("2"), size: 3 });
     migrate(db);
     assert.equal(db.pragma("user_version", { simple: true }), schemaVersion);
     assert.equal(new LayerCache(db).get("k")?.size, 3);
     assert.equal(new LayerPopularity(db).recordImage(["x"]), true);
+  });
+
+  it("adds indexes to the manifest cache of a database made by the schema before", () => {
+    const db = openDatabase(":memory:");
+    undoMigration4(db);
+    db.pragma("user_version = 3");
+    db.prepare(
+      `INSERT INTO manifests (cache_key, image, tag, revision, pinned, docker_digest, docker_size,
+         oci_digest, oci_size, created_at, expires_at) VALUES ('old', 'hello', 'latest', NULL, 0,
+         '${d("a")}', 10, '${d("b")}', 11, 1000, 2000)`,
+    ).run();
+    migrate(db);
+    assert.equal(db.pragma("user_version", { simple: true }), schemaVersion);
+    assert.deepEqual(new ManifestCache(db).get("old", 1500), entry());
   });
 });

@@ -79,6 +79,14 @@ const migrations: readonly string[] = [
      layer_id TEXT PRIMARY KEY,
      images INTEGER NOT NULL
    );`,
+  // 4: image indexes (NIXERY_PLATFORMS): a tag's index and its platforms' manifests in the
+  // manifest cache, and which images an index lists, so that using the index uses them too.
+  `ALTER TABLE manifests ADD COLUMN index_json TEXT;
+   CREATE TABLE image_children (
+     image_id TEXT NOT NULL,
+     child_id TEXT NOT NULL,
+     PRIMARY KEY (image_id, child_id)
+   );`,
 ];
 
 export function openDatabase(path: string): Db {

@@ -1,9 +1,11 @@
 // Manifest cache: cache key (source, revision or tag, architecture, packages) → the image's two
 // manifests. Pinned revisions never expire; moving tags expire after the configured time-to-live.
-// Invariant: an entry is written only after both manifests are durably stored.
+// A name built for several platforms also carries its index (both flavours) and the platforms'
+// manifests. Invariant: an entry is written only after every manifest it names is durably stored.
 
 import type { Digest } from "../../shared/digest.ts";
 import type { ManifestFlavour } from "../../shared/media-types.ts";
+import type { TagIndex } from "../../shared/origin-protocol.ts";
 import type { Db } from "./database.ts";
 
 export interface ManifestEntry {
@@ -11,7 +13,10 @@ export interface ManifestEntry {
   tag: string;
   revision: string | null;
   pinned: boolean;
+  /** The single manifests; with an index, the host platform's. */
   manifests: Record<ManifestFlavour, { digest: Digest; size: number }>;
+  /** The index over every platform, for a name built for several. */
+  index: TagIndex | null;
   createdAt: number;
   /** Epoch milliseconds; null for pinned entries. */
   expiresAt: number | null;
@@ -28,6 +33,7 @@ interface ManifestRow {
   oci_size: number;
   created_at: number;
   expires_at: number | null;
+  index_json: string | null;
 }
 
 export class ManifestCache {
@@ -41,14 +47,15 @@ export class ManifestCache {
     );
     this.upsertStmt = db.prepare(
       `INSERT INTO manifests (cache_key, image, tag, revision, pinned, docker_digest, docker_size,
-         oci_digest, oci_size, created_at, expires_at)
+         oci_digest, oci_size, created_at, expires_at, index_json)
        VALUES (@key, @image, @tag, @revision, @pinned, @dockerDigest, @dockerSize, @ociDigest,
-         @ociSize, @createdAt, @expiresAt)
+         @ociSize, @createdAt, @expiresAt, @indexJson)
        ON CONFLICT (cache_key) DO UPDATE SET image = excluded.image, tag = excluded.tag,
          revision = excluded.revision, pinned = excluded.pinned,
          docker_digest = excluded.docker_digest, docker_size = excluded.docker_size,
          oci_digest = excluded.oci_digest, oci_size = excluded.oci_size,
-         created_at = excluded.created_at, expires_at = excluded.expires_at`,
+         created_at = excluded.created_at, expires_at = excluded.expires_at,
+         index_json = excluded.index_json`,
     );
     this.deleteStmt = db.prepare("DELETE FROM manifests WHERE cache_key = ?");
   }
@@ -67,6 +74,7 @@ export class ManifestCache {
         docker: { digest: row.docker_digest as Digest, size: row.docker_size },
         oci: { digest: row.oci_digest as Digest, size: row.oci_size },
       },
+      index: row.index_json === null ? null : (JSON.parse(row.index_json) as TagIndex),
       createdAt: row.created_at,
       expiresAt: row.expires_at,
     };
@@ -85,6 +93,7 @@ export class ManifestCache {
       ociSize: entry.manifests.oci.size,
       createdAt: entry.createdAt,
       expiresAt: entry.expiresAt,
+      indexJson: entry.index ? JSON.stringify(entry.index) : null,
     });
   }
 

@@ -5,6 +5,10 @@
 // cache entry of a deterministic computation: requested again, it is restored or repacked and
 // has the same digest.
 //
+// An image index (a name built for several platforms) is recorded as an image too: its two index
+// manifests are its objects and the platforms' images are its children, so a use of the index is
+// a use of every image it lists.
+//
 // Invariant: an image is recorded only after all its objects are stored (the pipeline records
 // it last), and a recipe is never removed while an image that uses it is recorded.
 
@@ -29,8 +33,11 @@ export interface PublishedImage {
   /** The source revision it was built from (null for a local path). */
   revision: string | null;
   manifests: { digest: Digest; mediaType: string; bytes: Uint8Array }[];
-  config: { digest: Digest; bytes: Uint8Array };
+  /** Null for an index, which has no config and no layers of its own. */
+  config: { digest: Digest; bytes: Uint8Array } | null;
   layers: PublishedLayer[];
+  /** For an index: the images it lists (each by its first manifest's digest, its image id). */
+  children?: Digest[];
   /** The packer format and gzip level, which decide a layer's bytes. */
   packFormat: string;
   gzipLevel: number;
@@ -77,8 +84,14 @@ export class PublishedImages {
         insertObject.run(manifest.digest, manifest.mediaType, manifest.bytes);
         link.run(id, manifest.digest);
       }
-      insertObject.run(image.config.digest, "application/json", image.config.bytes);
-      link.run(id, image.config.digest);
+      if (image.config) {
+        insertObject.run(image.config.digest, "application/json", image.config.bytes);
+        link.run(id, image.config.digest);
+      }
+      const child = this.db.prepare(
+        `INSERT OR IGNORE INTO image_children (image_id, child_id) VALUES (?, ?)`,
+      );
+      for (const childId of image.children ?? []) child.run(id, childId);
       const recipe = this.db.prepare(
         `INSERT OR IGNORE INTO layer_recipes (digest, diff_id, size, recipe, pack_format, gzip_level)
          VALUES (?, ?, ?, ?, ?, ?)`,
@@ -95,17 +108,24 @@ export class PublishedImages {
         link.run(id, layer.digest);
       }
     })();
+    // The children were recorded (and maybe last used) before the index that lists them.
+    if (image.children?.length) this.touch([id], now);
   }
 
-  /** Marks the images holding `digest` (a manifest) as used at `now`. */
+  /**
+   * Marks the images holding `digest` (a manifest) as used at `now`, and the images listed by an
+   * index among them (an index is used for the images it lists).
+   */
   touch(digests: readonly Digest[], now = Date.now()): number {
     const update = this.db.prepare(
-      `UPDATE images SET last_used_at = MAX(last_used_at, ?)
-       WHERE image_id IN (SELECT image_id FROM image_objects WHERE digest = ?)`,
+      `UPDATE images SET last_used_at = MAX(last_used_at, @now)
+       WHERE image_id IN (SELECT image_id FROM image_objects WHERE digest = @digest)
+          OR image_id IN (SELECT child_id FROM image_children WHERE image_id IN
+               (SELECT image_id FROM image_objects WHERE digest = @digest))`,
     );
     let touched = 0;
     this.db.transaction(() => {
-      for (const digest of digests) touched += update.run(now, digest).changes;
+      for (const digest of digests) touched += update.run({ now, digest }).changes;
     })();
     return touched;
   }

@@ -148,4 +148,85 @@ describe("collectGarbage", () => {
       await f.cleanup();
     }
   });
+
+  it("keeps an index's platform images while the index is used, and collects them with it", async () => {
+    const f = await fixture();
+    try {
+      // Storage's modification times are real, so is the clock (grace 0: nothing is young).
+      const now = Date.now() + 100_000;
+      const old = now - 100_000;
+      const amd64 = await f.image("hello", old);
+      const arm64 = await f.image("arm64/hello", old);
+      const indexManifest = await f.put(manifestKey);
+      f.published.record(
+        {
+          name: "hello",
+          revision: null,
+          manifests: [{ ...indexManifest, mediaType: "application/vnd.oci.image.index.v1+json" }],
+          config: null,
+          layers: [],
+          children: [amd64[0]!, arm64[0]!],
+          packFormat: "test",
+          gzipLevel: 6,
+        },
+        old,
+      );
+      const collect = () =>
+        collectGarbage({
+          storage: f.storage,
+          published: f.published,
+          pins: new Pins(),
+          unusedMs: 10_000,
+          graceMs: 0,
+          now: () => now,
+        });
+      const has = async (digest: Digest) =>
+        (await f.storage.has(blobKey(digest))) || (await f.storage.has(manifestKey(digest)));
+
+      // A pull of the index (by tag, or its digest from the edge) uses both platforms' images.
+      assert.equal(f.published.touch([indexManifest.digest], now - 1_000), 3);
+      let report = await collect();
+      assert.equal(report.deleted.objects, 0);
+      assert.deepEqual(report.images, { inUse: 3, unused: 0 });
+      for (const digest of [...amd64, ...arm64, indexManifest.digest]) assert.ok(await has(digest));
+
+      // Unused for longer than the window: the index and its children go together.
+      report = await collectGarbage({
+        storage: f.storage,
+        published: f.published,
+        pins: new Pins(),
+        unusedMs: 10_000,
+        graceMs: 0,
+        now: () => now + 20_000,
+      });
+      assert.equal(report.deleted.objects, 7);
+      assert.deepEqual(report.images, { inUse: 0, unused: 3 });
+      assert.equal(f.published.keptObject(indexManifest.digest)?.mediaType.includes("index"), true);
+    } finally {
+      await f.cleanup();
+    }
+  });
+
+  it("counts recording an index as a use of the images it lists", async () => {
+    const f = await fixture();
+    try {
+      const child = await f.image("arm64/hello", 1_000);
+      f.published.record(
+        {
+          name: "hello",
+          revision: null,
+          manifests: [{ ...(await f.put(manifestKey)), mediaType: "m" }],
+          config: null,
+          layers: [],
+          children: [child[0]!],
+          packFormat: "test",
+          gzipLevel: 6,
+        },
+        5_000,
+      );
+      assert.deepEqual(f.published.counts(4_000), { inUse: 2, unused: 0 });
+    } finally {
+      await f.cleanup();
+    }
+  });
 });
