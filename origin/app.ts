@@ -47,6 +47,8 @@ export function createApp(deps: AppDeps): Hono {
         storage: deps.storage.description,
         recentErrors: deps.builds.recentErrors(15),
         builds: deps.images.stats,
+        platforms: deps.images.platformNames,
+        hostPlatform: deps.images.hostPlatformName,
       }),
     );
   });

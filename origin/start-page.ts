@@ -10,6 +10,10 @@ export interface StartPageInfo {
   storage: string;
   recentErrors: BuildRecord[];
   builds: { running: number; queued: number };
+  /** Platforms a name without `arm64/` is built for (NIXERY_PLATFORMS). */
+  platforms: string[];
+  /** What clients that take no index get. */
+  hostPlatform: string;
 }
 
 function escapeHtml(text: string): string {
@@ -41,7 +45,9 @@ podman pull ${host}/hello
 skopeo copy docker://${host}/shell/hello:latest oci:image:latest</pre>
 <h2>Meta-packages</h2>
 <ul><li><code>shell</code> (at the front): adds bashInteractive, coreutils, moreutils and nano.</li>
-<li><code>arm64</code> (at the front): builds for aarch64-linux.</li></ul>
+<li><code>arm64</code> (at the front): builds for aarch64-linux only.</li></ul>
+<h2>Platforms</h2>
+${platformsText(info.platforms, info.hostPlatform)}
 <p><code>cacert</code> and <code>iana-etc</code> are always included. Package order does not matter;
 <code>a.b</code> reaches nested sets; lowercase names find their camelCase packages.</p>
 <h2>Source</h2>
@@ -51,4 +57,13 @@ The image tag selects the revision: <code>latest</code> is the default branch; a
 <h2>Recent build errors</h2>
 ${errors}
 </body></html>`;
+}
+
+function platformsText(platforms: readonly string[], host: string): string {
+  const list = platforms.map((platform) => `<code>${escapeHtml(platform)}</code>`).join(", ");
+  if (platforms.length < 2) return `<p>Images are built for ${list}.</p>`;
+  return `<p>A name is built for ${list}: clients get an image index (an OCI index or a Docker
+manifest list) and pull their own platform, e.g. <code>docker pull --platform linux/arm64</code>;
+clients that take no index get the ${escapeHtml(host)} image. An index is served only
+when every platform built.</p>`;
 }

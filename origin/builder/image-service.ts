@@ -12,6 +12,7 @@
 import type { Digest } from "../../shared/digest.ts";
 import type { Architecture, ImageRequest } from "../../shared/image-name.ts";
 import type { ManifestFlavour } from "../../shared/media-types.ts";
+import { platformName } from "../../shared/platform.ts";
 import { manifestKey } from "../../shared/storage-keys.ts";
 import type { ManifestRef, TagIndex, TagManifests } from "../../shared/origin-protocol.ts";
 import type { BuildOutcome, BuildRecords } from "../cache/build-records.ts";
@@ -154,6 +155,16 @@ export class ImageService {
     return platforms.length === 1
       ? tagCacheKey(this.sourceId, tag, forPlatform(image, platforms[0]!))
       : indexTagCacheKey(this.sourceId, tag, platforms, image);
+  }
+
+  /** Platforms a name without `arm64/` is built for, e.g. ["linux/amd64", "linux/arm64"]. */
+  get platformNames(): string[] {
+    return this.platforms.map(platformName);
+  }
+
+  /** The platform whose image clients that take no index get. */
+  get hostPlatformName(): string {
+    return platformName(this.hostArch);
   }
 
   /** The platforms `image` is built for: the one its name chose, or the configured ones. */
