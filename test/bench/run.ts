@@ -7,6 +7,7 @@ import { formatGcBench, runGcBench } from "./gc.ts";
 import { dockerAvailable, formatDockerReuseBench, runDockerReuseBench } from "./docker-reuse.ts";
 import { formatReuseBench, runReuseBench } from "./layer-reuse.ts";
 import { formatPackBench, runPackBench } from "./pack.ts";
+import { formatPlatformBench, runPlatformBench } from "./platforms.ts";
 import { formatServeBench, runServeBench } from "./serve.ts";
 
 const cacheDir = fileURLToPath(new URL("../../.cache/", import.meta.url));
@@ -35,6 +36,9 @@ if (await dockerAvailable()) {
 console.error("storage lifecycle benchmark: many images, some used again, one collection…");
 const gc = await runGcBench();
 console.log(formatGcBench(gc));
+console.error("platforms benchmark: one and two platforms, and a remote Nix builder…");
+const platforms = await runPlatformBench();
+console.log(formatPlatformBench(platforms));
 const results = {
   node: process.version,
   zlib: process.versions.zlib,
@@ -44,6 +48,7 @@ const results = {
   reuse,
   dockerReuse,
   gc,
+  platforms,
 };
 
 await mkdir(cacheDir, { recursive: true });

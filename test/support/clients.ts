@@ -64,7 +64,10 @@ export async function runInRootfs(rootfs: string, args: string[]): Promise<Comma
 
 export interface Containerd {
   socket: string;
-  pull(reference: string): Promise<CommandResult>;
+  /** `ctr images pull --plain-http [ARGS…] REFERENCE`, e.g. ARGS `--platform linux/arm64`. */
+  pull(reference: string, args?: string[]): Promise<CommandResult>;
+  /** `ctr` with the daemon's socket and the tests' namespace. */
+  ctr(args: string[]): Promise<CommandResult>;
   /** `ctr run --rm REFERENCE ID ARGS…` of a pulled image, as Kubernetes runs a command by name. */
   run(reference: string, args: string[]): Promise<CommandResult>;
   stop(): Promise<void>;
@@ -97,7 +100,7 @@ export async function startContainerd(): Promise<Containerd> {
   }
   return {
     socket,
-    pull: (reference) =>
+    pull: (reference, args = []) =>
       command("ctr", [
         "--address",
         socket,
@@ -106,8 +109,10 @@ export async function startContainerd(): Promise<Containerd> {
         "images",
         "pull",
         "--plain-http",
+        ...args,
         reference,
       ]),
+    ctr: (args) => command("ctr", ["--address", socket, "-n", "nixery-test", ...args]),
     run: (reference, args) =>
       command(
         "ctr",
