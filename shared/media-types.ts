@@ -59,3 +59,21 @@ export function negotiateIndexFlavour(accept: string | null | undefined): Manife
   if (oci) return "oci";
   return null;
 }
+
+/**
+ * What a client's Accept asks a tag to answer with: the single manifest's flavour, and the index
+ * flavour it takes (null: none). A name built for one platform answers with the manifest either way.
+ */
+export interface ManifestWanted {
+  flavour: ManifestFlavour;
+  index: ManifestFlavour | null;
+}
+
+export function negotiateManifest(accept: string | null | undefined): ManifestWanted {
+  return { flavour: negotiateFlavour(accept), index: negotiateIndexFlavour(accept) };
+}
+
+/** A short name for what was wanted (tag answers vary on Accept, so caches key on it). */
+export function wantedKey(wanted: ManifestWanted): string {
+  return wanted.index ? `${wanted.flavour}+${wanted.index}-index` : wanted.flavour;
+}

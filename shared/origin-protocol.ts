@@ -3,7 +3,7 @@
 // requests; each answer comes well inside that limit.
 
 import type { Digest } from "./digest.ts";
-import type { ManifestFlavour } from "./media-types.ts";
+import type { ManifestFlavour, ManifestWanted } from "./media-types.ts";
 import type { ErrorBody } from "./errors.ts";
 
 export const originPaths = {
@@ -55,6 +55,24 @@ export interface TagManifests {
   manifests: Record<ManifestFlavour, ManifestRef>;
   /** Present when the name was built for several platforms; clients that accept an index get it. */
   index?: TagIndex;
+}
+
+/** The manifest a tag answers a client with: the index when there is one and it is accepted. */
+export function selectManifest(result: TagManifests, wanted: ManifestWanted): ManifestRef {
+  if (result.index && wanted.index) return result.index.manifests[wanted.index];
+  return result.manifests[wanted.flavour];
+}
+
+/** Every manifest a tag answer names: both flavours, and with an index the index and each child. */
+export function tagManifestDigests(result: TagManifests): Digest[] {
+  const digests: Digest[] = [result.manifests.docker.digest, result.manifests.oci.digest];
+  if (result.index) {
+    digests.push(result.index.manifests.docker.digest, result.index.manifests.oci.digest);
+    for (const platform of result.index.platforms) {
+      digests.push(platform.manifests.docker.digest, platform.manifests.oci.digest);
+    }
+  }
+  return [...new Set(digests)];
 }
 
 export type BuildStatus =

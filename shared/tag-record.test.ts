@@ -40,4 +40,27 @@ describe("tag records", () => {
       assert.equal(parseTagRecord(text), null, String(text));
     }
   });
+
+  it("carry a name's index and its platforms, and read a malformed index as absent", () => {
+    const index = {
+      manifests: { docker: { digest: d("c"), size: 3 }, oci: { digest: d("e"), size: 4 } },
+      platforms: [
+        { platform: "linux/amd64", manifests: result.manifests },
+        {
+          platform: "linux/arm64",
+          manifests: { docker: { digest: d("f"), size: 5 }, oci: { digest: d("1"), size: 6 } },
+        },
+      ],
+    };
+    const record = tagRecordFrom({ ...result, index }, 5);
+    assert.deepEqual(parseTagRecord(JSON.stringify(record)), record);
+    for (const bad of [
+      null,
+      { ...index, platforms: "linux/arm64" },
+      { ...index, manifests: { docker: index.manifests.docker } },
+      { ...index, platforms: [{ platform: "linux/arm64", manifests: {} }] },
+    ]) {
+      assert.equal(parseTagRecord(JSON.stringify({ ...record, index: bad })), null);
+    }
+  });
 });

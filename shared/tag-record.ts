@@ -1,9 +1,10 @@
 // The edge's record of a tag resolution (stored in KV under tagKey): which manifest each flavour
-// maps to and until when the answer is fresh. Stale records are kept to serve while the origin is down.
+// maps to (and, for a name built for several platforms, its index and every platform's manifests)
+// and until when the answer is fresh. Stale records are kept to serve while the origin is down.
 
 import { isDigest } from "./digest.ts";
 import type { ManifestFlavour } from "./media-types.ts";
-import type { TagManifests } from "./origin-protocol.ts";
+import type { TagIndex, TagManifests } from "./origin-protocol.ts";
 
 export interface TagRecord extends TagManifests {
   /** Epoch milliseconds when the origin answered. */
@@ -38,11 +39,31 @@ export function parseTagRecord(text: string | null): TagRecord | null {
   const record = value as Partial<TagRecord>;
   if (typeof record.expiresAt !== "number" || typeof record.resolvedAt !== "number") return null;
   if (typeof record.name !== "string" || typeof record.tag !== "string") return null;
-  const manifests = record.manifests as Partial<TagRecord["manifests"]> | undefined;
-  const flavours: ManifestFlavour[] = ["docker", "oci"];
-  for (const flavour of flavours) {
-    const entry = manifests?.[flavour];
-    if (!entry || !isDigest(entry.digest) || typeof entry.size !== "number") return null;
+  if (!isManifestPair(record.manifests)) return null;
+  if (record.index !== undefined) {
+    const index = record.index as Partial<TagIndex> | null;
+    if (!index || !isManifestPair(index.manifests) || !Array.isArray(index.platforms)) return null;
+    for (const platform of index.platforms as unknown[]) {
+      const entry = platform as Partial<TagIndex["platforms"][number]> | null;
+      if (!entry || typeof entry.platform !== "string" || !isManifestPair(entry.manifests)) {
+        return null;
+      }
+    }
   }
   return record as TagRecord;
+}
+
+/** A `{docker, oci}` pair of manifest references. */
+function isManifestPair(value: unknown): boolean {
+  const manifests = value as Partial<TagRecord["manifests"]> | undefined;
+  const flavours: ManifestFlavour[] = ["docker", "oci"];
+  return flavours.every((flavour) => {
+    const entry = manifests?.[flavour];
+    return (
+      !!entry &&
+      typeof entry.digest === "string" &&
+      isDigest(entry.digest) &&
+      typeof entry.size === "number"
+    );
+  });
 }
