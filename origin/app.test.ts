@@ -39,6 +39,8 @@ async function makeApp(options: { secret?: string; private?: boolean } = {}) {
       objectsRestored: 0,
     },
     currentRevision: async () => "0123456789abcdef0123456789abcdef01234567",
+    platformNames: ["linux/amd64", "linux/arm64"],
+    hostPlatformName: "linux/amd64",
   } as unknown as ImageService;
   return createApp({
     images,
@@ -66,6 +68,8 @@ describe("origin app", () => {
     assert.match(page, /path:\/srv\/pkgs/);
     assert.match(page, /0123456789abcdef0123456789abcdef01234567/);
     assert.match(page, /x-broken\.drv&#39; failed &#60;script&#62;/);
+    assert.match(page, /built for <code>linux\/amd64<\/code>, <code>linux\/arm64<\/code>/);
+    assert.match(page, /clients that take no index get the linux\/amd64 image/);
   });
 
   it("answers unknown routes, including under /_origin, with JSON NOT_FOUND", async () => {
