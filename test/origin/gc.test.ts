@@ -20,7 +20,7 @@ import { FilesystemStorage } from "../../origin/storage/filesystem.ts";
 import { runInRootfs, skopeoCopy, umociUnpack } from "../support/clients.ts";
 import { testNixEnv } from "../support/nix-env.ts";
 import { runOriginToExit, startOrigin, type OriginProcess } from "../support/origin-process.ts";
-import { startS3Server, type S3TestServer } from "../support/s3-server.ts";
+import { originS3Env, startS3Server, type S3TestServer } from "../support/s3-server.ts";
 
 const exec = promisify(execFile);
 const gcSet = fileURLToPath(new URL("../fixtures/gc-pkgs", import.meta.url));
@@ -115,14 +115,7 @@ const backends: Backend[] = [
     tearDown: async () => {
       await s3?.stop();
     },
-    env: () => ({
-      NIXERY_STORAGE_BACKEND: "s3",
-      S3_ENDPOINT: s3.endpoint,
-      S3_BUCKET: s3.bucket,
-      AWS_ACCESS_KEY_ID: s3.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
-      S3_FORCE_PATH_STYLE: "true",
-    }),
+    env: () => originS3Env(s3),
     storage: (dataDir) =>
       new S3Storage({
         endpoint: s3.endpoint,
