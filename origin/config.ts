@@ -3,6 +3,7 @@
 
 import { resolve } from "node:path";
 import { availableParallelism } from "node:os";
+import type { PackageSetPolicy } from "./nix/expression.ts";
 import type { SourceConfig } from "./nix/source.ts";
 
 export type SourceSetting = SourceConfig;
@@ -48,6 +49,8 @@ export interface Config {
   gcGraceSeconds: number;
   originSecret: string | null;
   originPrivate: boolean;
+  /** What the package set's config allows: NIXERY_ALLOW_UNFREE, _INSECURE, _BROKEN. */
+  policy: PackageSetPolicy;
   /** Environment for Nix and git subprocesses: an allowlist (see childEnvironment). */
   childEnv: Record<string, string>;
 }
@@ -179,6 +182,14 @@ export function childEnvironment(env: Env): Record<string, string> {
   return childEnv;
 }
 
+function flag(env: Env, name: string): boolean {
+  const value = env[name] || "false";
+  if (!["true", "false"].includes(value)) {
+    throw new ConfigError(`${name} must be true or false, got "${value}"`);
+  }
+  return value === "true";
+}
+
 export function parseConfig(env: Env): Config {
   const dataDir = resolve(env.NIXERY_DATA_DIR || "data");
   const childEnv = childEnvironment(env);
@@ -218,6 +229,11 @@ export function parseConfig(env: Env): Config {
     gcGraceSeconds: integer(env, "NIXERY_GC_GRACE_SECONDS", 3600, 0, 365 * 24 * 3600),
     originSecret: env.ORIGIN_SECRET || null,
     originPrivate: parsePrivate(env),
+    policy: {
+      allowUnfree: flag(env, "NIXERY_ALLOW_UNFREE"),
+      allowInsecure: flag(env, "NIXERY_ALLOW_INSECURE"),
+      allowBroken: flag(env, "NIXERY_ALLOW_BROKEN"),
+    },
     childEnv,
   };
 }
