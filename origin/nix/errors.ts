@@ -264,3 +264,9 @@ export class NixBuildTimedOut extends Error {
     this.packages = packages;
   }
 }
+
+/** What Nix printed for an error that carries it, as a log field (never sent to clients). */
+export function nixOutputOf(error: unknown): { nixOutput?: string } {
+  const output = (error as { nixOutput?: unknown } | null)?.nixOutput;
+  return Array.isArray(output) && output.length > 0 ? { nixOutput: output.join("\n") } : {};
+}

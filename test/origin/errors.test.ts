@@ -151,6 +151,9 @@ describe("bad input and failed builds", () => {
     );
     assert.match(entry.message, /\nbroken: error: this package always fails$/);
     assert.deepEqual(entry.detail?.packages, ["broken"]);
+    // What Nix printed goes to the origin's log.
+    const logged = origin.logs.find((l) => l.event === "build failed" && l.image === "broken");
+    assert.match(String(logged?.nixOutput), /broken-1\.0\.drv/);
     assert.equal(entry.detail?.reason, "build_failed");
     // A retry within NIXERY_FAILURE_TTL_SECONDS gets the same answer without a second build.
     const builds = origin.logs.filter((l) => l.event === "build started").length;
