@@ -16,6 +16,9 @@
 #   arguments            test files to run instead of the default list, or `-- COMMAND…` to
 #                        run one command inside (e.g. `-- bash` for a shell)
 set -euo pipefail
+# The whole script is one compound command, read before it runs: editing it during a run
+# cannot change what the running copy does.
+{
 
 suite=${NIX_CURRENT:-trixie}
 case $suite in
@@ -219,3 +222,4 @@ status=0
 inChroot node --import tsx --test --test-concurrency=1 "${tests[@]}" || status=$?
 log "tests finished in $((SECONDS - started)) s with status $status"
 exit $status
+}
