@@ -40,7 +40,7 @@ recipe="layout=1 suite=$suite packages=${packages[*]}"
 
 # The tests that start real Nix, and the integration tests of the origin with every client
 # (skopeo, umoci, containerd's ctr, podman).
-defaultTests=(origin/nix/*.test.ts origin/builder/pipeline.test.ts test/origin/*.test.ts)
+defaultTests=(origin/nix/*.test.ts origin/builder/pipeline.test.ts test/origin/*.test.ts test/nix-store/*.test.ts)
 
 if [ "$(id -u)" -ne 0 ]; then
   if command -v sudo >/dev/null; then exec sudo -E "$self" "$@"; fi
