@@ -3,6 +3,7 @@
 
 import { resolve } from "node:path";
 import { availableParallelism } from "node:os";
+import type { PackageSetPolicy } from "./nix/expression.ts";
 import type { SourceConfig } from "./nix/source.ts";
 import type { Architecture } from "../shared/image-name.ts";
 import { InvalidPlatformList, parsePlatformList } from "../shared/platform.ts";
@@ -54,6 +55,8 @@ export interface Config {
   platforms: Architecture[];
   /** This machine's platform: what clients that take only a single manifest get. */
   hostArch: Architecture;
+  /** What the package set's config allows: NIXERY_ALLOW_UNFREE, _INSECURE, _BROKEN. */
+  policy: PackageSetPolicy;
   /** Environment for Nix and git subprocesses: an allowlist (see childEnvironment). */
   childEnv: Record<string, string>;
 }
@@ -199,6 +202,14 @@ function parsePlatforms(env: Env, hostArch: Architecture): Architecture[] {
   }
 }
 
+function flag(env: Env, name: string): boolean {
+  const value = env[name] || "false";
+  if (!["true", "false"].includes(value)) {
+    throw new ConfigError(`${name} must be true or false, got "${value}"`);
+  }
+  return value === "true";
+}
+
 export function parseConfig(env: Env): Config {
   const dataDir = resolve(env.NIXERY_DATA_DIR || "data");
   const childEnv = childEnvironment(env);
@@ -240,6 +251,11 @@ export function parseConfig(env: Env): Config {
     originPrivate: parsePrivate(env),
     platforms: parsePlatforms(env, hostArchitecture()),
     hostArch: hostArchitecture(),
+    policy: {
+      allowUnfree: flag(env, "NIXERY_ALLOW_UNFREE"),
+      allowInsecure: flag(env, "NIXERY_ALLOW_INSECURE"),
+      allowBroken: flag(env, "NIXERY_ALLOW_BROKEN"),
+    },
     childEnv,
   };
 }

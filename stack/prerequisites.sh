@@ -2,6 +2,8 @@
 # Installs the system packages the origin and the tests need, if any is missing (Debian/Ubuntu),
 # and the arm64 busybox that the fixture package set's aarch64-linux images hold.
 # Runs before `npm start` and `npm test` (npm's pre-scripts); quick when all is present.
+# debootstrap makes the Debian 13 chroot in which `npm test` runs the Nix tests on Nix 2.26 too
+# (test/nix-current/run.sh).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -12,7 +14,7 @@ export DEBIAN_FRONTEND=noninteractive
 # qemu-user-static runs the arm64 images' binaries in tests; openssh-server is the remote Nix
 # builder the tests start on 127.0.0.1 (its own config, key and port; Debian's service is not used).
 packages=(nix-bin busybox-static git skopeo umoci podman runc containerd docker-registry wrk procps
-  qemu-user-static openssh-server)
+  debootstrap qemu-user-static openssh-server)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

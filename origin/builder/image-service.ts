@@ -18,7 +18,7 @@ import type { ManifestRef, TagIndex, TagManifests } from "../../shared/origin-pr
 import type { BuildOutcome, BuildRecords } from "../cache/build-records.ts";
 import type { ManifestCache, ManifestEntry } from "../cache/manifest-cache.ts";
 import type { Logger } from "../log.ts";
-import { NixBuildTimedOut, PackagesNotFound, TagNotFound } from "../nix/errors.ts";
+import { NixBuildTimedOut, nixOutputOf, PackagesNotFound, TagNotFound } from "../nix/errors.ts";
 import type { NixRunner } from "../nix/runner.ts";
 import {
   describeSource,
@@ -323,7 +323,13 @@ export class ImageService {
       const outcome = outcomeOf(failure);
       const message = error instanceof Error ? error.message : String(error);
       this.record(image, tag, source?.revision ?? null, outcome, started, message);
-      this.deps.log.warn("build failed", { image: image.name, tag, outcome, error: message });
+      this.deps.log.warn("build failed", {
+        image: image.name,
+        tag,
+        outcome,
+        error: message,
+        ...nixOutputOf(error),
+      });
       throw failure;
     }
   }
