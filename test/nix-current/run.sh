@@ -34,7 +34,9 @@ cd "$repo"
 cacheDir=$repo/.cache/nix-current
 root=$cacheDir/$suite
 stamp=$root/.nixery-chroot-ready
-packages=(nodejs nix-bin busybox-static git skopeo umoci containerd runc podman ca-certificates procps)
+# qemu-user-static runs the arm64 images' binaries; openssh-server is the tests' remote Nix builder.
+packages=(nodejs nix-bin busybox-static git skopeo umoci containerd runc podman ca-certificates procps
+  qemu-user-static openssh-server)
 # The stamp holds this line: a chroot made for another list (or layout) is made again.
 recipe="layout=1 suite=$suite packages=${packages[*]}"
 
