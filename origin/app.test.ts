@@ -89,4 +89,22 @@ describe("origin app", () => {
     );
     assert.equal((await closed.request("/healthz")).status, 200);
   });
+
+  it("answers under Host values that a URL parser refuses (a.1, 999.1.1.1, 1.2.3.4.5, 09.1)", async () => {
+    const app = await makeApp();
+    const unknown = `sha256:${"3".repeat(64)}`;
+    for (const host of ["a.1", "999.1.1.1", "1.2.3.4.5", "09.1"]) {
+      // @hono/node-server hands the app a request whose URL is text built from Host.
+      const raw = (path: string) => {
+        const request = new Request(`http://placeholder${path}`, { headers: { Host: host } });
+        Object.defineProperty(request, "url", { value: `http://${host}${path}` });
+        return request;
+      };
+      assert.equal((await app.request(raw("/v2/"))).status, 200, host);
+      const blob = await app.request(raw(`/v2/hello/blobs/${unknown}`));
+      assert.equal(blob.status, 404, host);
+      assert.equal(await errorCode(blob), "BLOB_UNKNOWN");
+      assert.equal((await app.request(raw("/"))).status, 200, host);
+    }
+  });
 });
