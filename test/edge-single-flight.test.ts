@@ -114,7 +114,8 @@ describe("edge: concurrent blob misses without shared requests", () => {
         assert.equal(follower.body.length, layer.size);
         assert.equal(sha256(follower.body), layer.digest);
       }
-      assert.ok(originFetches(since) <= 2, `${originFetches(since)} origin fetches`);
+      // The leader's stream and its copy; two more if the copy died with the leader's request.
+      assert.ok(originFetches(since) <= 4, `${originFetches(since)} origin fetches`);
     });
   });
 
@@ -122,7 +123,8 @@ describe("edge: concurrent blob misses without shared requests", () => {
     await withEdge(async (edge) => {
       const since = proxy.requests.length;
       proxy.throttleBlobs = { bytes: 256 * 1024, delayMs: 20 };
-      proxy.cutNextBlobs = 1;
+      // The leader's stream to its client and its copy into R2 both die half-way.
+      proxy.cutNextBlobs = 2;
       let followers: Promise<{ status: number; body: Buffer; error: string | null }>[] = [];
       const leader = await getBlob(edge.url!, blobPath(), () => {
         followers = [1, 2].map(() => getBlob(edge.url!, blobPath()));
@@ -134,8 +136,9 @@ describe("edge: concurrent blob misses without shared requests", () => {
         assert.equal(follower.status, 200);
         assert.equal(sha256(follower.body), layer.digest);
       }
-      // The failed leader's fetch, and one take-over whose copy the other follower waited for.
-      assert.equal(originFetches(since), 2);
+      // The failed leader's two reads, and one take-over's two (its client's and its copy, which
+      // the other follower waited for).
+      assert.equal(originFetches(since), 4);
     });
   });
 });

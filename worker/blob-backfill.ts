@@ -1,6 +1,6 @@
-// Blob misses: the origin's body is verified as it streams to the client, and copied into R2
-// (verified too, under waitUntil), so the first pull is served at origin speed and the next one
-// from R2. Only verified, complete bytes are stored; a corrupt body ends the client's stream with
+// Blob misses: the origin's body is verified as it streams to the client, and a second read of
+// it is copied into R2 (verified too, under waitUntil), so the first pull is served at origin
+// speed and the next one from R2. Only verified, complete bytes are stored; a corrupt body ends the client's stream with
 // an error instead of its last bytes.
 //
 // Concurrent misses for one blob in one isolate: the first request leads (it streams from the
@@ -16,13 +16,14 @@ import {
   claimCopy,
   currentCopy,
   finishCopy,
+  recordClientProgress,
   recordProgress,
   type CopyRecord,
 } from "./blob-copies.ts";
 import { maxSinglePutBytes, type BlobStore } from "./blob-store.ts";
 import { logEvent } from "./log.ts";
 import type { OriginClient } from "./origin-client.ts";
-import { verifyingTransform, withLength } from "./verify.ts";
+import { verifiedStream, withLength } from "./verify.ts";
 
 /** A follower that has waited this long streams from the origin itself (without storing). */
 export const maxFollowerWaitMs = 60_000;
@@ -102,7 +103,14 @@ export class BlobBackfill {
     }
   }
 
-  /** Streams from the origin to the client and copies the whole blob into R2. */
+  /**
+   * Streams from the origin to the client, verified, then copies the whole blob into R2 from a
+   * second origin read, once the client's stream has ended (completed, failed or cancelled). The
+   * client's stream is not teed into the copy, and the copy does not run beside it: a tee runs at
+   * the pace of its slower branch, and a concurrent copy (hashing, R2's own checksum) competes
+   * for the same CPU; either made the first pull of a 100 MB layer many times slower than the
+   * origin. Followers see the client's progress too, so they keep waiting rather than take over.
+   */
   async #lead(digest: Digest, range: RangeRequest, record: CopyRecord): Promise<BlobRead | null> {
     const { origin, repository } = this.#deps;
     let copying = false;
@@ -112,53 +120,61 @@ export class BlobBackfill {
         finishCopy(digest, record, "absent", this.#now());
         return null;
       }
-      let span: ByteRange | null = null;
-      let rangeError: unknown = null;
-      try {
-        span = range.resolve(blob.size);
-      } catch (error) {
-        rangeError = error;
-      }
-      const verified = blob.body.pipeThrough(verifyingTransform(digest, blob.size));
       const storable = blob.size <= maxSinglePutBytes;
-      const wholeToClient = span === null && rangeError === null;
-      let toClient: ReadableStream<Uint8Array> | null = null;
-      let toStore: ReadableStream<Uint8Array> | null = null;
-      if (storable && wholeToClient) [toClient, toStore] = verified.tee();
-      else if (storable) toStore = verified;
-      else if (wholeToClient) toClient = verified;
-      else void verified.cancel().catch(() => {});
-
-      if (toStore) {
-        copying = true;
-        this.#copy(digest, record, toStore, blob.size);
-      } else {
+      if (!storable) {
         finishCopy(digest, record, "unstorable", this.#now());
         logEvent("blob too large to store", { digest, size: blob.size });
       }
-      if (rangeError !== null) throw rangeError;
-      if (toClient) return { size: blob.size, range: null, body: withLength(toClient, blob.size) };
-      return await this.#span(digest, blob.size, span!);
+      let span: ByteRange | null;
+      try {
+        span = range.resolve(blob.size);
+      } catch (error) {
+        await blob.body.cancel().catch(() => {});
+        if (storable) this.#copy(digest, record, blob.size, Promise.resolve());
+        copying = storable;
+        throw error;
+      }
+      if (span) {
+        await blob.body.cancel().catch(() => {});
+        copying = storable;
+        if (storable) this.#copy(digest, record, blob.size, Promise.resolve());
+        return await this.#span(digest, blob.size, span);
+      }
+      // The executor runs at once, so `clientEnded` is always set before it is used.
+      let clientEnded = () => {};
+      const clientDone = new Promise<void>((resolve) => (clientEnded = resolve));
+      const verified = verifiedStream(blob.body, digest, blob.size, {
+        onBytes: () => recordClientProgress(record, this.#now()),
+        onEnd: () => clientEnded(),
+      });
+      copying = storable;
+      if (storable) this.#copy(digest, record, blob.size, clientDone);
+      return { size: blob.size, range: null, body: withLength(verified, blob.size) };
     } catch (error) {
       if (!copying) finishCopy(digest, record, "failed", this.#now());
       throw error;
     }
   }
 
-  /** Puts a verified stream into R2 under waitUntil, recording progress for followers. */
-  #copy(digest: Digest, record: CopyRecord, body: ReadableStream<Uint8Array>, size: number): void {
-    const { blobs, waitUntil } = this.#deps;
-    const started = this.#now();
+  /**
+   * Reads the blob from the origin into R2 under waitUntil once `after` settles, recording
+   * progress for followers.
+   */
+  #copy(digest: Digest, record: CopyRecord, size: number, after: Promise<void>): void {
+    const { blobs, origin, repository, waitUntil } = this.#deps;
     const now = this.#now;
-    const counted = body.pipeThrough(
-      new TransformStream<Uint8Array, Uint8Array>({
-        transform(chunk, controller) {
-          recordProgress(record, chunk.byteLength, now());
-          controller.enqueue(chunk);
-        },
-      }),
-    );
-    const storing = blobs.put(digest, counted, size).then(
+    let started = now();
+    const storing = (async () => {
+      await after;
+      started = now();
+      recordClientProgress(record, started);
+      const blob = await origin.fetchBlob(repository, digest);
+      if (!blob) throw new Error("the origin no longer has the blob");
+      const verified = verifiedStream(blob.body, digest, size, {
+        onBytes: (bytes) => recordProgress(record, bytes, now()),
+      });
+      await blobs.put(digest, verified, size);
+    })().then(
       () => {
         finishCopy(digest, record, "stored", this.#now());
         logEvent("blob backfilled", { digest, size, ms: this.#now() - started });
@@ -196,7 +212,7 @@ export class BlobBackfill {
       await blob.body.cancel().catch(() => {});
       return this.#span(digest, blob.size, span);
     }
-    const verified = blob.body.pipeThrough(verifyingTransform(digest, blob.size));
+    const verified = verifiedStream(blob.body, digest, blob.size);
     return { size: blob.size, range: null, body: withLength(verified, blob.size) };
   }
 }

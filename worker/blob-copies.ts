@@ -54,6 +54,11 @@ export function claimCopy(digest: Digest, now: number): CopyRecord | null {
   return record;
 }
 
+/** The leader's own client is still receiving the blob (the copy starts after it). */
+export function recordClientProgress(record: CopyRecord, now: number): void {
+  record.updatedAt = now;
+}
+
 export function recordProgress(record: CopyRecord, bytes: number, now: number): void {
   record.copied += bytes;
   record.updatedAt = now;
