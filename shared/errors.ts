@@ -4,6 +4,8 @@
 // message: skopeo, podman and Docker show a 404's message to the user but hide 5xx bodies, so
 // this is the only channel through which "builder for …drv failed: <log>" reaches them.
 
+import { uncachedControl } from "./cache-policy.ts";
+
 export const errorCodes = {
   BLOB_UNKNOWN: { status: 404, message: "blob unknown to registry" },
   MANIFEST_UNKNOWN: { status: 404, message: "manifest unknown" },
@@ -73,7 +75,7 @@ export function toRegistryError(error: unknown): RegistryError {
 export function errorResponse(error: RegistryError, method = "GET"): Response {
   const headers = new Headers(error.headers);
   headers.set("Content-Type", "application/json");
-  headers.set("Cache-Control", "no-store");
+  headers.set("Cache-Control", uncachedControl);
   headers.set("Docker-Distribution-API-Version", "registry/2.0");
   const body = JSON.stringify(error.toBody());
   headers.set("Content-Length", String(new TextEncoder().encode(body).byteLength));

@@ -2,6 +2,13 @@
 // origin (Node) and the edge (workerd) answer every route identically from this one piece of code.
 
 import { isDigest, looksLikeDigest, type Digest } from "./digest.ts";
+import {
+  defaultVisibility,
+  digestCacheControl,
+  tagCacheControl,
+  uncachedControl,
+  type Visibility,
+} from "./cache-policy.ts";
 import { RegistryError } from "./errors.ts";
 import { assertValidName, isValidTag, parseImageName, type ImageRequest } from "./image-name.ts";
 import { negotiateFlavour, type ManifestFlavour } from "./media-types.ts";
@@ -51,8 +58,6 @@ export interface RegistrySource {
 /** Tells users which revision of the package set an image came from. */
 export const revisionHeader = "Nixery-Source-Revision";
 
-export const immutableCacheControl = "public, max-age=31536000, immutable";
-
 /** A conditional request only needs to know that the blob exists. */
 const headRange = rangeRequest(null);
 
@@ -91,6 +96,7 @@ function parseDigestParam(value: string): Digest {
 export async function handleRegistryRequest(
   request: Request,
   source: RegistrySource,
+  visibility: Visibility = defaultVisibility,
 ): Promise<Response | null> {
   const url = requestTarget(request.url);
   const route = matchRoute(url.pathname);
@@ -117,7 +123,7 @@ export async function handleRegistryRequest(
       const headers: Record<string, string> = {
         ...baseHeaders,
         "Content-Type": "application/json",
-        "Cache-Control": "no-store",
+        "Cache-Control": uncachedControl,
       };
       if (page.next) {
         const next = new URLSearchParams({ n: String(page.next.n), last: page.next.last });
@@ -126,9 +132,9 @@ export async function handleRegistryRequest(
       return new Response(method === "HEAD" ? null : body, { headers });
     }
     case "manifest":
-      return serveManifest(request, route.name, route.reference, method, source);
+      return serveManifest(request, route.name, route.reference, method, source, visibility);
     case "blob":
-      return serveBlob(request, route.name, route.digest, method, source);
+      return serveBlob(request, route.name, route.digest, method, source, visibility);
   }
 }
 
@@ -138,13 +144,14 @@ async function serveManifest(
   reference: string,
   method: "GET" | "HEAD",
   source: RegistrySource,
+  visibility: Visibility,
 ): Promise<Response> {
   if (looksLikeDigest(reference) || reference.startsWith("sha256:")) {
     assertValidName(name);
     const digest = parseDigestParam(reference);
     const manifest = await source.manifestByDigest(digest);
     if (!manifest) throw new RegistryError("MANIFEST_UNKNOWN", `manifest ${digest} is not known`);
-    return manifestResponse(request, manifest, method, immutableCacheControl, {});
+    return manifestResponse(request, manifest, method, digestCacheControl(visibility), {});
   }
   const image = parseImageName(name);
   if (!isValidTag(reference)) {
@@ -157,8 +164,7 @@ async function serveManifest(
   }
   const flavour = negotiateFlavour(request.headers.get("accept"));
   const answer = await source.manifestForTag(image, reference, flavour, method);
-  const cacheControl =
-    answer.maxAgeSeconds > 0 ? `public, max-age=${answer.maxAgeSeconds}` : "no-cache";
+  const cacheControl = tagCacheControl(answer.maxAgeSeconds, visibility);
   return manifestResponse(request, answer.manifest, method, cacheControl, {
     Vary: "Accept",
     ...(answer.revision ? { [revisionHeader]: answer.revision } : {}),
@@ -192,6 +198,7 @@ async function serveBlob(
   digestParam: string,
   method: "GET" | "HEAD",
   source: RegistrySource,
+  visibility: Visibility,
 ): Promise<Response> {
   assertValidName(name);
   const digest = parseDigestParam(digestParam);
@@ -201,7 +208,7 @@ async function serveBlob(
     "Docker-Content-Digest": digest,
     ETag: `"${digest}"`,
     "Accept-Ranges": "bytes",
-    "Cache-Control": immutableCacheControl,
+    "Cache-Control": digestCacheControl(visibility),
   };
   // Conditional answers only for blobs that exist: a 304 for an unknown digest would tell a cache
   // that something is there.

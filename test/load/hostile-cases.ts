@@ -384,6 +384,7 @@ export async function runHostile(
   cases: HostileCase[],
   count: number,
   concurrency: number,
+  onProgress?: (tally: Tally) => void,
 ): Promise<Tally> {
   const tally = emptyTally();
   let next = 0;
@@ -395,6 +396,7 @@ export async function runHostile(
       const headOnly = [testCase.head === true];
       const result = await exchange(port, testCase.bytes, { headOnly, timeoutMs: 5_000 });
       record(tally, testCase, result);
+      if (onProgress && tally.requests % 1000 === 0) onProgress(tally);
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));

@@ -42,7 +42,11 @@ try {
   const count = Number(values.requests);
   console.error(`${count} hostile requests (${cases.length} kinds) at http://${stack.edgeHost}…`);
   const started = Date.now();
-  const tally = await runHostile(port, cases, count, Number(values.concurrency));
+  const tally = await runHostile(port, cases, count, Number(values.concurrency), (so) =>
+    console.error(
+      `${so.requests}: ${so.serverErrors} 5xx, ${so.nonJsonErrors} non-JSON errors, ${so.lost} lost, ${so.wrongStatus} wrong status`,
+    ),
+  );
   const seconds = (Date.now() - started) / 1000;
 
   const tls = await Promise.all([1, 2, 3].map(() => tlsProbe(port)));
