@@ -105,13 +105,11 @@ export class EdgeRegistrySource implements RegistrySource {
   async #resolve(name: string, tag: string, canonical: string): Promise<TagRecord> {
     const result: TagManifests = await this.#deps.origin.resolveTag(name, tag);
     const record = tagRecordFrom(result, this.#now());
-    for (const flavour of flavours) {
-      const manifest = await this.manifestByDigest(record.manifests[flavour].digest);
-      if (!manifest)
-        throw new RegistryError(
-          "MANIFEST_UNKNOWN",
-          `the builder lost a manifest of ${name}:${tag}`,
-        );
+    const stored = await Promise.all(
+      flavours.map((flavour) => this.manifestByDigest(record.manifests[flavour].digest)),
+    );
+    if (stored.includes(null)) {
+      throw new RegistryError("MANIFEST_UNKNOWN", `the builder lost a manifest of ${name}:${tag}`);
     }
     this.#deps.waitUntil(
       this.#deps.manifests

@@ -363,7 +363,7 @@ export function record(tally: Tally, testCase: HostileCase, result: Exchange): v
       [501, 505].includes(response.status) && testCase.statuses?.includes(response.status);
     if (response.status >= 500 && !deliberate) {
       tally.serverErrors++;
-      note(`${response.status}`);
+      note(`${response.status} ${response.body.toString("utf8").slice(0, 400)}`);
     }
     if (response.status >= 400 && !isRegistryJson(response, testCase.head === true)) {
       if (testCase.wellFormed) tally.nonJsonErrors++;
