@@ -130,4 +130,7 @@ in
       let drv = (walk name).value;
       in map (o: drv.${o}.drvPath) (outputsOf drv))
     requested;
+
+  # The origin's start-up check: does the source import to an attribute set of packages?
+  isPackageSet = isAttrs pkgs;
 }

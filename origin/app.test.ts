@@ -11,6 +11,7 @@ import type { ImageService } from "./builder/image-service.ts";
 import { BuildRecords } from "./cache/build-records.ts";
 import { openDatabase } from "./cache/database.ts";
 import { createLogger } from "./log.ts";
+import { Readiness } from "./readiness.ts";
 import { FilesystemStorage } from "./storage/filesystem.ts";
 
 async function makeApp(options: { secret?: string; private?: boolean } = {}) {
@@ -28,7 +29,16 @@ async function makeApp(options: { secret?: string; private?: boolean } = {}) {
   const images = {
     sourceId: "path:/srv/pkgs",
     stats: { running: 0, queued: 0 },
-    counters: { manifestHits: 0, manifestMisses: 0, layersPacked: 0, layersReused: 0 },
+    counters: {
+      manifestHits: 0,
+      manifestMisses: 0,
+      jobsJoined: 0,
+      failuresRepeated: 0,
+      layersPacked: 0,
+      layersReused: 0,
+      objectsRestored: 0,
+    },
+    currentRevision: async () => "0123456789abcdef0123456789abcdef01234567",
   } as unknown as ImageService;
   return createApp({
     images,
@@ -36,7 +46,9 @@ async function makeApp(options: { secret?: string; private?: boolean } = {}) {
     builds,
     originSecret: options.secret ?? null,
     originPrivate: options.private ?? false,
-    currentRevision: async () => "0123456789abcdef0123456789abcdef01234567",
+    readiness: new Readiness({ storage: () => storage.check() }),
+    nixProcesses: new Map([["nix-instantiate", 3]]),
+    collector: null,
     log: createLogger(() => {}),
   });
 }

@@ -11,6 +11,9 @@ import { renderMetrics } from "./metrics.ts";
 import { createOriginSource } from "./registry-source.ts";
 import { buildRoutes } from "./routes/builds.ts";
 import { requireSecret } from "./routes/require-secret.ts";
+import { upkeepRoutes } from "./routes/upkeep.ts";
+import type { GarbageCollector } from "./gc/scheduler.ts";
+import type { Readiness } from "./readiness.ts";
 import { renderStartPage } from "./start-page.ts";
 import type { BlobReader } from "./storage/storage.ts";
 
@@ -18,11 +21,15 @@ export interface AppDeps {
   images: ImageService;
   storage: BlobReader & { readonly description: string };
   builds: BuildRecords;
+  /** Whether storage, Nix and the package source answer now (for /healthz). */
+  readiness: Readiness;
+  /** Nix and git processes started since start, by command (for /metrics). */
+  nixProcesses: ReadonlyMap<string, number>;
+  /** The storage collector (null: none, e.g. in unit tests). */
+  collector: GarbageCollector | null;
   originSecret: string | null;
   /** Require the shared secret on the registry API too (an origin reachable only by the edge). */
   originPrivate: boolean;
-  /** The source revision `latest` serves now, for the start page. */
-  currentRevision: () => Promise<string | null>;
   log: Logger;
 }
 
@@ -31,7 +38,7 @@ export function createApp(deps: AppDeps): Hono {
   const source = createOriginSource(deps.images, deps.storage);
 
   app.get("/", async (c) => {
-    const revision = await deps.currentRevision().catch(() => null);
+    const revision = await deps.images.currentRevision().catch(() => null);
     return c.html(
       renderStartPage({
         host: c.req.header("host") ?? "localhost",
@@ -44,7 +51,16 @@ export function createApp(deps: AppDeps): Hono {
     );
   });
 
-  app.get("/healthz", (c) => c.json({ ok: true, builds: deps.images.stats }));
+  // Readiness: 503 while a dependency a pull needs is down. /livez only says the process answers.
+  app.get("/healthz", async (c) => {
+    const report = await deps.readiness.report();
+    return c.json(
+      { ok: report.ready, checks: report.checks, builds: deps.images.stats },
+      report.ready ? 200 : 503,
+      { "Cache-Control": "no-store" },
+    );
+  });
+  app.get("/livez", (c) => c.text("ok\n", 200, { "Cache-Control": "no-store" }));
 
   if (deps.originPrivate) app.use("/metrics", requireSecret(deps.originSecret));
   app.get("/metrics", (c) =>
@@ -53,6 +69,8 @@ export function createApp(deps: AppDeps): Hono {
         buildOutcomes: deps.builds.counts(),
         builds: deps.images.stats,
         counters: deps.images.counters,
+        nixProcesses: deps.nixProcesses,
+        collector: deps.collector?.totals ?? null,
       }),
       200,
       { "Content-Type": "text/plain; version=0.0.4" },
@@ -60,6 +78,7 @@ export function createApp(deps: AppDeps): Hono {
   );
 
   app.route("/_origin", buildRoutes(deps.images, deps.originSecret));
+  app.route("/_origin", upkeepRoutes(deps.images, deps.collector, deps.originSecret));
 
   if (deps.originPrivate) app.use("/v2/*", requireSecret(deps.originSecret));
 

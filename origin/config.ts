@@ -40,9 +40,15 @@ export interface Config {
   failureTtlSeconds: number;
   packConcurrency: number;
   gzipLevel: number;
+  /** Images not requested for this long lose their stored objects (restored on request). */
+  gcUnusedSeconds: number;
+  /** How often the origin collects storage (0: only by hand). */
+  gcIntervalSeconds: number;
+  /** Objects younger than this are never collected. */
+  gcGraceSeconds: number;
   originSecret: string | null;
   originPrivate: boolean;
-  /** Environment for Nix and git subprocesses (NIX_CONF_DIR, NIX_CONFIG, PATH, credentials…). */
+  /** Environment for Nix and git subprocesses: an allowlist (see childEnvironment). */
   childEnv: Record<string, string>;
 }
 
@@ -131,10 +137,51 @@ function parsePrivate(env: Env): boolean {
   return value === "true";
 }
 
+/** Variables a child may see by exact name. */
+const childNames = new Set([
+  "PATH",
+  "HOME",
+  "USER",
+  "LOGNAME",
+  "LANG",
+  "LANGUAGE",
+  "TZ",
+  "TMPDIR",
+  "TERM",
+  "SSL_CERT_FILE",
+  "SSL_CERT_DIR",
+  "CURL_CA_BUNDLE",
+  "SSH_AUTH_SOCK",
+  "SSH_AGENT_PID",
+  ...["http_proxy", "https_proxy", "ftp_proxy", "all_proxy", "no_proxy"].flatMap((name) => [
+    name,
+    name.toUpperCase(),
+  ]),
+]);
+/** Variables a child may see by prefix: Nix's own settings, XDG directories, git and locale. */
+const childPrefixes = ["NIX_", "XDG_", "GIT_", "LC_"];
+/** The origin's own settings that share the NIX_ prefix (Nixery's names); children need neither. */
+const originOnly = new Set(["NIX_POPULARITY_URL", "NIX_TIMEOUT"]);
+
+/**
+ * The environment of Nix and git children: an allowlist, so that storage credentials, the origin
+ * secret and anything else in the origin's environment never reach package-set code (which can
+ * read any variable with builtins.getEnv and write it into a store path or an image).
+ */
+export function childEnvironment(env: Env): Record<string, string> {
+  const childEnv: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) {
+    if (value === undefined || originOnly.has(key)) continue;
+    if (childNames.has(key) || childPrefixes.some((prefix) => key.startsWith(prefix))) {
+      childEnv[key] = value;
+    }
+  }
+  return childEnv;
+}
+
 export function parseConfig(env: Env): Config {
   const dataDir = resolve(env.NIXERY_DATA_DIR || "data");
-  const childEnv: Record<string, string> = {};
-  for (const [key, value] of Object.entries(env)) if (value !== undefined) childEnv[key] = value;
+  const childEnv = childEnvironment(env);
   return {
     host: env.HOST || "0.0.0.0",
     port: integer(env, "PORT", 8081, 0, 65535),
@@ -160,6 +207,15 @@ export function parseConfig(env: Env): Config {
     failureTtlSeconds: integer(env, "NIXERY_FAILURE_TTL_SECONDS", 30, 0, 24 * 3600),
     packConcurrency: integer(env, "NIXERY_PACK_CONCURRENCY", availableParallelism(), 1, 64),
     gzipLevel: integer(env, "NIXERY_GZIP_LEVEL", 6, 1, 9),
+    gcUnusedSeconds: integer(
+      env,
+      "NIXERY_GC_UNUSED_SECONDS",
+      30 * 24 * 3600,
+      0,
+      10 * 365 * 24 * 3600,
+    ),
+    gcIntervalSeconds: integer(env, "NIXERY_GC_INTERVAL_SECONDS", 3600, 0, 365 * 24 * 3600),
+    gcGraceSeconds: integer(env, "NIXERY_GC_GRACE_SECONDS", 3600, 0, 365 * 24 * 3600),
     originSecret: env.ORIGIN_SECRET || null,
     originPrivate: parsePrivate(env),
     childEnv,

@@ -1,28 +1,57 @@
-// Starts the origin: reads the environment (the only place that does), wires the pieces
-// together and serves HTTP. Exits with a clear message on bad configuration.
+// Starts the origin: reads the environment (the only place that does), checks every dependency
+// once (one line and exit status 2 for each misconfiguration), wires the pieces together and
+// serves HTTP. A bug in a request is logged and the origin keeps serving.
 
 import { serve } from "@hono/node-server";
-import { mkdir, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { resolve } from "node:path";
+import type { Server } from "node:http";
 import { createApp } from "./app.ts";
 import { BuildRecords } from "./cache/build-records.ts";
-import { openDatabase } from "./cache/database.ts";
 import { LayerCache } from "./cache/layer-cache.ts";
 import { ManifestCache } from "./cache/manifest-cache.ts";
 import { ConfigError, parseConfig, type Config } from "./config.ts";
 import { ImageService } from "./builder/image-service.ts";
-import { loadPopularity } from "./layers/popularity.ts";
-import { createLogger } from "./log.ts";
-import { createNixRunner } from "./nix/runner.ts";
-import { resolveSource } from "./nix/source.ts";
+import { LayerPopularity } from "./cache/layer-popularity.ts";
+import { Layering } from "./layers/layering.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { countingRunner, createNixRunner } from "./nix/runner.ts";
+import {
+  checkNix,
+  checkSource,
+  claimDataDir,
+  describe,
+  loadPopularityChecked,
+  openDatabaseIn,
+  StartupError,
+} from "./preflight.ts";
+import { Readiness } from "./readiness.ts";
+import { PublishedImages } from "./cache/published-images.ts";
+import { Pins } from "./gc/pins.ts";
+import { GarbageCollector } from "./gc/scheduler.ts";
+import { holderUrl, writeHolderUrl, type DataDirLock } from "./data-dir-lock.ts";
+import { collectGarbage, type CollectionReport } from "./gc/collector.ts";
 import { FilesystemStorage } from "./storage/filesystem.ts";
 import { S3Storage } from "./storage/s3.ts";
 import type { Storage } from "./storage/storage.ts";
+import { UploadJournal } from "./storage/upload-journal.ts";
 
 async function openStorage(config: Config): Promise<Storage> {
   const setting = config.storage;
-  if (setting.backend === "filesystem") return new FilesystemStorage(setting.path).init();
-  return new S3Storage({
+  if (setting.backend === "filesystem") {
+    try {
+      const storage = await new FilesystemStorage(setting.path).init();
+      await storage.check();
+      return storage;
+    } catch (error) {
+      throw new StartupError(
+        "STORAGE_PATH",
+        setting.path,
+        `cannot write there (${describe(error)})`,
+      );
+    }
+  }
+  const storage = await new S3Storage({
     endpoint: setting.endpoint,
     bucket: setting.bucket,
     region: setting.region,
@@ -32,30 +61,68 @@ async function openStorage(config: Config): Promise<Storage> {
     partSize: setting.partSizeBytes,
     presignRedirects: setting.presignSeconds ? { expiresSeconds: setting.presignSeconds } : null,
     scratchDir: resolve(config.dataDir, "scratch"),
+    journal: await new UploadJournal(resolve(config.dataDir, "uploads")).init(),
   }).init();
+  await storage.check().catch((error: unknown) => {
+    throw new StartupError(
+      "S3_BUCKET",
+      `${setting.bucket} at S3_ENDPOINT=${setting.endpoint}`,
+      `unreachable or refused (${describe(error)})`,
+    );
+  });
+  return storage;
 }
 
-async function main(): Promise<void> {
-  const log = createLogger();
-  let config: Config;
-  try {
-    config = parseConfig(process.env);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`configuration error: ${error.message}\n`);
-      process.exit(2);
-    }
-    throw error;
-  }
-  await mkdir(config.dataDir, { recursive: true });
-  // GC roots left by builds of a previous run that did not finish (e.g. a crash) would keep
-  // their store paths alive forever; no build is running yet, so they can all go.
+/** Listens, turning "port in use" and friends into a StartupError. */
+function listen(
+  app: { fetch: (request: Request) => Response | Promise<Response> },
+  config: Config,
+) {
+  return new Promise<{ server: Server; port: number }>((resolveListen, reject) => {
+    const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) =>
+      resolveListen({ server: server as Server, port: info.port }),
+    ) as Server;
+    server.once("error", (error: NodeJS.ErrnoException) => {
+      const reason =
+        error.code === "EADDRINUSE"
+          ? `${config.host}:${config.port} is already in use; stop what listens there or choose another PORT`
+          : `cannot listen on ${config.host}:${config.port} (${describe(error)})`;
+      reject(new StartupError("PORT", String(config.port), reason));
+    });
+  });
+}
+
+/** A bug must not become an outage: log what escaped and keep serving. */
+function keepServingOnBugs(log: Logger): void {
+  process.on("unhandledRejection", (reason) => {
+    log.error("unhandled rejection (a bug; the origin keeps serving)", { error: stackOf(reason) });
+  });
+  process.on("uncaughtException", (error) => {
+    log.error("uncaught exception (a bug; the origin keeps serving)", { error: stackOf(error) });
+  });
+}
+
+async function start(config: Config, log: Logger): Promise<void> {
+  const lock = await claimDataDir(config.dataDir);
+  // No other origin uses this data dir (it is locked), so whatever GC roots and scratch files it
+  // holds are left by an earlier run that did not finish (a crash): they can all go.
   await rm(config.gcRootDir, { recursive: true, force: true });
-  const db = openDatabase(config.databasePath);
+  const db = openDatabaseIn(config.dataDir, config.databasePath);
+  const runner = countingRunner(createNixRunner({ env: config.childEnv }));
+  const nixVersion = await checkNix(runner, config.childEnv.PATH ?? "");
+  await checkSource(config.source, runner);
+  // Without a popularity file the layer order is learned from the images this origin publishes.
+  const popularity =
+    config.popularitySource === null ? null : await loadPopularityChecked(config.popularitySource);
   const storage = await openStorage(config);
-  const runner = createNixRunner({ env: config.childEnv });
-  const popularity = await loadPopularity(config.popularitySource);
+  const leftovers = await storage.cleanUpAfterCrash();
+  if (leftovers.scratchFiles > 0 || leftovers.abortedUploads > 0) {
+    log.info("removed leftovers of an earlier run", leftovers);
+  }
+
   const builds = new BuildRecords(db);
+  const published = new PublishedImages(db);
+  const pins = new Pins();
   const shutdownController = new AbortController();
   const images = new ImageService({
     signal: shutdownController.signal,
@@ -69,50 +136,77 @@ async function main(): Promise<void> {
     maxQueuedBuilds: config.maxQueuedBuilds,
     failureTtlSeconds: config.failureTtlSeconds,
     log,
+    published,
+    storageWriter: storage,
+    // Uses are written often enough that none is lost to the collector's window.
+    touchEveryMs: Math.min(10 * 60 * 1000, (config.gcUnusedSeconds * 1000) / 4),
     pipeline: {
       runner,
       storage,
       layerCache: new LayerCache(db),
-      popularity,
-      layerOptions: {
-        budget: config.layerBudget,
-        bigThreshold: config.bigPathBytes,
-        popularThreshold: config.popularThreshold,
-      },
+      layering: new Layering({
+        popularity,
+        history: new LayerPopularity(db),
+        options: {
+          budget: config.layerBudget,
+          bigThreshold: config.bigPathBytes,
+          popularThreshold: config.popularThreshold,
+        },
+      }),
       packConcurrency: config.packConcurrency,
       gzipLevel: config.gzipLevel,
       nixTimeoutMs: config.nixTimeoutSeconds * 1000,
       gcRootDir: config.gcRootDir,
       log,
+      published,
+      pins,
     },
   });
-
-  let revisionCache: { at: number; value: Promise<string | null> } | null = null;
-  const currentRevision = () => {
-    if (!revisionCache || Date.now() - revisionCache.at > 60_000) {
-      const value = resolveSource(config.source, "latest", runner).then((s) => s.revision);
-      revisionCache = { at: Date.now(), value };
-    }
-    return revisionCache.value;
-  };
+  const collector = new GarbageCollector(
+    {
+      storage,
+      published,
+      pins,
+      unusedMs: config.gcUnusedSeconds * 1000,
+      graceMs: config.gcGraceSeconds * 1000,
+      signal: shutdownController.signal,
+    },
+    log,
+  );
+  const readiness = new Readiness({
+    storage: () => storage.check(),
+    nix: async () => {
+      await checkNix(runner, config.childEnv.PATH ?? "");
+    },
+    source: async () => {
+      await images.currentRevision();
+    },
+  });
 
   const app = createApp({
     images,
     storage,
     builds,
+    readiness,
+    nixProcesses: runner.counts,
+    collector,
     originSecret: config.originSecret,
     originPrivate: config.originPrivate,
-    currentRevision,
     log,
   });
-  const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
-    log.info("origin listening", {
-      url: `http://${config.host}:${info.port}`,
-      port: info.port,
-      source: images.sourceId,
-      storage: storage.description,
-    });
+  const { server, port } = await listen(app, config);
+  log.info("origin listening", {
+    url: `http://${config.host}:${port}`,
+    port,
+    source: images.sourceId,
+    storage: storage.description,
+    nix: nixVersion,
   });
+  writeHolderUrl(
+    config.dataDir,
+    `http://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${port}`,
+  );
+  collector.schedule(config.gcIntervalSeconds * 1000);
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -120,14 +214,92 @@ async function main(): Promise<void> {
     stopping = true;
     log.info("origin stopping", { signal, builds: images.stats });
     server.close();
-    // Stop running Nix builds (SIGTERM reaches their builders) and let them record the outcome.
+    collector.stop();
+    // Stop running Nix builds and packing (SIGTERM reaches their builders); let them record it.
     shutdownController.abort(new Error(`origin stopping (${signal})`));
-    await Promise.race([images.drain(), new Promise((resolve) => setTimeout(resolve, 15_000))]);
+    await Promise.race([images.drain(), new Promise((done) => setTimeout(done, 15_000))]);
     db.close();
+    lock.release();
     process.exit(0);
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("SIGINT", () => void shutdown("SIGINT"));
+}
+
+function stackOf(error: unknown): string {
+  return error instanceof Error ? (error.stack ?? error.message) : String(error);
+}
+
+/**
+ * `npm run gc`: one storage collection, printed. When an origin holds the data dir, it is asked
+ * to collect (POST /_origin/gc); otherwise the collection runs here, under the data dir's lock.
+ */
+async function collectOnce(config: Config): Promise<void> {
+  let report: CollectionReport;
+  let lock: DataDirLock | null = null;
+  try {
+    lock = await claimDataDir(config.dataDir);
+  } catch (error) {
+    const url = holderUrl(config.dataDir);
+    if (!(error instanceof StartupError) || !url) throw error;
+    process.stderr.write(
+      `an origin is running on ${config.dataDir}; asking it (${url}) to collect\n`,
+    );
+    const response = await fetch(`${url}/_origin/gc`, {
+      method: "POST",
+      headers: config.originSecret ? { Authorization: `Bearer ${config.originSecret}` } : {},
+    });
+    if (!response.ok)
+      throw new Error(`${url}/_origin/gc answered ${response.status}: ${await response.text()}`);
+    report = (await response.json()) as CollectionReport;
+  }
+  if (lock) {
+    const db = openDatabaseIn(config.dataDir, config.databasePath);
+    const storage = await openStorage(config);
+    report = await collectGarbage({
+      storage,
+      published: new PublishedImages(db),
+      pins: new Pins(),
+      unusedMs: config.gcUnusedSeconds * 1000,
+      graceMs: config.gcGraceSeconds * 1000,
+    });
+    db.close();
+    lock.release();
+  }
+  process.stdout.write(formatReport(report!));
+}
+
+function formatReport(report: CollectionReport): string {
+  const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
+  const lines = [
+    `collected storage in ${report.durationMs} ms`,
+    `removed ${report.deleted.objects} objects (${mb(report.deleted.bytes)})`,
+    ...report.deleted.keys.map((key) => `  ${key}`),
+    ...(report.deleted.keys.length < report.deleted.objects ? ["  …"] : []),
+    `kept ${report.kept.objects} objects (${mb(report.kept.bytes)})`,
+    `images in use: ${report.images.inUse}; unused (objects given up, restored on request): ${report.images.unused}`,
+  ];
+  return `${lines.join("\n")}\n`;
+}
+
+async function main(): Promise<void> {
+  const log = createLogger();
+  keepServingOnBugs(log);
+  try {
+    const config = parseConfig(process.env);
+    if (process.argv[2] === "gc") {
+      await collectOnce(config);
+      process.exit(0);
+    }
+    await start(config, log);
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof StartupError) {
+      process.stderr.write(`configuration error: ${error.message}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`origin failed to start: ${stackOf(error)}\n`);
+    process.exit(1);
+  }
 }
 
 await main();

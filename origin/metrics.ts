@@ -2,6 +2,7 @@
 // survive restarts), builds running and queued, manifest cache hits and layer reuse since start.
 
 import type { BuildOutcome } from "./cache/build-records.ts";
+import type { CollectorTotals } from "./gc/scheduler.ts";
 
 export interface MetricsInput {
   buildOutcomes: Record<BuildOutcome, number>;
@@ -9,9 +10,14 @@ export interface MetricsInput {
   counters: {
     manifestHits: number;
     manifestMisses: number;
+    jobsJoined: number;
+    failuresRepeated: number;
     layersPacked: number;
     layersReused: number;
+    objectsRestored: number;
   };
+  nixProcesses: ReadonlyMap<string, number>;
+  collector: CollectorTotals | null;
 }
 
 export function renderMetrics(input: MetricsInput): string {
@@ -51,5 +57,53 @@ export function renderMetrics(input: MetricsInput): string {
       ['{result="reused"}', input.counters.layersReused],
     ],
   );
+  metric(
+    "nixery_build_requests_total",
+    "counter",
+    "Tag requests that needed no new build: joined a running one, or got a remembered failure.",
+    [
+      ['{result="joined"}', input.counters.jobsJoined],
+      ['{result="failure_repeated"}', input.counters.failuresRepeated],
+    ],
+  );
+  metric(
+    "nixery_nix_processes_total",
+    "counter",
+    "Nix and git processes started since start, by command.",
+    [...input.nixProcesses].sort().map(([command, count]) => [`{command="${command}"}`, count]),
+  );
+  metric(
+    "nixery_restored_objects_total",
+    "counter",
+    "Collected manifests and blobs made again on request since start (same digests).",
+    [["", input.counters.objectsRestored]],
+  );
+  const gc = input.collector;
+  if (gc) {
+    if (gc.stored) {
+      metric("nixery_storage_objects", "gauge", "Objects in storage after the last collection.", [
+        ["", gc.stored.objects],
+      ]);
+      metric("nixery_storage_bytes", "gauge", "Bytes in storage after the last collection.", [
+        ["", gc.stored.bytes],
+      ]);
+    }
+    metric("nixery_gc_runs_total", "counter", "Storage collections since start, by outcome.", [
+      ['{outcome="done"}', gc.runs],
+      ['{outcome="failed"}', gc.failures],
+    ]);
+    metric("nixery_gc_seconds_total", "counter", "Time spent collecting storage since start.", [
+      ["", Number(gc.secondsTotal.toFixed(3))],
+    ]);
+    metric("nixery_gc_freed_bytes_total", "counter", "Bytes deleted by collections since start.", [
+      ["", gc.bytesFreed],
+    ]);
+    metric(
+      "nixery_gc_freed_objects_total",
+      "counter",
+      "Objects deleted by collections since start.",
+      [["", gc.objectsFreed]],
+    );
+  }
   return `${lines.join("\n")}\n`;
 }

@@ -19,9 +19,19 @@ import { toBuildRegistryError } from "./builder/map-error.ts";
 import type { BlobReader } from "./storage/storage.ts";
 
 export function createOriginSource(images: ImageService, storage: BlobReader): RegistrySource {
+  const restore = (digest: Digest) =>
+    images.restore(digest).catch((error: unknown) => {
+      throw toBuildRegistryError(error);
+    });
+
   async function manifestByDigest(digest: Digest): Promise<StoredManifest | null> {
-    const bytes = await storage.readBytes(manifestKey(digest));
+    let bytes = await storage.readBytes(manifestKey(digest));
+    // Collected by the storage GC: written back from the database, same bytes.
+    if (!bytes && (await restore(digest)) === "manifest") {
+      bytes = await storage.readBytes(manifestKey(digest));
+    }
     if (!bytes) return null;
+    images.touch([digest]);
     const mediaType = manifestMediaTypeOf(bytes);
     if (!mediaType) throw new Error(`stored manifest ${digest} has no mediaType`);
     return { digest, mediaType, bytes };
@@ -54,7 +64,12 @@ export function createOriginSource(images: ImageService, storage: BlobReader): R
 
     async readBlob(digest: Digest, range: RangeRequest, method): Promise<BlobRead | null> {
       const key = blobKey(digest);
-      const stat = await storage.stat(key);
+      let stat = await storage.stat(key);
+      // A layer or config the storage GC collected is made again (same digest) on request.
+      if (!stat) {
+        const restored = await restore(digest);
+        if (restored === "blob" || restored === "layer") stat = await storage.stat(key);
+      }
       if (!stat) return null;
       const span = range.resolve(stat.size);
       if (!span && storage.redirectUrl) {

@@ -7,6 +7,7 @@ import type { ManifestFlavour } from "./media-types.ts";
 import type { ErrorBody } from "./errors.ts";
 
 export const originPaths = {
+  usage: "/_origin/usage",
   builds: "/_origin/builds",
   build: (id: string) => `/_origin/builds/${encodeURIComponent(id)}`,
 } as const;
@@ -39,4 +40,21 @@ export interface TagManifests {
 export type BuildStatus =
   | { id: string; state: "pending" }
   | { id: string; state: "done"; result: TagManifests }
-  | { id: string; state: "failed"; status: number; error: ErrorBody["errors"][number] };
+  | {
+      id: string;
+      state: "failed";
+      status: number;
+      error: ErrorBody["errors"][number];
+      /** For a full build queue (429): when to ask again. */
+      retryAfterSeconds?: number;
+    };
+
+/**
+ * The edge's report of manifests it served from its own caches, so the origin's storage collector
+ * counts those images as used. Sent at most once a day per manifest (see worker/usage-marks.ts).
+ */
+export interface UsageReport {
+  digests: string[];
+}
+
+export const maxUsageDigests = 1000;

@@ -3,7 +3,7 @@
 # Runs before `npm start` and `npm test` (npm's pre-scripts); quick when all is present.
 set -euo pipefail
 
-packages=(nix-bin busybox-static git skopeo umoci podman runc containerd docker-registry wrk)
+packages=(nix-bin busybox-static git skopeo umoci podman runc containerd docker-registry wrk procps)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -27,20 +27,42 @@ export class Limiter {
   }
 }
 
-/** Maps over items with at most `limit` in flight, preserving order in the result. */
+/**
+ * Maps over items with at most `limit` in flight, preserving order in the result. Fail-fast: the
+ * first failure (or an abort of `signal`) aborts the signal handed to every other call and starts
+ * no new ones, and the promise settles only once every call in flight has finished, so a caller
+ * releasing resources afterwards (GC roots, a build slot) never races work still using them.
+ */
 export async function mapLimited<T, R>(
   items: readonly T[],
   limit: number,
-  work: (item: T, index: number) => Promise<R>,
+  work: (item: T, index: number, signal: AbortSignal) => Promise<R>,
+  signal?: AbortSignal,
 ): Promise<R[]> {
   const results = new Array<R>(items.length);
+  const controller = new AbortController();
+  const onAbort = () => controller.abort(signal?.reason);
+  if (signal?.aborted) onAbort();
+  signal?.addEventListener("abort", onAbort, { once: true });
+  let failure: { error: unknown } | undefined;
   let next = 0;
   const worker = async () => {
-    while (next < items.length) {
+    while (!controller.signal.aborted && next < items.length) {
       const index = next++;
-      results[index] = await work(items[index]!, index);
+      try {
+        results[index] = await work(items[index]!, index, controller.signal);
+      } catch (error) {
+        failure ??= { error };
+        controller.abort(error);
+      }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  try {
+    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+  }
+  if (failure) throw failure.error;
+  if (controller.signal.aborted) throw controller.signal.reason;
   return results;
 }

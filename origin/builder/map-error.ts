@@ -10,9 +10,31 @@ import {
   TagNotFound,
 } from "../nix/errors.ts";
 import { redactCredentials } from "../nix/source.ts";
+import { BuildQueueFull, OriginStopping } from "./errors.ts";
+import { LayerNotRestorable } from "../gc/restore.ts";
 
 export function toBuildRegistryError(error: unknown): RegistryError {
   if (error instanceof RegistryError) return error;
+  if (error instanceof BuildQueueFull) {
+    return new RegistryError(
+      "TOOMANYREQUESTS",
+      `${error.queued} image builds are already waiting; try again in a minute`,
+      undefined,
+      { headers: { "Retry-After": String(error.retryAfterSeconds) } },
+    );
+  }
+  if (error instanceof OriginStopping) {
+    return new RegistryError("ORIGIN_UNAVAILABLE", "the image builder is restarting; try again", {
+      reason: "origin_stopping",
+    });
+  }
+  if (error instanceof LayerNotRestorable) {
+    return new RegistryError(
+      "BLOB_UNKNOWN",
+      `${error.message}; pull the image again by its tag to get a fresh build`,
+      { reason: "not_restorable", digest: error.digest },
+    );
+  }
   if (error instanceof PackagesNotFound) {
     return new RegistryError("MANIFEST_UNKNOWN", error.message, {
       missing: error.missing,

@@ -3,18 +3,21 @@
 // the first build the way nix-store does then.
 
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parseImageName } from "../../shared/image-name.ts";
 import { openDatabase } from "../cache/database.ts";
 import { LayerCache } from "../cache/layer-cache.ts";
+import { LayerPopularity } from "../cache/layer-popularity.ts";
+import { Layering } from "../layers/layering.ts";
 import { createLogger } from "../log.ts";
 import { fixturePackageSet, testNixEnv } from "../../test/support/nix-env.ts";
 import { createNixRunner, type NixRunner } from "../nix/runner.ts";
 import { resolveSource } from "../nix/source.ts";
 import { FilesystemStorage } from "../storage/filesystem.ts";
+import type { PutOptions } from "../storage/storage.ts";
 import { buildImage, type PipelineDeps } from "./pipeline.ts";
 
 const realRunner = createNixRunner({ env: testNixEnv() });
@@ -25,12 +28,12 @@ before(async () => {
 after(() => rm(dir, { recursive: true, force: true }));
 
 async function deps(runner: NixRunner, logLines: string[]): Promise<PipelineDeps> {
+  const db = openDatabase(":memory:");
   return {
     runner,
     storage: await new FilesystemStorage(join(dir, "storage")).init(),
-    layerCache: new LayerCache(openDatabase(":memory:")),
-    popularity: new Map(),
-    layerOptions: {},
+    layerCache: new LayerCache(db),
+    layering: new Layering({ popularity: null, history: new LayerPopularity(db), options: {} }),
     packConcurrency: 2,
     gzipLevel: 1,
     nixTimeoutMs: 60_000,
@@ -85,5 +88,59 @@ describe("buildImage", () => {
       buildImage(await deps(runner, []), parseImageName("hello"), source),
       /garbage-collected between evaluation and build/,
     );
+  });
+
+  it("stops packing as a whole when one layer fails, and releases GC roots only after", async () => {
+    const base = await deps(realRunner, []);
+    const storage = base.storage;
+    let inFlight = 0;
+    let started = 0;
+    let startedAfterFailure = 0;
+    let failed = false;
+    let rootsWhileInFlight = null as string[] | null;
+    const failing = Object.create(storage) as typeof storage;
+    failing.putFile = async (key: string, path: string, options: PutOptions) => {
+      started++;
+      if (failed) startedAfterFailure++;
+      inFlight++;
+      try {
+        if (started === 2) {
+          failed = true;
+          await rm(path, { force: true });
+          throw new Error("disk full while storing the second layer");
+        }
+        // A slow upload that notices the abort; the build must wait for it to stop.
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(resolve, 5_000);
+          options.signal?.addEventListener("abort", () => {
+            clearTimeout(timer);
+            setTimeout(async () => {
+              rootsWhileInFlight = await readdir(base.gcRootDir);
+              reject(options.signal!.reason);
+            }, 50);
+          });
+        });
+        return storage.putFile(key, path, options);
+      } finally {
+        inFlight--;
+      }
+    };
+    const source = await resolveSource(
+      { kind: "path", path: fixturePackageSet },
+      "latest",
+      realRunner,
+    );
+    // A fresh layer cache and an image of many layers, so that several are packed at once.
+    await assert.rejects(
+      buildImage({ ...base, storage: failing }, parseImageName("shell/hello/jq"), source),
+      /disk full while storing the second layer/,
+    );
+    assert.equal(inFlight, 0, "every layer stopped before buildImage settled");
+    assert.equal(startedAfterFailure, 0, "no layer started after the failure");
+    assert.ok(
+      rootsWhileInFlight !== null && rootsWhileInFlight.length > 0,
+      "GC roots held while layers were still stopping",
+    );
+    assert.deepEqual(await readdir(base.gcRootDir), [], "GC roots released at the end");
   });
 });

@@ -5,15 +5,17 @@
 
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
-import { access } from "node:fs/promises";
+import { access, rm } from "node:fs/promises";
 import { digestHex, sha256Digest, type Digest } from "../../shared/digest.ts";
 import { nixSystems, type ImageRequest } from "../../shared/image-name.ts";
 import { buildImageConfig, buildManifest, type LayerDescriptor } from "../../shared/manifest.ts";
 import { manifestMediaType, type ManifestFlavour } from "../../shared/media-types.ts";
 import { blobKey, manifestKey } from "../../shared/storage-keys.ts";
 import type { LayerCache } from "../cache/layer-cache.ts";
-import { groupLayers, type LayerOptions } from "../layers/group-layers.ts";
+import type { PublishedImage, PublishedImages } from "../cache/published-images.ts";
+import type { Pins } from "../gc/pins.ts";
 import { layerKey } from "../layers/layer-key.ts";
+import type { Layering } from "../layers/layering.ts";
 import type { Logger } from "../log.ts";
 import { DerivationsGone, PackagesNotFound } from "../nix/errors.ts";
 import { explainPackage, lookupPackages, type PackageLookup } from "../nix/packages.ts";
@@ -38,13 +40,16 @@ export interface PipelineDeps {
   runner: NixRunner;
   storage: BlobWriter & { readonly scratchDir: string };
   layerCache: LayerCache;
-  popularity: Map<string, number>;
-  layerOptions: Partial<LayerOptions>;
+  layering: Layering;
   packConcurrency: number;
   gzipLevel: number;
   nixTimeoutMs: number;
   gcRootDir: string;
   log: Logger;
+  /** Where published images are recorded for the storage collector (and restores). */
+  published?: PublishedImages;
+  /** Pins objects this build stores until it has recorded them, so a collection spares them. */
+  pins?: Pins;
 }
 
 export interface BuiltImage {
@@ -59,7 +64,7 @@ export interface BuiltImage {
  * the derivations that lookup evaluated. The .drv files an evaluation writes are not GC roots, so
  * if a garbage collection removed one in between, the lookup runs once more.
  */
-async function lookupAndRealise(
+export async function lookupAndRealise(
   deps: PipelineDeps,
   image: ImageRequest,
   source: ResolvedSource,
@@ -112,25 +117,36 @@ export async function buildImage(
   signal?: AbortSignal,
 ): Promise<BuiltImage> {
   const { lookup, packages, realised } = await lookupAndRealise(deps, image, source, signal);
+  const pinned = deps.pins?.pin();
   try {
     const graph = await readClosure(deps.runner, realised.outPaths, { signal });
-    const groups = groupLayers(graph, realised.outPaths, deps.popularity, deps.layerOptions);
+    const groups = deps.layering.arrange(graph, realised.outPaths);
     let packedLayers = 0;
     const cachedOrPacked = async (
       key: string,
       entries: () => Promise<AsyncIterable<TarEntrySpec> | Iterable<TarEntrySpec>>,
+      packSignal: AbortSignal | undefined,
     ): Promise<LayerDescriptor> => {
       const cached = deps.layerCache.get(key);
+      if (cached) pinned?.add(cached.digest);
       if (cached && (await deps.storage.has(blobKey(cached.digest)))) return cached;
-      const layer = await packAndStore(deps, await entries(), key);
+      const layer = await packAndStore(deps, await entries(), key, packSignal, pinned);
       deps.layerCache.put(key, layer);
       packedLayers++;
       return layer;
     };
-    const storeLayers = await mapLimited(groups, deps.packConcurrency, (group) =>
-      cachedOrPacked(layerKey(group.paths, packFormatVersion), async () =>
-        storePathEntries(group.paths),
-      ),
+    // Fail-fast: the first layer that fails stops the others, and this waits for all of them
+    // before the GC roots are released (finally, below).
+    const storeLayers = await mapLimited(
+      groups,
+      deps.packConcurrency,
+      (group, _index, packSignal) =>
+        cachedOrPacked(
+          layerKey(group.paths, packFormatVersion),
+          async () => storePathEntries(group.paths),
+          packSignal,
+        ),
+      signal,
     );
 
     const installed = lookup.found.flatMap((pkg) => pkg.outPaths);
@@ -141,8 +157,10 @@ export async function buildImage(
       [...new Set(installed)].map((path) => `symlink:${path}`).concat(`env:${envBinary ?? ""}`),
       packFormatVersion,
     );
-    const symlinkLayer = await cachedOrPacked(symlinkKey, () =>
-      symlinkLayerEntries(installed, { envBinary }),
+    const symlinkLayer = await cachedOrPacked(
+      symlinkKey,
+      () => symlinkLayerEntries(installed, { envBinary }),
+      signal,
     );
     const layers = [...storeLayers, symlinkLayer];
 
@@ -151,23 +169,39 @@ export async function buildImage(
     const configBytes = buildImageConfig({
       arch: image.arch,
       layers,
-      env: packages.includes("cacert") ? ["SSL_CERT_FILE=/etc/ssl/certs/ca-bundle.crt"] : [],
+      env: imageEnv(packages),
       cmd: packages.includes("bashInteractive") ? ["bash"] : undefined,
       labels,
     });
-    const config = await storeBytes(deps.storage, configBytes, blobKey, "application/json");
+    const config = await storeBytes(deps.storage, configBytes, blobKey, "application/json", pinned);
     const manifests = {} as BuiltImage["manifests"];
+    const manifestBytes: PublishedImage["manifests"] = [];
     for (const flavour of ["docker", "oci"] as const) {
       const bytes = buildManifest(flavour, config, layers);
-      manifests[flavour] = await storeBytes(
-        deps.storage,
-        bytes,
-        manifestKey,
-        manifestMediaType[flavour],
-      );
+      const mediaType = manifestMediaType[flavour];
+      manifests[flavour] = await storeBytes(deps.storage, bytes, manifestKey, mediaType, pinned);
+      manifestBytes.push({ digest: manifests[flavour].digest, mediaType, bytes });
     }
+    // Last, once every object is stored: what the collector and restores know of this image.
+    deps.published?.record({
+      name: image.name,
+      revision: source.revision,
+      manifests: manifestBytes,
+      config: { digest: config.digest, bytes: configBytes },
+      layers: [
+        ...storeLayers.map((layer, index) => ({
+          ...layer,
+          recipe: { kind: "store" as const, paths: groups[index]!.paths },
+        })),
+        { ...symlinkLayer, recipe: { kind: "symlink" as const, installed, envBinary } },
+      ],
+      packFormat: packFormatVersion,
+      gzipLevel: deps.gzipLevel,
+    });
+    deps.layering.record(groups);
     return { manifests, config, layers, packedLayers };
   } finally {
+    pinned?.release();
     await realised.release();
   }
 }
@@ -176,15 +210,23 @@ async function packAndStore(
   deps: PipelineDeps,
   entries: AsyncIterable<TarEntrySpec> | Iterable<TarEntrySpec>,
   label: string,
+  signal: AbortSignal | undefined,
+  pinned?: { add(digest: string): void },
 ): Promise<LayerDescriptor> {
   const started = Date.now();
   const scratch = join(deps.storage.scratchDir, `${randomUUID()}.tar.gz`);
-  const packed = await packLayer(entries, scratch, { gzipLevel: deps.gzipLevel });
+  const packed = await packLayer(entries, scratch, { gzipLevel: deps.gzipLevel, signal });
   const layer = { digest: packed.digest, diffId: packed.diffId, size: packed.size };
+  if (signal?.aborted) {
+    await rm(scratch, { force: true });
+    throw signal.reason;
+  }
+  pinned?.add(layer.digest);
   // The backend skips the upload when the blob is already stored (and removes the scratch file).
   await deps.storage.putFile(blobKey(layer.digest), scratch, {
     sha256: digestHex(layer.digest),
     contentType: "application/octet-stream",
+    signal,
   });
   deps.log.info("layer stored", { layer: label, digest: layer.digest, ms: Date.now() - started });
   return layer;
@@ -195,10 +237,24 @@ async function storeBytes(
   bytes: Uint8Array<ArrayBuffer>,
   keyOf: (digest: Digest) => string,
   contentType: string | undefined,
+  pinned?: { add(digest: string): void },
 ): Promise<{ digest: Digest; size: number }> {
   const digest = await sha256Digest(bytes);
+  pinned?.add(digest);
   await storage.putBytes(keyOf(digest), bytes, { sha256: digestHex(digest), contentType });
   return { digest, size: bytes.byteLength };
+}
+
+/**
+ * The config's Env. PATH is always set: containerd (and so Kubernetes) adds its default PATH only
+ * when Env is empty, so without it `ctr run IMAGE figlet` cannot find figlet. The symlink layer
+ * merges the packages' bin and sbin into /bin and /sbin; the FHS directories come too, in the
+ * order Docker and containerd use by default.
+ */
+export function imageEnv(packages: readonly string[]): string[] {
+  const env = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"];
+  if (packages.includes("cacert")) env.push("SSL_CERT_FILE=/etc/ssl/certs/ca-bundle.crt");
+  return env;
 }
 
 /** `/usr/bin/env` points at the first requested output that has bin/env (coreutils first). */

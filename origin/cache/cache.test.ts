@@ -7,6 +7,7 @@ import type { Digest } from "../../shared/digest.ts";
 import { BuildRecords } from "./build-records.ts";
 import { migrate, openDatabase, schemaVersion } from "./database.ts";
 import { LayerCache } from "./layer-cache.ts";
+import { LayerPopularity } from "./layer-popularity.ts";
 import { ManifestCache, type ManifestEntry } from "./manifest-cache.ts";
 
 const d = (c: string) => `sha256:${c.repeat(64)}` as Digest;
@@ -82,5 +83,38 @@ describe("SQLite cache", () => {
       ["c", "b"],
     );
     assert.deepEqual(builds.counts(), { success: 1, failed: 1, not_found: 1, timeout: 0 });
+  });
+
+  it("counts each image's layers once, however often it is recorded, and keeps them", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "nixery-db-"));
+    try {
+      const path = join(dir, "nixery.sqlite");
+      const db = openDatabase(path);
+      const popularity = new LayerPopularity(db);
+      assert.equal(popularity.count("a"), 0);
+      assert.equal(popularity.recordImage(["a", "b"]), true);
+      assert.equal(popularity.recordImage(["b", "a", "a"]), false, "the same image again");
+      assert.equal(popularity.recordImage(["a", "c"]), true);
+      assert.deepEqual(
+        ["a", "b", "c", "d"].map((id) => popularity.count(id)),
+        [2, 1, 1, 0],
+      );
+      db.close();
+      const reopened = new LayerPopularity(openDatabase(path));
+      assert.equal(reopened.count("a"), 2);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("adds the popularity tables to a database made by the schema before", () => {
+    const db = openDatabase(":memory:");
+    db.exec("DROP TABLE layer_popularity; DROP TABLE popularity_images");
+    db.pragma(`user_version = ${schemaVersion - 1}`);
+    new LayerCache(db).put("k", { digest: d("1"), diffId: d("2"), size: 3 });
+    migrate(db);
+    assert.equal(db.pragma("user_version", { simple: true }), schemaVersion);
+    assert.equal(new LayerCache(db).get("k")?.size, 3);
+    assert.equal(new LayerPopularity(db).recordImage(["x"]), true);
   });
 });

@@ -40,6 +40,45 @@ const migrations: readonly string[] = [
      finished_at INTEGER NOT NULL
    );
    CREATE INDEX builds_by_outcome ON builds (outcome, finished_at);`,
+  // 2: published images for the storage collector (published-images.ts): when each image was
+  // last requested, its manifests and config kept whole, and how to pack each layer again.
+  `CREATE TABLE images (
+     image_id TEXT PRIMARY KEY,
+     name TEXT NOT NULL,
+     revision TEXT,
+     created_at INTEGER NOT NULL,
+     last_used_at INTEGER NOT NULL
+   );
+   CREATE INDEX images_by_use ON images (last_used_at);
+   CREATE TABLE image_objects (
+     image_id TEXT NOT NULL,
+     digest TEXT NOT NULL,
+     PRIMARY KEY (image_id, digest)
+   );
+   CREATE INDEX image_objects_by_digest ON image_objects (digest);
+   CREATE TABLE kept_objects (
+     digest TEXT PRIMARY KEY,
+     media_type TEXT NOT NULL,
+     bytes BLOB NOT NULL
+   );
+   CREATE TABLE layer_recipes (
+     digest TEXT PRIMARY KEY,
+     diff_id TEXT NOT NULL,
+     size INTEGER NOT NULL,
+     recipe TEXT NOT NULL,
+     pack_format TEXT NOT NULL,
+     gzip_level INTEGER NOT NULL
+   );`,
+  // 3: learned layer popularity (layer-popularity.ts): images published, counted once each by
+  // their set of layers, and how many of them held each layer.
+  `CREATE TABLE popularity_images (
+     image_id TEXT PRIMARY KEY,
+     recorded_at INTEGER NOT NULL
+   );
+   CREATE TABLE layer_popularity (
+     layer_id TEXT PRIMARY KEY,
+     images INTEGER NOT NULL
+   );`,
 ];
 
 export function openDatabase(path: string): Db {

@@ -1,5 +1,5 @@
 // The runtime closure graph of an image as numbered nodes: store paths sorted, references resolved
-// to node ids (self references dropped), and each path's closure size computed from NAR sizes.
+// to node ids (self references dropped), and each path's closure size (from NAR sizes) and count.
 
 /** One store path of a runtime closure, as `nix path-info --json` describes it. */
 export interface StorePathInfo {
@@ -23,6 +23,8 @@ export interface ClosureGraph {
   referrerCounts: number[];
   /** Sum of the NAR sizes of everything each path keeps alive, itself included. */
   closureSizes: number[];
+  /** How many store paths each path keeps alive, itself included (its depth in the layer order). */
+  closureCounts: number[];
   /** Node id of a store path, if the graph holds it. */
   ids: ReadonlyMap<string, number>;
 }
@@ -102,7 +104,8 @@ export function buildClosureGraph(infos: readonly StorePathInfo[]): ClosureGraph
 
   const names = paths.map(packageName);
   const closureSizes = computeClosureSizes(references, narSizes);
-  return { paths, names, narSizes, references, referrerCounts, closureSizes, ids };
+  const closureCounts = computeClosureSizes(references, new Array<number>(paths.length).fill(1));
+  return { paths, names, narSizes, references, referrerCounts, closureSizes, closureCounts, ids };
 }
 
 /**

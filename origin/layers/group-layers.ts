@@ -1,13 +1,17 @@
 // Groups the store paths of an image into layers so that images sharing dependencies share layers
-// (Nixery's "improved layering", 2019), with the essay that explains why the groups look as they do.
+// (Nixery's "improved layering", 2019), and orders them so that clients reuse the layers they
+// have; with the essay that explains why the layers look and line up as they do.
 //
 // # Inputs
 //
 // - the runtime closure graph: every store path of the image with its references and NAR size;
 // - the requested roots: the store paths of the packages the image name asked for;
-// - popularity: package name (store path name without the hash) → how many nixpkgs packages refer
-//   to it (see popularity.ts); `nss-cacert*` and `iana-etc*` are in every image and count 500000
-//   (glibc has about 300000); names the data does not know count 1;
+// - popularity from a file (NIX_POPULARITY_URL): package name (store path name without the hash) →
+//   how many nixpkgs packages refer to it; `nss-cacert*` and `iana-etc*` are in every image and
+//   count 500000 (glibc has about 300000); names the data does not know count 1. Without a file
+//   the map is empty (every name counts 1 but those two) and the order comes from
+// - learned popularity (optional): how many images this origin has published that held a layer
+//   with exactly these store paths (origin/cache/layer-popularity.ts keeps the counts);
 // - options: the layer budget (94, as Nixery: Docker allows 125, which leaves room for the symlink
 //   layer and for layers users add on top) and the big (100 MB) and popular (100) thresholds.
 //
@@ -23,8 +27,54 @@
 //    the popularity of the subtree's root × the layer's size in bytes (sum of NAR sizes).
 // 4. While there are more layers than the budget, merge the two lowest-rated layers (ties: the one
 //    whose first path sorts first); the merged rating is the sum.
-// 5. Order layers by rating, highest first (ties: first path ascending). Popular shared layers come
-//    first, so images built from the same package set share a common prefix of layers.
+// 5. Order the layers by popularity, highest first; ties by depth, lowest first; then by content
+//    id (the sha256 of the layer's sorted paths, layer-key.ts). A layer's popularity is, with a
+//    file, the least popularity of its heads, the paths no other path of the layer refers to (a
+//    subtree's root; a merged layer may have several); with learned popularity, the number of
+//    earlier images that held this very layer, and infinite for the layers of cacert and
+//    iana-etc, which every image holds. Its depth is the most store paths that any one of its
+//    paths keeps alive. The symlink layer goes on top of all (pipeline.ts).
+//
+// # Why this order
+//
+// Docker and podman (containers/storage) keep no compressed blobs: they key each unpacked layer by
+// its chain ID, a hash of the layer and every layer below it. A pull reuses a layer only while its
+// whole chain is present, so it reuses the longest prefix of the new image that some image it
+// holds also starts with, and downloads everything from the first difference on, blobs it already
+// has included. Three consequences:
+// - The order must be a key of the layer alone, never of the image: then two images list their
+//   common layers in the same relative order. If the layers they do not share all come after the
+//   ones they do, they share a prefix. Popularity does that: when every image holding layer B also
+//   holds layer A and some image holds A without B, A counts more images than B and goes first (a
+//   file's referrer counts approximate the same). When two images' sets of layers cross (A and B,
+//   then A and C, then A, B and C), no order serves all three: the third reuses A and B or A and C.
+// - Popularity alone decides, not popularity × size (Nixery's order, and ours before): a big layer
+//   particular to the image jumps ahead of a small shared one and breaks every chain behind it.
+//   Pulling uses-big (a 115 MB data layer) and then uses-big/uses-huge (plus 147 MB) downloaded
+//   263 MB with docker for 148 MB of layers it did not have, because 147 × 1 outrated 115 × 1.
+// - Learned popularity counts layers, not store paths: a chain is made of blobs, and a path that
+//   earlier images held inside another group of paths is, here, a layer nobody has. Such layers
+//   count 0 and go last, behind every layer some earlier image had.
+// Depth breaks ties because a path's dependencies keep fewer paths alive than it does: among
+// layers equally popular (on a fresh origin, all of them), dependencies come first, and every
+// image holding a dependent holds its dependencies, so that order is the one popularity would
+// reach anyway. The content id is the last resort: stable, and the same on every origin.
+//
+// What learned popularity changes, and what not: grouping (steps 1-4) never looks at it (without
+// a file, nothing is popular but cacert and iana-etc), so a layer's paths, blob and digest are a
+// function of the image's closure alone. The order, and with it the image's config, manifest
+// digest and chain IDs, also depends on which images the origin published before; two origins
+// with the same history agree on every digest. When a new image changes the counts, a later build
+// may list the same blobs in another order: registries and caches keep every blob, but a docker
+// client holding the old image downloads the layers above the first one that moved, once.
+//
+// Merging (step 4) keeps Nixery's rating rather than folding the tail of the order into one layer.
+// Folding would keep the shared prefix whole, but it would also merge a big particular package with
+// whatever else the image holds, so the next image holding that package could not reuse its blob,
+// and without a file it would make blobs depend on history. The rating keeps big layers whole and
+// merges small ones: with a file, small unpopular ones, which sort to the end anyway; without one,
+// the smallest, whatever their learned popularity (only images of more than 94 dominator subtrees
+// merge at all, and nothing is lifted for popularity then, so such images are rare).
 //
 // Where this departs from Nixery, and why:
 // - Layer size. Nixery sums the closure sizes of a layer's paths, which counts shared dependencies
@@ -33,6 +83,7 @@
 // - Merging. Nixery sorts once and then folds each merged layer into the next one in the original
 //   order; we re-sort after every merge, so it is always the two lowest that merge. For ratings
 //   5, 6, 7, 8 and budget 2 Nixery yields {5,6,7} and {8}; we yield {5,6} and {7,8}.
+// - Order: popularity, depth and content id, not the merge rating (above).
 // - Paths unreachable from the roots. With a correct closure every path is reachable. Extra paths
 //   are not dropped: every path no other path refers to gets a root edge (a no-op for a correct
 //   closure, whose unreferenced paths are all requested roots); paths still unreachable (only
@@ -44,7 +95,8 @@
 //
 // Nixery picked them by gut feeling and never measured them; we keep them, as options.
 //
-// # Worked example (a test in group-layers.test.ts; sizes in MB, ratings in MB × popularity)
+// # Worked example 1: grouping, and the order from a file (group-layers.test.ts; sizes in MB,
+// ratings in MB × popularity)
 //
 // Roots: git, htop, nss-cacert, iana-etc. References (every path also refers to glibc-2.37):
 //   git-2.42 (50) → curl-8.4, perl-5.38, pcre2-10.42    curl-8.4 (2) → openssl-3.0, zlib-1.3
@@ -54,13 +106,34 @@
 //   pcre2 30, htop 5.
 // Lifted: glibc, zlib, openssl, ncurses, nss-cacert, iana-etc (popular), perl (closure 110 MB > 100)
 // and git (170 MB, a root anyway). curl and pcre2 are reached only through git, so git's subtree is
-// {curl, git, pcre2}. Budget 94 gives nine layers:
-//   glibc 9000000, nss-cacert 1000000, iana-etc 500000, openssl 54000, zlib 40000, perl 6400,
-//   ncurses 6000, {curl, git, pcre2} 40 × 53 = 2120, htop 5
+// {curl, git, pcre2}. Merge ratings: glibc 9000000, nss-cacert 1000000, iana-etc 500000, openssl
+// 54000, zlib 40000, perl 6400, ncurses 6000, {curl, git, pcre2} 40 × 53 = 2120, htop 5.
+// Budget 94 gives nine layers, in order (popularity, depth):
+//   iana-etc (500000, 1), nss-cacert (500000, 1; after iana-etc by content id), glibc (300000, 1),
+//   zlib (40000, 2), openssl (9000, 2), ncurses (2000, 2), perl (80, 2), {curl, git, pcre2} (40, 7),
+//   htop (5, 3)
+// (by rating, glibc would lead and openssl come before zlib, which every image with openssl holds).
 // Budget 6 merges htop + git (2125), then + ncurses (8125), then + perl (14525):
-//   glibc, nss-cacert, iana-etc, openssl, zlib, {curl, git, htop, ncurses, pcre2, perl} 14525
+//   iana-etc, nss-cacert, glibc, zlib, openssl, {curl, git, htop, ncurses, pcre2, perl} (5, 7)
 // Budget 3 goes on: + zlib (54525), + openssl (108525), + iana-etc (608525):
-//   glibc 9000000, nss-cacert 1000000, {everything else} 608525
+//   nss-cacert, glibc, {everything else} (5, 7)
+//
+// # Worked example 2: learned order over a sequence of pulls (group-layers.test.ts)
+//
+// No file. busybox (2 MB), big-data (115), huge-data (147), nss-cacert (1), iana-etc (1);
+// uses-big (1) → busybox, big-data; uses-huge (1) → busybox, huge-data. An empty origin builds, and
+// one docker client pulls, one image after another (each with nss-cacert and iana-etc), listed
+// bottom first with (learned popularity, depth):
+//   uses-big: iana-etc, nss-cacert (∞), big-data (0, 1), {busybox, uses-big} (0, 3).
+//     120 MB downloaded, all of it new.
+//   uses-big/uses-huge: iana-etc, nss-cacert, big-data (1, 1), then what no image held yet:
+//     huge-data, busybox (0, 1), uses-huge, uses-big (0, 3). The client reuses the first three
+//     layers and downloads 151 MB, all of it new; busybox it holds, but inside another layer. Without
+//     learned popularity every count is 1 and huge-data sorts before big-data by content id:
+//     266 MB downloaded for the same 151 MB.
+//   uses-huge: iana-etc, nss-cacert, huge-data (1, 1), {busybox, uses-huge} (0, 3). 150 MB
+//     downloaded for 3 MB new: the client holds huge-data only above big-data. The crossing case,
+//     which no order avoids without breaking the pull before it.
 
 import { dominatedSubtrees, immediateDominators } from "./dominators.ts";
 import {
@@ -69,13 +142,28 @@ import {
   type ClosureGraph,
   type StorePathInfo,
 } from "./graph.ts";
+import { layerContentId } from "./layer-key.ts";
+import { orderLayers, type OrderKey } from "./order-layers.ts";
 
-export interface Layer {
+export interface Layer extends OrderKey {
   /** Store paths, ascending. */
   paths: string[];
+  /** The content id of `paths` (layer-key.ts). */
+  id: string;
+  /**
+   * What ordered the layer: the least popularity of its heads (the paths no other path of the
+   * layer refers to: a subtree's root) in the popularity data, or, with learned popularity, how
+   * many earlier images held this very layer (Infinity for cacert and iana-etc).
+   */
+  popularity: number;
+  /** Most store paths that any one of its paths keeps alive, itself included. */
+  depth: number;
   /** Popularity of the layer's root × its size in bytes, summed when layers merge (exact below 2^53). */
   mergeRating: number;
 }
+
+/** Learned popularity: how many images published before held the layer with this content id. */
+export type LearnedPopularity = (id: string) => number;
 
 export interface LayerOptions {
   /** Most layers an image may have. */
@@ -95,11 +183,17 @@ export const defaultLayerOptions: LayerOptions = {
 const everywhere = ["nss-cacert", "iana-etc"];
 const everywherePopularity = 500000;
 
+/**
+ * The store-path layers of an image, in pull order. `popularity` (package name → count) decides
+ * grouping, and the order too unless `learned` is given: then the order follows learned
+ * popularity and `popularity` should be empty, so that history never changes a layer's contents.
+ */
 export function groupLayers(
   graph: StorePathInfo[],
   roots: string[],
-  popularity: Map<string, number>,
+  popularity: ReadonlyMap<string, number>,
   options: Partial<LayerOptions> = {},
+  learned?: LearnedPopularity,
 ): Layer[] {
   const { budget, bigThreshold, popularThreshold } = checkOptions({
     ...defaultLayerOptions,
@@ -107,10 +201,9 @@ export function groupLayers(
   });
   const g = buildClosureGraph(graph);
   const n = g.paths.length;
-  const popularityOf = g.names.map((name) =>
-    everywhere.some((prefix) => name.startsWith(prefix))
-      ? everywherePopularity
-      : (popularity.get(name) ?? 1),
+  const isEverywhere = g.names.map((name) => everywhere.some((prefix) => name.startsWith(prefix)));
+  const popularityOf = g.names.map((name, v) =>
+    isEverywhere[v] ? everywherePopularity : (popularity.get(name) ?? 1),
   );
 
   const rootEdges = new Set<number>();
@@ -143,12 +236,30 @@ export function groupLayers(
     layers.splice(at === -1 ? layers.length : at, 0, merged);
   }
 
-  return layers
-    .sort((a, b) => b.rating - a.rating || a.first - b.first)
-    .map((layer) => ({
-      paths: layer.ids.sort((a, b) => a - b).map((v) => g.paths[v]!),
-      mergeRating: layer.rating,
-    }));
+  const layerOf = new Int32Array(n);
+  layers.forEach((layer, i) => layer.ids.forEach((v) => (layerOf[v] = i)));
+  const referredWithin = new Uint8Array(n);
+  for (let v = 0; v < n; v++) {
+    for (const w of g.references[v]!) if (layerOf[w] === layerOf[v]) referredWithin[w] = 1;
+  }
+  return orderLayers(
+    layers.map(({ ids, rating }): Layer => {
+      const paths = ids.sort((a, b) => a - b).map((v) => g.paths[v]!);
+      const id = layerContentId(paths);
+      // Heads: the paths no other path of the layer refers to; a subtree's root, or the roots of
+      // merged subtrees (all paths of a reference cycle, which has none). A function of the paths
+      // alone, so the same layer ranks alike in every image.
+      const unreferred = ids.filter((v) => referredWithin[v] === 0);
+      const heads = unreferred.length > 0 ? unreferred : ids;
+      const layerPopularity = learned
+        ? heads.every((v) => isEverywhere[v])
+          ? Infinity
+          : learned(id)
+        : Math.min(...heads.map((v) => popularityOf[v]!));
+      const depth = Math.max(...ids.map((v) => g.closureCounts[v]!));
+      return { paths, id, popularity: layerPopularity, depth, mergeRating: rating };
+    }),
+  );
 }
 
 interface Draft {

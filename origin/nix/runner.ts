@@ -135,3 +135,21 @@ class LineTail {
     return all.slice(-this.limit);
   }
 }
+
+/**
+ * A runner that also counts the processes it starts (for /metrics and tests), by program and
+ * operation: "nix-store --realise", "nix-instantiate --eval", "git ls-remote".
+ */
+export type CountingRunner = NixRunner & { readonly counts: ReadonlyMap<string, number> };
+
+export function countingRunner(runner: NixRunner): CountingRunner {
+  const counts = new Map<string, number>();
+  const counted: NixRunner = (command, args, options) => {
+    const operation = args.find((arg) => !arg.startsWith("--extra-") && arg !== "nix-command");
+    const key =
+      operation && /^-?-?[a-z][a-z-]*$/.test(operation) ? `${command} ${operation}` : command;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+    return runner(command, args, options);
+  };
+  return Object.assign(counted, { counts });
+}

@@ -33,6 +33,8 @@ export interface PackedLayer {
 export interface PackOptions {
   /** zlib level, 0–9; default 6 (as `gzip -6`). Part of what determines the digest. */
   gzipLevel?: number;
+  /** Aborting stops packing: the promise rejects with the reason and the partial file is removed. */
+  signal?: AbortSignal;
 }
 
 type TarSink = ReturnType<Pack["entry"]>;
@@ -62,6 +64,7 @@ export async function packLayer(
   destination: string,
   options: PackOptions = {},
 ): Promise<PackedLayer> {
+  options.signal?.throwIfAborted();
   const tar = tarStream.pack();
   tar.on("error", ignore); // failures reach the caller through the promises below
   const flow = new TarFlow(tar);
@@ -83,15 +86,23 @@ export async function packLayer(
     file.createWriteStream({ flush: true }),
   );
   const producing = writeEntries(entries, tar, flow).then(() => tar.finalize());
+  const stop = (error: unknown) => {
+    flow.abort();
+    tar.destroy(error instanceof Error ? error : new Error(String(error)));
+  };
+  const onAbort = () => stop(options.signal?.reason);
+  options.signal?.addEventListener("abort", onAbort, { once: true });
 
   try {
     await Promise.all([producing, consuming]);
+    options.signal?.throwIfAborted();
   } catch (error) {
-    flow.abort();
-    tar.destroy(error instanceof Error ? error : new Error(String(error)));
+    stop(error);
     await Promise.allSettled([producing, consuming]);
     await rm(destination, { force: true });
-    throw error;
+    throw options.signal?.aborted ? options.signal.reason : error;
+  } finally {
+    options.signal?.removeEventListener("abort", onAbort);
   }
   return {
     digest: digestFromHex(gzipHash.digest("hex")),

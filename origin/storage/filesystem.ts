@@ -3,15 +3,27 @@
 
 import { createHash, randomUUID } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { copyFile, mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
+import {
+  copyFile,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  writeFile,
+} from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { stagingPrefix } from "../../shared/storage-keys.ts";
+import { emptyDirectory } from "./empty-directory.ts";
 import {
   ContentMismatch,
   type ByteSpan,
   type ObjectStat,
   type PutOptions,
   type Storage,
+  type StoredObject,
 } from "./storage.ts";
 
 const readChunkBytes = 1024 * 1024;
@@ -30,6 +42,44 @@ export class FilesystemStorage implements Storage {
   async init(): Promise<this> {
     await mkdir(this.scratchDir, { recursive: true });
     return this;
+  }
+
+  async check(): Promise<void> {
+    const probe = join(this.scratchDir, `${randomUUID()}.probe`);
+    try {
+      await writeFile(probe, "ok");
+    } finally {
+      await rm(probe, { force: true });
+    }
+  }
+
+  async cleanUpAfterCrash(): Promise<{ scratchFiles: number; abortedUploads: number }> {
+    return { scratchFiles: await emptyDirectory(this.scratchDir), abortedUploads: 0 };
+  }
+
+  async *list(prefix: string): AsyncIterable<StoredObject> {
+    // Keys are paths under the root; the prefix's directory part is where the walk starts.
+    const slash = prefix.lastIndexOf("/");
+    const start = join(this.root, prefix.slice(0, slash + 1));
+    let entries;
+    try {
+      entries = await readdir(start, { recursive: true, withFileTypes: true });
+    } catch (error) {
+      if (isNotFound(error)) return;
+      throw error;
+    }
+    for (const entry of entries) {
+      if (!entry.isFile()) continue;
+      const path = join(entry.parentPath, entry.name);
+      const key = relative(this.root, path).split(sep).join("/");
+      if (!key.startsWith(prefix) || key.startsWith(stagingPrefix)) continue;
+      const info = await stat(path).catch(() => null);
+      if (info) yield { key, size: info.size, modifiedAt: info.mtimeMs };
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await rm(this.pathOf(key), { force: true });
   }
 
   private pathOf(key: string): string {
@@ -115,6 +165,7 @@ export class FilesystemStorage implements Storage {
       });
       const actual = await hashFile(staged);
       if (actual !== options.sha256) throw new ContentMismatch(key, options.sha256, actual);
+      options.signal?.throwIfAborted();
       if (!(await this.has(key))) await this.publish(staged, key);
     } finally {
       await rm(staged, { force: true });

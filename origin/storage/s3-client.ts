@@ -39,6 +39,8 @@ export interface S3Request {
   payloadSha256?: string;
   /** Statuses returned to the caller instead of thrown (e.g. 404 for a lookup). */
   accept?: number[];
+  /** Aborts the request (and any retry still to come). */
+  signal?: AbortSignal;
 }
 
 /** sha256 of the empty payload, for requests without a body. */
@@ -90,6 +92,7 @@ export class S3Client {
     const url = this.urlOf(request.key, request.query);
     const name = `${request.method} ${request.key ?? "/"}${request.query ? `?${new URLSearchParams(request.query)}` : ""}`;
     for (let attempt = 1; ; attempt++) {
+      request.signal?.throwIfAborted();
       const signed = await new AwsV4Signer({
         method: request.method,
         url: url.toString(),
@@ -109,9 +112,10 @@ export class S3Client {
           headers: signed.headers,
           body: request.body?.(),
           duplex: "half",
+          signal: request.signal,
         } as RequestInit);
       } catch (error) {
-        if (attempt >= this.retry.attempts) throw error;
+        if (attempt >= this.retry.attempts || request.signal?.aborted) throw error;
         await sleep(retryDelayMs(this.retry, attempt - 1));
         continue;
       }

@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { Readable } from "node:stream";
 import { S3RequestFailed, xmlText, type S3Client } from "./s3-client.ts";
+import type { UploadJournal } from "./upload-journal.ts";
 
 const MiB = 1024 * 1024;
 export const minPartSize = 5 * MiB;
@@ -70,6 +71,9 @@ export interface MultipartOptions {
   contentType: string;
   /** Parts in flight at once. */
   concurrency: number;
+  /** Records the upload until it is completed or aborted, so a crash leaves it findable. */
+  journal?: UploadJournal;
+  signal?: AbortSignal;
 }
 
 /**
@@ -88,19 +92,40 @@ export async function uploadMultipart(
     key,
     query: { uploads: "" },
     headers: { "content-type": options.contentType },
+    signal: options.signal,
   });
   const uploadId = xmlText(await created.text(), "UploadId");
   if (!uploadId) throw new Error(`S3 CreateMultipartUpload for ${key} returned no UploadId`);
   try {
+    await options.journal?.add({ key, uploadId, startedAt: Date.now() });
     const etags = await uploadParts(client, key, path, uploadId, options);
+    options.signal?.throwIfAborted();
     await completeUpload(client, key, uploadId, etags, options.size);
   } catch (error) {
-    await client
-      .send({ method: "DELETE", key, query: { uploadId }, accept: [404] })
-      .then((response) => response.body?.cancel())
-      .catch(() => undefined);
+    // An upload that could not be aborted now stays in the journal for the next start.
+    if (await abortMultipart(client, key, uploadId)) await forget(options.journal, uploadId);
     throw error;
   }
+  await forget(options.journal, uploadId);
+}
+
+async function forget(journal: UploadJournal | undefined, uploadId: string): Promise<void> {
+  await journal?.remove(uploadId).catch(() => undefined);
+}
+
+/** Aborts an unfinished multipart upload (best effort: an upload already gone is fine). */
+export async function abortMultipart(
+  client: S3Client,
+  key: string,
+  uploadId: string,
+): Promise<boolean> {
+  return client
+    .send({ method: "DELETE", key, query: { uploadId }, accept: [404] })
+    .then(async (response) => {
+      await response.body?.cancel();
+      return true;
+    })
+    .catch(() => false);
 }
 
 async function uploadParts(
@@ -108,13 +133,13 @@ async function uploadParts(
   key: string,
   path: string,
   uploadId: string,
-  { plan, partSha256s, size, concurrency }: MultipartOptions,
+  { plan, partSha256s, size, concurrency, signal }: MultipartOptions,
 ): Promise<string[]> {
   const etags: string[] = new Array<string>(plan.count);
   let next = 0;
   let failure: { error: unknown } | undefined;
   const worker = async () => {
-    while (!failure && next < plan.count) {
+    while (!failure && !signal?.aborted && next < plan.count) {
       const index = next++;
       const start = index * plan.partSize;
       const end = Math.min(size, start + plan.partSize) - 1;
@@ -129,6 +154,7 @@ async function uploadParts(
               createReadStream(path, { start, end, highWaterMark: MiB }),
             ) as ReadableStream,
           payloadSha256: partSha256s[index],
+          signal,
         });
         await response.body?.cancel();
         const etag = response.headers.get("etag");

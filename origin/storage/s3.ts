@@ -14,6 +14,7 @@
 
 import { createReadStream } from "node:fs";
 import { mkdir, rm, stat } from "node:fs/promises";
+import { emptyDirectory } from "./empty-directory.ts";
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import {
@@ -22,10 +23,19 @@ import {
   type ObjectStat,
   type PutOptions,
   type Storage,
+  type StoredObject,
 } from "./storage.ts";
-import { S3Client, type RequestBody, type S3ClientOptions } from "./s3-client.ts";
+import { S3Client, xmlText, type RequestBody, type S3ClientOptions } from "./s3-client.ts";
 import { bodyStart, sliceToSpan } from "./span-stream.ts";
-import { hashFile, maxPartSize, minPartSize, planParts, uploadMultipart } from "./s3-multipart.ts";
+import {
+  abortMultipart,
+  hashFile,
+  maxPartSize,
+  minPartSize,
+  planParts,
+  uploadMultipart,
+} from "./s3-multipart.ts";
+import type { UploadJournal } from "./upload-journal.ts";
 
 export interface S3StorageOptions extends S3ClientOptions {
   /** Local directory for temporary pack output. */
@@ -38,6 +48,8 @@ export interface S3StorageOptions extends S3ClientOptions {
   partConcurrency?: number;
   /** Redirect blob reads to presigned GET URLs valid this long; null or absent: stream them. */
   presignRedirects?: { expiresSeconds: number } | null;
+  /** Where this origin records its unfinished multipart uploads (see upload-journal.ts). */
+  journal?: UploadJournal;
 }
 
 const defaultContentType = "application/octet-stream";
@@ -50,6 +62,7 @@ export class S3Storage implements Storage {
   private readonly multipartThreshold: number;
   private readonly partConcurrency: number;
   private readonly presignRedirects: { expiresSeconds: number } | null;
+  private readonly journal: UploadJournal | undefined;
   /** Puts in progress per key, so concurrent puts of one key in this process write it once. */
   private readonly inflight = new Map<string, Promise<void>>();
 
@@ -61,6 +74,7 @@ export class S3Storage implements Storage {
     this.multipartThreshold = options.multipartThreshold ?? this.partSize;
     this.partConcurrency = options.partConcurrency ?? 4;
     this.presignRedirects = options.presignRedirects ?? null;
+    this.journal = options.journal;
     if (this.partSize < minPartSize || this.partSize > maxPartSize) {
       throw new Error(`S3 part size must be between ${minPartSize} and ${maxPartSize} bytes`);
     }
@@ -76,10 +90,69 @@ export class S3Storage implements Storage {
     return this;
   }
 
+  /**
+   * Checks that the bucket answers and accepts the credentials: one HEAD of a key that need not
+   * exist (404 is fine; 403 means refused credentials or no access). Throws with S3's reason.
+   */
+  async check(): Promise<void> {
+    const response = await this.client.send({
+      method: "HEAD",
+      key: "_nixery/ready",
+      accept: [404],
+      // A dead endpoint should fail a check in seconds, not after a minute of retries.
+      signal: AbortSignal.timeout(15_000),
+    });
+    await response.body?.cancel();
+  }
+
+  /**
+   * Removes what a crash of this origin left: files in its scratch directory and the multipart
+   * uploads in its journal. Only this origin's own leftovers (the data dir is locked).
+   */
+  async cleanUpAfterCrash(): Promise<{ scratchFiles: number; abortedUploads: number }> {
+    const scratchFiles = await emptyDirectory(this.scratchDir);
+    let abortedUploads = 0;
+    for (const entry of (await this.journal?.list()) ?? []) {
+      if (await abortMultipart(this.client, entry.key, entry.uploadId)) {
+        await this.journal?.remove(entry.uploadId);
+        abortedUploads++;
+      }
+    }
+    return { scratchFiles, abortedUploads };
+  }
+
   async stat(key: string): Promise<ObjectStat | null> {
     const response = await this.client.send({ method: "HEAD", key, accept: [404] });
     if (response.status === 404) return null;
     return { size: Number(response.headers.get("content-length")) };
+  }
+
+  async *list(prefix: string): AsyncIterable<StoredObject> {
+    let token: string | null = null;
+    do {
+      const query: Record<string, string> = { "list-type": "2", prefix, "max-keys": "1000" };
+      if (token) query["continuation-token"] = token;
+      const response = await this.client.send({ method: "GET", query });
+      const xml = await response.text();
+      for (const block of xml.match(/<Contents>[\s\S]*?<\/Contents>/g) ?? []) {
+        const key = xmlText(block, "Key");
+        if (key === undefined) continue;
+        yield {
+          key,
+          size: Number(xmlText(block, "Size") ?? 0),
+          modifiedAt: Date.parse(xmlText(block, "LastModified") ?? "") || 0,
+        };
+      }
+      token =
+        xmlText(xml, "IsTruncated") === "true"
+          ? (xmlText(xml, "NextContinuationToken") ?? null)
+          : null;
+    } while (token);
+  }
+
+  async delete(key: string): Promise<void> {
+    const response = await this.client.send({ method: "DELETE", key, accept: [404] });
+    await response.body?.cancel();
   }
 
   async has(key: string): Promise<boolean> {
@@ -128,17 +201,19 @@ export class S3Storage implements Storage {
 
   /** Verifies the file against its sha256, then uploads it unless the key already exists. */
   private async uploadFile(key: string, path: string, options: PutOptions): Promise<void> {
+    const { signal } = options;
     const { size } = await stat(path);
     const plan = size > this.multipartThreshold ? planParts(size, this.partSize) : null;
     const digests = await hashFile(path, plan?.partSize);
     if (digests.sha256 !== options.sha256)
       throw new ContentMismatch(key, options.sha256, digests.sha256);
+    signal?.throwIfAborted();
     if (await this.has(key)) return;
     const contentType = options.contentType ?? defaultContentType;
     if (!plan) {
       const body = () =>
         Readable.toWeb(createReadStream(path, { highWaterMark: 1024 * 1024 })) as ReadableStream;
-      return this.putObject(key, size, options.sha256, contentType, body);
+      return this.putObject(key, size, options.sha256, contentType, body, signal);
     }
     await uploadMultipart(this.client, key, path, {
       plan,
@@ -146,6 +221,8 @@ export class S3Storage implements Storage {
       size,
       contentType,
       concurrency: this.partConcurrency,
+      journal: this.journal,
+      signal,
     });
   }
 
@@ -160,6 +237,7 @@ export class S3Storage implements Storage {
         actual,
         options.contentType ?? defaultContentType,
         () => bytes,
+        options.signal,
       );
     });
   }
@@ -170,6 +248,7 @@ export class S3Storage implements Storage {
     sha256: string,
     contentType: string,
     body: () => RequestBody,
+    signal?: AbortSignal,
   ): Promise<void> {
     const response = await this.client.send({
       method: "PUT",
@@ -181,6 +260,7 @@ export class S3Storage implements Storage {
       },
       body,
       payloadSha256: sha256,
+      signal,
     });
     await response.body?.cancel();
   }

@@ -27,6 +27,8 @@ export interface PutOptions {
   /** Lowercase hex sha256 of the content; the backend refuses content that does not match. */
   sha256: string;
   contentType?: string;
+  /** Aborting stops the upload (a multipart upload is aborted); the put rejects with the reason. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -43,7 +45,30 @@ export interface BlobWriter {
   putBytes(key: string, bytes: Uint8Array<ArrayBuffer>, options: PutOptions): Promise<void>;
 }
 
-export interface Storage extends BlobReader, BlobWriter {
+export interface StoredObject {
+  key: string;
+  size: number;
+  /** When the object was written (epoch ms): the collector spares objects younger than its grace. */
+  modifiedAt: number;
+}
+
+/** What the garbage collector needs: every object under a prefix, and removal by key. */
+export interface ObjectCollector {
+  /** Every object whose key starts with `prefix` (in no particular order). */
+  list(prefix: string): AsyncIterable<StoredObject>;
+  /** Removes an object; removing one that does not exist is not an error. */
+  delete(key: string): Promise<void>;
+}
+
+/** What the origin does with its storage at start and for readiness. */
+export interface StorageUpkeep {
+  /** Throws, with the backend's reason, unless the storage can be read and written now. */
+  check(): Promise<void>;
+  /** Removes this origin's own leftovers of a crash: staging files, unfinished uploads. */
+  cleanUpAfterCrash(): Promise<{ scratchFiles: number; abortedUploads: number }>;
+}
+
+export interface Storage extends BlobReader, BlobWriter, StorageUpkeep, ObjectCollector {
   /** A short human description for logs and the start page, e.g. "filesystem:/var/lib/…". */
   readonly description: string;
   /** A directory for temporary pack output, ideally on the same filesystem as the store. */

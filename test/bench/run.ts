@@ -3,6 +3,9 @@
 
 import { mkdir, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
+import { formatGcBench, runGcBench } from "./gc.ts";
+import { dockerAvailable, formatDockerReuseBench, runDockerReuseBench } from "./docker-reuse.ts";
+import { formatReuseBench, runReuseBench } from "./layer-reuse.ts";
 import { formatPackBench, runPackBench } from "./pack.ts";
 import { formatEdgeMissBench, runEdgeMissBench } from "./edge-miss.ts";
 import { formatServeBench, runServeBench } from "./serve.ts";
@@ -20,6 +23,22 @@ console.error("edge blob miss: origin-direct pulls beside pulls through a fresh 
 const edgeMiss = await runEdgeMissBench();
 console.log(formatServeBench(serve));
 console.log(formatEdgeMissBench(edgeMiss));
+console.error("layer reuse benchmark: a sequence of images pulled by a chain-ID client…");
+const reuse = await runReuseBench();
+console.log(formatReuseBench(reuse));
+let dockerReuse = null;
+if (await dockerAvailable()) {
+  console.error("layer reuse with docker: the same sequence pulled by a private dockerd…");
+  dockerReuse = await runDockerReuseBench();
+  console.log(formatDockerReuseBench(dockerReuse));
+} else {
+  console.log(
+    "layer reuse with docker: skipped (needs root and dockerd: apt-get install docker.io)",
+  );
+}
+console.error("storage lifecycle benchmark: many images, some used again, one collection…");
+const gc = await runGcBench();
+console.log(formatGcBench(gc));
 const results = {
   node: process.version,
   zlib: process.versions.zlib,
@@ -27,6 +46,9 @@ const results = {
   pack,
   serve,
   edgeMiss,
+  reuse,
+  dockerReuse,
+  gc,
 };
 
 await mkdir(cacheDir, { recursive: true });

@@ -89,25 +89,18 @@ describe("builds", () => {
     before(async () => {
       repo = await mkdtemp(join(tmpdir(), "nixery-git-"));
       await cp(fixturePackageSet, repo, { recursive: true });
-      const git = (...args: string[]) => exec("git", ["-C", repo, ...args]);
+      // Its own identity: a fresh machine has no git user configured.
+      const identity = ["-c", "user.email=t@example.com", "-c", "user.name=t"];
+      const git = (...args: string[]) => exec("git", ["-C", repo, ...identity, ...args]);
       await git("init", "-q", "-b", "main");
-      await git(
-        "-c",
-        "user.email=t@example.com",
-        "-c",
-        "user.name=t",
-        "commit",
-        "-qam",
-        "v1",
-        "--allow-empty",
-      );
+      await git("commit", "-qam", "v1", "--allow-empty");
       await git("add", "-A");
-      await git("-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "v1");
+      await git("commit", "-qm", "v1");
       await git("tag", "v1");
       commitV1 = (await git("rev-parse", "HEAD")).stdout.trim();
       const file = join(repo, "default.nix");
       await writeFile(file, (await readFile(file, "utf8")).replace('"hello: ', '"hello v2: '));
-      await git("-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qam", "v2");
+      await git("commit", "-qam", "v2");
       await git("tag", "-a", "v2", "-m", "second");
       origin = await start({ env: { NIXERY_PKGS_REPO: repo } });
     });

@@ -168,11 +168,17 @@ describe("pulling from the origin", () => {
     );
   });
 
-  it("containerd's ctr pulls (HEAD by tag, then GET by digest)", async () => {
+  it("containerd's ctr pulls (HEAD by tag, then GET by digest) and runs a command by name", async () => {
     const containerd = await startContainerd();
     try {
-      const pull = await containerd.pull(`${host}/shell/hello:latest`);
+      const reference = `${host}/shell/hello:latest`;
+      const pull = await containerd.pull(reference);
       assert.equal(pull.code, 0, pull.stderr + pull.stdout);
+      // containerd adds no PATH of its own when the image's Env has any entry: the image's PATH
+      // must find `hello` in /bin, as Kubernetes would run it.
+      const run = await containerd.run(reference, ["hello"]);
+      assert.equal(run.code, 0, run.stderr + run.stdout);
+      assert.match(run.stdout, /hello: greetings from libgreet/);
     } finally {
       await containerd.stop();
     }

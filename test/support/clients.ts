@@ -1,6 +1,7 @@
 // Real registry clients for integration tests: skopeo into an OCI layout, umoci unpack, running
 // a program from an unpacked image with chroot, and containerd's ctr against a private daemon.
 
+import { randomUUID } from "node:crypto";
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -64,6 +65,8 @@ export async function runInRootfs(rootfs: string, args: string[]): Promise<Comma
 export interface Containerd {
   socket: string;
   pull(reference: string): Promise<CommandResult>;
+  /** `ctr run --rm REFERENCE ID ARGS…` of a pulled image, as Kubernetes runs a command by name. */
+  run(reference: string, args: string[]): Promise<CommandResult>;
   stop(): Promise<void>;
 }
 
@@ -105,6 +108,17 @@ export async function startContainerd(): Promise<Containerd> {
         "--plain-http",
         reference,
       ]),
+    run: (reference, args) =>
+      command(
+        "ctr",
+        [
+          ...["--address", socket, "-n", "nixery-test", "run", "--rm"],
+          reference,
+          `nixery-test-${randomUUID().slice(0, 8)}`,
+          ...args,
+        ],
+        60_000,
+      ),
     async stop() {
       const exited = new Promise((resolve) => daemon.once("exit", resolve));
       daemon.kill("SIGTERM");

@@ -29,13 +29,12 @@ export interface OriginOptions {
   dataDir?: string;
 }
 
-export async function startOrigin(options: OriginOptions = {}): Promise<OriginProcess> {
-  const ownDataDir = !options.dataDir;
-  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "nixery-origin-")));
+/** The environment an origin process gets in tests (the test Nix config, the fixture set). */
+export function originEnv(dataDir: string, options: OriginOptions = {}): Record<string, string> {
   const sourceSet = ["NIXERY_PKGS_PATH", "NIXERY_PKGS_REPO", "NIXERY_CHANNEL"].some(
     (name) => options.env?.[name],
   );
-  const env: Record<string, string> = {
+  return {
     ...(process.env as Record<string, string>),
     ...testNixEnv(),
     HOST: "127.0.0.1",
@@ -44,6 +43,33 @@ export async function startOrigin(options: OriginOptions = {}): Promise<OriginPr
     ...(sourceSet ? {} : { NIXERY_PKGS_PATH: options.pkgsPath ?? fixturePackageSet }),
     ...options.env,
   };
+}
+
+/** Runs an origin that is expected to exit (a start-up check failing); its status and output. */
+export async function runOriginToExit(
+  dataDir: string,
+  options: OriginOptions & { args?: string[] } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const argv = ["--import", "tsx", join(repoRoot, "origin/main.ts"), ...(options.args ?? [])];
+  const child = spawn(process.execPath, argv, {
+    cwd: repoRoot,
+    env: originEnv(dataDir, options),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const kill = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+  clearTimeout(kill);
+  return { code, stdout, stderr };
+}
+
+export async function startOrigin(options: OriginOptions = {}): Promise<OriginProcess> {
+  const ownDataDir = !options.dataDir;
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "nixery-origin-")));
+  const env = originEnv(dataDir, options);
   const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "origin/main.ts")], {
     cwd: repoRoot,
     env,

@@ -36,6 +36,30 @@ export function describeStorageContract(
       return path;
     }
 
+    it("lists what it holds under a prefix, and deletes by key", async () => {
+      const objects = [randomBytes(10), randomBytes(20), randomBytes(30)];
+      const keys = objects.map((bytes) => blobKey(digestFromHex(sha256(bytes))));
+      for (const [index, bytes] of objects.entries()) {
+        await storage.putBytes(keys[index]!, toArrayBytes(bytes), { sha256: sha256(bytes) });
+      }
+      const manifest = randomBytes(5);
+      const manifestAt = manifestKey(digestFromHex(sha256(manifest)));
+      await storage.putBytes(manifestAt, toArrayBytes(manifest), { sha256: sha256(manifest) });
+      const listed = new Map<string, { size: number; modifiedAt: number }>();
+      for await (const object of storage.list("blobs/")) listed.set(object.key, object);
+      for (const [index, key] of keys.entries()) {
+        assert.equal(listed.get(key)?.size, objects[index]!.byteLength, `${key} listed`);
+        assert.ok(Math.abs(listed.get(key)!.modifiedAt - Date.now()) < 120_000, "a recent time");
+      }
+      assert.ok(!listed.has(manifestAt), "only keys under the prefix");
+      await storage.delete(keys[0]!);
+      await storage.delete(keys[0]!); // deleting what is gone is fine
+      assert.equal(await storage.has(keys[0]!), false);
+      const after = new Set<string>();
+      for await (const object of storage.list("blobs/")) after.add(object.key);
+      assert.ok(!after.has(keys[0]!) && after.has(keys[1]!));
+    });
+
     it("answers null for a key that does not exist", async () => {
       const key = blobKey(digestFromHex(sha256(randomBytes(16))));
       assert.equal(await storage.stat(key), null);

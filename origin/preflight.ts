@@ -1,0 +1,147 @@
+// The origin's start-up checks: each dependency is tried once before the origin listens, and a
+// failure becomes one line naming the variable, its value and what is wrong (main.ts prints it
+// and exits with status 2), instead of a stack trace or a first pull that fails in a confusing way.
+
+import { constants } from "node:fs";
+import { access, mkdir, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { openDatabase, type Db } from "./cache/database.ts";
+import { DataDirLocked, lockDataDir, type DataDirLock } from "./data-dir-lock.ts";
+import { InvalidPopularityData, loadPopularity } from "./layers/popularity.ts";
+import { evalErrorDetail, packagesExpression } from "./nix/expression.ts";
+import type { NixRunner } from "./nix/runner.ts";
+import { resolveSource, type SourceConfig } from "./nix/source.ts";
+
+/** A start-up check failed: `variable=value: problem`. */
+export class StartupError extends Error {
+  override readonly name = "StartupError";
+
+  constructor(
+    readonly variable: string,
+    readonly value: string,
+    readonly problem: string,
+  ) {
+    super(`${variable}=${value}: ${problem}`);
+  }
+}
+
+/** Creates the data directory if needed, checks it is writable, and locks it for this origin. */
+export async function claimDataDir(dir: string): Promise<DataDirLock> {
+  try {
+    await mkdir(dir, { recursive: true });
+    await access(dir, constants.W_OK | constants.X_OK);
+  } catch (error) {
+    throw new StartupError(
+      "NIXERY_DATA_DIR",
+      dir,
+      `cannot use it as a directory (${describe(error)})`,
+    );
+  }
+  try {
+    return lockDataDir(dir);
+  } catch (error) {
+    if (error instanceof DataDirLocked) {
+      throw new StartupError(
+        "NIXERY_DATA_DIR",
+        dir,
+        `${error.message}; stop that origin or give this one its own NIXERY_DATA_DIR`,
+      );
+    }
+    throw new StartupError("NIXERY_DATA_DIR", dir, `cannot lock it (${describe(error)})`);
+  }
+}
+
+export function openDatabaseIn(dataDir: string, path: string): Db {
+  try {
+    return openDatabase(path);
+  } catch (error) {
+    throw new StartupError(
+      "NIXERY_DATA_DIR",
+      dataDir,
+      `cannot open the database ${path} (${describe(error)})`,
+    );
+  }
+}
+
+/** Checks that Nix is installed and its store answers; returns what `nix-store --version` says. */
+export async function checkNix(runner: NixRunner, pathValue: string): Promise<string> {
+  const result = await runner("nix-store", ["--version"], { timeoutMs: 30_000 }).catch(
+    (error: unknown) => {
+      throw new StartupError(
+        "PATH",
+        pathValue,
+        `cannot run nix-store (${describe(error)}); install Nix (Debian/Ubuntu: apt install nix-bin)`,
+      );
+    },
+  );
+  if (result.exitCode !== 0) {
+    throw new StartupError(
+      "PATH",
+      pathValue,
+      `nix-store --version failed: ${evalErrorDetail(result.stderrTail)}`,
+    );
+  }
+  return result.stdout.trim();
+}
+
+/**
+ * Checks the package source as far as it can be checked without a build: a local path must exist
+ * and import to an attribute set. A git or channel source is reached over the network; it is
+ * checked by readiness instead, as an outage there must not keep the origin from starting.
+ */
+export async function checkSource(source: SourceConfig, runner: NixRunner): Promise<void> {
+  if (source.kind !== "path") return;
+  const variable = "NIXERY_PKGS_PATH";
+  const info = await stat(source.path).catch((error: unknown) => {
+    throw new StartupError(variable, source.path, `does not exist (${describe(error)})`);
+  });
+  if (info.isDirectory()) {
+    await access(join(source.path, "default.nix")).catch(() => {
+      throw new StartupError(
+        variable,
+        source.path,
+        "is a directory without default.nix, so not a Nix package set",
+      );
+    });
+  }
+  const resolved = await resolveSource(source, "latest", runner);
+  const system = process.arch === "arm64" ? "aarch64-linux" : "x86_64-linux";
+  const { file, args } = packagesExpression(resolved, [], system);
+  const result = await runner(
+    "nix-instantiate",
+    ["--eval", "--json", file, "-A", "isPackageSet", ...args],
+    {
+      timeoutMs: 300_000,
+    },
+  );
+  if (result.timedOut) {
+    throw new StartupError(variable, source.path, "did not evaluate within 300 s");
+  }
+  if (result.exitCode !== 0) {
+    const detail = evalErrorDetail(result.stderrTail).split("\n")[0];
+    throw new StartupError(variable, source.path, `is not a Nix package set: ${detail}`);
+  }
+  if (result.stdout.trim() !== "true") {
+    throw new StartupError(
+      variable,
+      source.path,
+      "does not evaluate to an attribute set of packages",
+    );
+  }
+}
+
+export async function loadPopularityChecked(source: string | null): Promise<Map<string, number>> {
+  try {
+    return await loadPopularity(source);
+  } catch (error) {
+    if (!(error instanceof InvalidPopularityData)) throw error;
+    const reason = error.message.replace(/^popularity data from .*?: /, "");
+    throw new StartupError("NIX_POPULARITY_URL", source ?? "", reason);
+  }
+}
+
+export function describe(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  const message = error instanceof Error ? error.message : String(error);
+  return typeof code === "string" && !message.startsWith(code) ? `${code}: ${message}` : message;
+}
