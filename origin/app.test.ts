@@ -104,7 +104,6 @@ describe("origin app", () => {
 
   it("answers under Host values that a URL parser refuses (a.1, 999.1.1.1, 1.2.3.4.5, 09.1)", async () => {
     const app = await makeApp();
-    const unknown = `sha256:${"3".repeat(64)}`;
     for (const host of ["a.1", "999.1.1.1", "1.2.3.4.5", "09.1"]) {
       // @hono/node-server hands the app a request whose URL is text built from Host.
       const raw = (path: string) => {
@@ -113,9 +112,11 @@ describe("origin app", () => {
         return request;
       };
       assert.equal((await app.request(raw("/v2/"))).status, 200, host);
-      const blob = await app.request(raw(`/v2/hello/blobs/${unknown}`));
-      assert.equal(blob.status, 404, host);
-      assert.equal(await errorCode(blob), "BLOB_UNKNOWN");
+      const missing = await app.request(raw("/v2/hello/manifests/.INVALID_MANIFEST_NAME"));
+      assert.equal(missing.status, 404, host);
+      assert.equal(await errorCode(missing), "MANIFEST_UNKNOWN");
+      const digest = await app.request(raw(`/v2/hello/blobs/sha256:${"3".repeat(10)}`));
+      assert.equal(await errorCode(digest), "DIGEST_INVALID");
       assert.equal((await app.request(raw("/"))).status, 200, host);
     }
   });

@@ -86,6 +86,7 @@ function readSmallBody(req: IncomingMessage): Promise<Buffer> {
       req.off("data", onData);
       req.off("end", onEnd);
       req.off("error", onEnd);
+      req.off("close", onEnd);
       req.pause();
       resolve(body);
     };
@@ -98,6 +99,7 @@ function readSmallBody(req: IncomingMessage): Promise<Buffer> {
     req.on("data", onData);
     req.once("end", onEnd);
     req.once("error", onEnd);
+    req.once("close", onEnd);
   });
 }
 
@@ -110,6 +112,8 @@ function send(
   body: Buffer,
   mayRetry: boolean,
 ): void {
+  // The client went away while its body was being read: nothing to answer.
+  if (res.destroyed || req.socket.destroyed) return;
   const outgoing = request({
     host: upstream.host,
     port: upstream.port,
