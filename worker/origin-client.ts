@@ -59,7 +59,7 @@ export class OriginClient {
     let response: Response;
     try {
       const url = `${this.#settings.originUrl}${path}`;
-      response = await fetch(url, { ...init, headers, redirect: "manual" });
+      response = await fetchOnce(url, { ...init, headers, redirect: "manual" });
       const location = response.headers.get("Location");
       if (response.status >= 300 && response.status < 400 && location) {
         // The origin may redirect blob reads to storage (a presigned URL): follow it without
@@ -202,6 +202,20 @@ export class OriginClient {
       return { size: total, body: response.body };
     }
     return { size, body: response.body };
+  }
+}
+
+/**
+ * fetch, tried a second time when the first attempt fails at the network level: a kept-alive
+ * connection that the origin closed as it was reused (Node closes idle ones after 5 s) fails
+ * without the origin having seen the request. Every request to the origin is idempotent (reads,
+ * and starting a build that joins a running one), so asking again is safe.
+ */
+async function fetchOnce(url: string, init: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch {
+    return fetch(url, init);
   }
 }
 
