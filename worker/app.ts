@@ -14,6 +14,7 @@ import { ManifestStore } from "./manifest-store.ts";
 import { OriginClient } from "./origin-client.ts";
 import { EdgeRegistrySource } from "./registry-source.ts";
 import { renderStartPage } from "./start-page.ts";
+import { reportUse } from "./usage-marks.ts";
 
 function repositoryOf(pathname: string): string {
   const route = matchRoute(pathname);
@@ -42,17 +43,28 @@ export function createApp(): Hono<{ Bindings: Env }> {
   app.all("*", async (c) => {
     const request = c.req.raw;
     const url = requestTarget(request.url);
+    const origin = new OriginClient(() => readSettings(c.env));
     const source = new EdgeRegistrySource({
       manifests: new ManifestStore(c.env.MANIFESTS, c.env.BLOBS),
       blobs: new BlobStore(c.env.BLOBS),
       cache: new EdgeCache(caches.default, cacheBase(url.origin)),
-      origin: new OriginClient(() => readSettings(c.env)),
+      origin,
       waitUntil: (promise) => c.executionCtx.waitUntil(promise),
       repository: repositoryOf(url.pathname),
     });
     const response = await handleRegistryRequest(request, source);
     if (!response)
       throw new RegistryError("NOT_FOUND", `no such route: ${url.pathname.slice(0, 100)}`);
+    // A manifest served counts as a use of its image for the origin's storage collector.
+    const served = response.headers.get("docker-content-digest");
+    if (
+      response.ok &&
+      served &&
+      matchRoute(url.pathname)?.kind === "manifest" &&
+      c.env.ORIGIN_URL
+    ) {
+      c.executionCtx.waitUntil(reportUse(c.env.MANIFESTS, origin, served).catch(() => undefined));
+    }
     return response;
   });
 

@@ -11,6 +11,7 @@ import {
   type BuildRequest,
   type BuildStatus,
   type TagManifests,
+  type UsageReport,
 } from "../shared/origin-protocol.ts";
 import { contentRange, type ByteRange } from "../shared/range.ts";
 import type { StoredManifest } from "../shared/registry-handler.ts";
@@ -80,6 +81,19 @@ export class OriginClient {
       throw new OriginUnreachable(`the origin's gateway answered ${response.status}`);
     }
     return response;
+  }
+
+  /** Tells the origin's storage collector that these manifests were served from the edge. */
+  async reportUsage(digests: readonly string[]): Promise<void> {
+    const body: UsageReport = { digests: [...digests] };
+    const response = await this.#request(originPaths.usage, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    await response.body?.cancel();
+    if (!response.ok)
+      throw new OriginUnreachable(`the origin refused a usage report (${response.status})`);
   }
 
   /** Builds (or finds) the image for name:tag, polling until done or the deadline passes. */
