@@ -1,11 +1,15 @@
-// A TCP front for the edge that closes TLS connections at once. Registry clients (skopeo, podman)
-// try HTTPS before plain HTTP; workerd's plain socket waits for a request line that never comes,
-// so each pull would stall for the client's 10 s TLS handshake timeout. Everything else is
-// piped to workerd unchanged.
+// The local stack's HTTP server in front of workerd, doing what Cloudflare's front line does in
+// production: the origin's hardened server (origin/http/hardened-server.ts: Node's strict parser,
+// registry JSON for every malformed or odd request, timeouts, TLS probes closed) forwards to
+// workerd only well-formed origin-form requests with a Host that a URL can hold, so nothing
+// reaches workerd that it would answer with a plain-text 500. A response is never lost to an
+// unread request body (front-forward.ts reads it to its end before the connection may close).
 
-import { connect, createServer, type AddressInfo, type Server, type Socket } from "node:net";
+import { Agent } from "node:http";
+import { startHardenedServer, type HardenedServerOptions } from "../origin/http/hardened-server.ts";
+import { forwardRequest, type Upstream } from "./front-forward.ts";
 
-const tlsHandshakeRecord = 0x16;
+export type FrontOptions = HardenedServerOptions;
 
 export interface PlainHttpFront {
   port: number;
@@ -16,46 +20,24 @@ export async function startPlainHttpFront(
   host: string,
   port: number,
   target: { host: string; port: number },
+  options: FrontOptions = {},
 ): Promise<PlainHttpFront> {
-  const sockets = new Set<Socket>();
-  const track = (socket: Socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
+  const upstream: Upstream = {
+    ...target,
+    agent: new Agent({ keepAlive: true, maxFreeSockets: 64 }),
+    maxDrainBytes: options.maxDrainBytes ?? 64 * 1024 * 1024,
   };
-  const server: Server = createServer((client) => {
-    track(client);
-    client.once("data", (first: Buffer) => {
-      if (first[0] === tlsHandshakeRecord) {
-        client.destroy();
-        return;
-      }
-      const upstream = connect(target.port, target.host);
-      track(upstream);
-      upstream.setNoDelay(true);
-      upstream.write(first);
-      client.pipe(upstream);
-      upstream.pipe(client);
-      const close = () => {
-        client.destroy();
-        upstream.destroy();
-      };
-      client.on("error", close);
-      upstream.on("error", close);
-      client.on("close", close);
-      upstream.on("close", close);
-    });
-    client.setNoDelay(true);
-    client.on("error", () => client.destroy());
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, resolve);
-  });
+  const server = await startHardenedServer(
+    host,
+    port,
+    (req, res, forward) => forwardRequest(req, res, forward, upstream),
+    options,
+  );
   return {
-    port: (server.address() as AddressInfo).port,
+    port: server.port,
     async stop() {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      upstream.agent.destroy();
+      await server.stop();
     },
   };
 }
