@@ -4,7 +4,8 @@
 import { isDigest, type Digest } from "../shared/digest.ts";
 import type { ImageRequest } from "../shared/image-name.ts";
 import { manifestMediaTypeOf } from "../shared/manifest.ts";
-import type { ManifestFlavour } from "../shared/media-types.ts";
+import type { ManifestWanted } from "../shared/media-types.ts";
+import { selectManifest } from "../shared/origin-protocol.ts";
 import type {
   BlobRead,
   RangeRequest,
@@ -43,12 +44,13 @@ export function createOriginSource(images: ImageService, storage: BlobReader): R
     async manifestForTag(
       image: ImageRequest,
       tag: string,
-      flavour: ManifestFlavour,
+      wanted: ManifestWanted,
     ): Promise<TagAnswer> {
       const result = await images.resolve(image, tag).catch((error: unknown) => {
         throw toBuildRegistryError(error);
       });
-      const digest = result.manifests[flavour].digest;
+      // An index is served only once every manifest it lists is stored (image-service.ts).
+      const digest = selectManifest(result, wanted).digest;
       if (!isDigest(digest)) throw new RegistryError("INTERNAL");
       const manifest = await manifestByDigest(digest);
       if (!manifest)

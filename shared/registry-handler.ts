@@ -11,7 +11,7 @@ import {
 } from "./cache-policy.ts";
 import { RegistryError } from "./errors.ts";
 import { assertValidName, isValidTag, parseImageName, type ImageRequest } from "./image-name.ts";
-import { negotiateFlavour, type ManifestFlavour } from "./media-types.ts";
+import { negotiateManifest, type ManifestWanted } from "./media-types.ts";
 import { contentRange, rangeRequest, type ByteRange, type RangeRequest } from "./range.ts";
 import { requestTarget } from "./request-target.ts";
 import { assertReadMethod, matchRoute } from "./routes.ts";
@@ -47,7 +47,8 @@ export interface RegistrySource {
   manifestForTag(
     image: ImageRequest,
     tag: string,
-    flavour: ManifestFlavour,
+    /** What the client's Accept takes: a manifest flavour, and an index flavour or none. */
+    wanted: ManifestWanted,
     method: "GET" | "HEAD",
   ): Promise<TagAnswer>;
   manifestByDigest(digest: Digest): Promise<StoredManifest | null>;
@@ -162,8 +163,8 @@ async function serveManifest(
       `no manifest ${name}:${reference.slice(0, 80)}: a tag is 1-128 characters of [A-Za-z0-9_.-] and does not start with "." or "-", a digest is sha256: and 64 hex digits`,
     );
   }
-  const flavour = negotiateFlavour(request.headers.get("accept"));
-  const answer = await source.manifestForTag(image, reference, flavour, method);
+  const wanted = negotiateManifest(request.headers.get("accept"));
+  const answer = await source.manifestForTag(image, reference, wanted, method);
   const cacheControl = tagCacheControl(answer.maxAgeSeconds, visibility);
   return manifestResponse(request, answer.manifest, method, cacheControl, {
     Vary: "Accept",

@@ -1,11 +1,10 @@
 // The data-centre-local Cache API in front of KV and R2: tag answers (keyed by image, tag and
-// manifest flavour, since tag responses vary on Accept), manifests and blobs by digest. The only
+// what the client takes, a manifest flavour and maybe an index, since tag responses vary on Accept), manifests and blobs by digest. The only
 // code that touches `caches`. Entries live under a private path of the edge's own host. Their
 // Cache-Control only tells the Cache API how long to keep them: they are never sent to clients
 // (shared/cache-policy.ts decides what clients are told).
 
 import { isDigest, type Digest } from "../shared/digest.ts";
-import type { ManifestFlavour } from "../shared/media-types.ts";
 import type { StoredManifest } from "../shared/registry-handler.ts";
 
 /** Blobs above this size are not put in the Cache API (R2 serves them). */
@@ -35,17 +34,20 @@ export class EdgeCache {
     return new Request(`${this.#base}/_edge-cache/${path}`);
   }
 
-  #tagKey(canonicalName: string, tag: string, flavour: ManifestFlavour): Request {
-    return this.#key(`tags/${canonicalName}/${encodeURIComponent(tag)}?flavour=${flavour}`);
+  /** `answer` is shared/media-types.ts' wantedKey, e.g. "docker" or "docker+docker-index". */
+  #tagKey(canonicalName: string, tag: string, answer: string): Request {
+    return this.#key(
+      `tags/${canonicalName}/${encodeURIComponent(tag)}?answer=${encodeURIComponent(answer)}`,
+    );
   }
 
   async matchTag(
     canonicalName: string,
     tag: string,
-    flavour: ManifestFlavour,
+    answer: string,
     now: number,
   ): Promise<CachedTag | null> {
-    const response = await this.#cache.match(this.#tagKey(canonicalName, tag, flavour));
+    const response = await this.#cache.match(this.#tagKey(canonicalName, tag, answer));
     if (!response) return null;
     const manifest = await readManifest(response);
     const expiresAt = Number(response.headers.get(expiresHeader));
@@ -56,14 +58,14 @@ export class EdgeCache {
   async putTag(
     canonicalName: string,
     tag: string,
-    flavour: ManifestFlavour,
+    answer: string,
     entry: CachedTag,
     now: number,
   ): Promise<void> {
     const seconds = Math.floor((entry.expiresAt - now) / 1000);
     if (seconds <= 0) return;
     await this.#cache.put(
-      this.#tagKey(canonicalName, tag, flavour),
+      this.#tagKey(canonicalName, tag, answer),
       manifestEntry(entry.manifest, seconds, {
         [expiresHeader]: String(entry.expiresAt),
         ...(entry.revision ? { [revisionHeader]: entry.revision } : {}),

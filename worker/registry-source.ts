@@ -6,8 +6,12 @@
 import type { Digest } from "../shared/digest.ts";
 import { RegistryError } from "../shared/errors.ts";
 import { canonicalImageName, type ImageRequest } from "../shared/image-name.ts";
-import type { ManifestFlavour } from "../shared/media-types.ts";
-import type { TagManifests } from "../shared/origin-protocol.ts";
+import { wantedKey, type ManifestWanted } from "../shared/media-types.ts";
+import {
+  selectManifest,
+  tagManifestDigests,
+  type TagManifests,
+} from "../shared/origin-protocol.ts";
 import type { RangeRequest } from "../shared/range.ts";
 import type {
   BlobRead,
@@ -37,8 +41,6 @@ export interface EdgeSourceDeps {
 // Nothing here outlives a request: concurrent misses for one tag each ask the origin, whose job
 // table runs one build for all of them; blobs follow blob-backfill.ts.
 
-const flavours: ManifestFlavour[] = ["docker", "oci"];
-
 export class EdgeRegistrySource implements RegistrySource {
   readonly #deps: EdgeSourceDeps;
   readonly #now: () => number;
@@ -53,11 +55,12 @@ export class EdgeRegistrySource implements RegistrySource {
   async manifestForTag(
     image: ImageRequest,
     tag: string,
-    flavour: ManifestFlavour,
+    wanted: ManifestWanted,
   ): Promise<TagAnswer> {
     const { cache, manifests } = this.#deps;
     const canonical = canonicalImageName(image);
-    const cached = await cache.matchTag(canonical, tag, flavour, this.#now());
+    const answerKey = wantedKey(wanted);
+    const cached = await cache.matchTag(canonical, tag, answerKey, this.#now());
     if (cached) {
       const maxAgeSeconds = Math.max(0, Math.floor((cached.expiresAt - this.#now()) / 1000));
       return { manifest: cached.manifest, maxAgeSeconds, revision: cached.revision };
@@ -65,8 +68,8 @@ export class EdgeRegistrySource implements RegistrySource {
 
     const record = await manifests.getTagRecord(canonical, tag);
     if (record && isFresh(record, this.#now())) {
-      const manifest = await this.manifestByDigest(record.manifests[flavour].digest);
-      if (manifest) return this.#cacheTag(canonical, tag, flavour, record, manifest);
+      const manifest = await this.#answerOf(record, wanted);
+      if (manifest) return this.#cacheTag(canonical, tag, answerKey, record, manifest);
     }
 
     const started = this.#now();
@@ -76,7 +79,7 @@ export class EdgeRegistrySource implements RegistrySource {
     } catch (error) {
       if (!isOriginOutage(error)) throw error;
       const reason = error instanceof Error ? error.message : String(error);
-      if (record) return this.#stale(record, flavour, reason);
+      if (record) return this.#stale(record, wanted, reason);
       if (!(error instanceof OriginUnreachable)) throw error;
       logEvent("origin unreachable", { image: image.name, tag, reason });
       throw new RegistryError(
@@ -85,28 +88,41 @@ export class EdgeRegistrySource implements RegistrySource {
         { reason },
       );
     }
-    logEvent("tag resolved", {
-      image: image.name,
-      tag,
-      digest: fresh.manifests[flavour].digest,
-      ms: this.#now() - started,
-    });
-    const manifest = await this.manifestByDigest(fresh.manifests[flavour].digest);
+    const digest = selectManifest(fresh, wanted).digest;
+    logEvent("tag resolved", { image: image.name, tag, digest, ms: this.#now() - started });
+    const manifest = await this.manifestByDigest(digest);
     if (!manifest) {
       throw new RegistryError(
         "MANIFEST_UNKNOWN",
         `the builder lost the manifest of ${image.name}:${tag}`,
       );
     }
-    return this.#cacheTag(canonical, tag, flavour, fresh, manifest);
+    return this.#cacheTag(canonical, tag, answerKey, fresh, manifest);
   }
 
-  /** Asks the origin, stores both manifests in R2, then the tag record in KV. */
+  /**
+   * The manifest a record answers `wanted` with, or null when it or (for an index) a manifest the
+   * index lists is at neither this edge nor the origin: an index is served only with every child.
+   */
+  async #answerOf(record: TagRecord, wanted: ManifestWanted): Promise<StoredManifest | null> {
+    const manifest = await this.manifestByDigest(selectManifest(record, wanted).digest);
+    if (!manifest || !record.index || !wanted.index) return manifest;
+    const flavour = wanted.index;
+    const children = await Promise.all(
+      record.index.platforms.map((p) => this.manifestByDigest(p.manifests[flavour].digest)),
+    );
+    return children.includes(null) ? null : manifest;
+  }
+
+  /**
+   * Asks the origin, stores every manifest the answer names in R2 (both flavours, and with an
+   * index the index and every platform's), then the tag record in KV.
+   */
   async #resolve(name: string, tag: string, canonical: string): Promise<TagRecord> {
     const result: TagManifests = await this.#deps.origin.resolveTag(name, tag);
     const record = tagRecordFrom(result, this.#now());
     const stored = await Promise.all(
-      flavours.map((flavour) => this.manifestByDigest(record.manifests[flavour].digest)),
+      tagManifestDigests(record).map((digest) => this.manifestByDigest(digest)),
     );
     if (stored.includes(null)) {
       throw new RegistryError("MANIFEST_UNKNOWN", `the builder lost a manifest of ${name}:${tag}`);
@@ -122,7 +138,7 @@ export class EdgeRegistrySource implements RegistrySource {
   #cacheTag(
     canonical: string,
     tag: string,
-    flavour: ManifestFlavour,
+    answerKey: string,
     record: TagRecord,
     manifest: StoredManifest,
   ): TagAnswer {
@@ -132,7 +148,7 @@ export class EdgeRegistrySource implements RegistrySource {
         .putTag(
           canonical,
           tag,
-          flavour,
+          answerKey,
           { manifest, expiresAt: record.expiresAt, revision: record.revision },
           now,
         )
@@ -141,9 +157,9 @@ export class EdgeRegistrySource implements RegistrySource {
     return { manifest, maxAgeSeconds: remainingSeconds(record, now), revision: record.revision };
   }
 
-  async #stale(record: TagRecord, flavour: ManifestFlavour, reason: string): Promise<TagAnswer> {
-    const digest = record.manifests[flavour].digest;
-    const manifest = await this.manifestByDigest(digest);
+  async #stale(record: TagRecord, wanted: ManifestWanted, reason: string): Promise<TagAnswer> {
+    const digest = selectManifest(record, wanted).digest;
+    const manifest = await this.#answerOf(record, wanted).catch(() => null);
     if (!manifest)
       throw new RegistryError("ORIGIN_UNAVAILABLE", "the image builder is unreachable", { reason });
     logEvent("serving stale tag", {

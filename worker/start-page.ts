@@ -28,8 +28,11 @@ ctr images pull ${h}/hello:latest</pre>
 <h2>Meta-packages</h2>
 <ul>
 <li><code>${metaPackages[0]}</code> adds an interactive shell (${shellPackages.join(", ")}).</li>
-<li><code>${metaPackages[1]}</code> builds for aarch64 instead of x86_64.</li>
+<li><code>${metaPackages[1]}</code> builds for aarch64 only.</li>
 </ul>
+<p>Without <code>${metaPackages[1]}</code>, a name is built for every platform the builder serves: when
+that is several, the answer is an image index and each client pulls its own platform
+(<code>docker pull --platform linux/arm64 ${h}/hello</code>).</p>
 <p>Meta-packages are recognised only at the front of the name, e.g. <code>${h}/shell/arm64/curl</code>.</p>
 <h2>Caching</h2>
 <p>Manifests by digest and layers are immutable and cached for a year. A tag is re-resolved when
