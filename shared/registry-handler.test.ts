@@ -189,4 +189,39 @@ describe("handleRegistryRequest", () => {
       assert.equal(response?.status, 200, host);
     }
   });
+
+  it("hands the source what the client's Accept takes, and serves an index as its own type", async () => {
+    const { source } = await makeSource();
+    const seen: unknown[] = [];
+    const indexBytes = encoder.encode(
+      JSON.stringify({ schemaVersion: 2, mediaType: mediaTypes.ociIndex, manifests: [] }),
+    );
+    const index = {
+      digest: await sha256Digest(indexBytes),
+      mediaType: mediaTypes.ociIndex,
+      bytes: indexBytes,
+    };
+    const indexing: RegistrySource = {
+      ...source,
+      async manifestForTag(image, tag, wanted, method) {
+        seen.push(wanted);
+        if (wanted.index) return { manifest: index, maxAgeSeconds: 10 };
+        return source.manifestForTag(image, tag, wanted, method);
+      },
+    };
+    const response = await request(indexing, "/v2/hello/manifests/latest", {
+      headers: { Accept: `${mediaTypes.ociManifest}, ${mediaTypes.ociIndex}` },
+    });
+    assert.equal(response.headers.get("content-type"), mediaTypes.ociIndex);
+    assert.equal(response.headers.get("docker-content-digest"), index.digest);
+    assert.equal(response.headers.get("vary"), "Accept");
+    const plain = await request(indexing, "/v2/hello/manifests/latest", {
+      headers: { Accept: "*/*" },
+    });
+    assert.equal(plain.headers.get("content-type"), mediaTypes.dockerManifest);
+    assert.deepEqual(seen, [
+      { flavour: "oci", index: "oci" },
+      { flavour: "docker", index: null },
+    ]);
+  });
 });
