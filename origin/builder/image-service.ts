@@ -13,7 +13,6 @@ import type { Digest } from "../../shared/digest.ts";
 import type { Architecture, ImageRequest } from "../../shared/image-name.ts";
 import type { ManifestFlavour } from "../../shared/media-types.ts";
 import { platformName } from "../../shared/platform.ts";
-import { manifestKey } from "../../shared/storage-keys.ts";
 import type { ManifestRef, TagIndex, TagManifests } from "../../shared/origin-protocol.ts";
 import type { BuildOutcome, BuildRecords } from "../cache/build-records.ts";
 import type { ManifestCache, ManifestEntry } from "../cache/manifest-cache.ts";
@@ -38,8 +37,14 @@ import { BuildQueueFull, isTransient, OriginStopping } from "./errors.ts";
 import { JobTable, type Job } from "./job-table.ts";
 import { Limiter } from "./limiter.ts";
 import { buildImage, packFormatVersion, type BuiltImage, type PipelineDeps } from "./pipeline.ts";
-import { indexManifestDigests, platformImagesOrFailure, publishIndex } from "./platform-index.ts";
+import {
+  indexManifestDigests,
+  platformImagesOrFailure,
+  platformRequest,
+  publishIndex,
+} from "./platform-index.ts";
 import { RevisionMemo } from "./revision-memo.ts";
+import { StoredManifests } from "./stored-manifests.ts";
 import type { PublishedImages } from "../cache/published-images.ts";
 import { restoreObject, type Restored } from "../gc/restore.ts";
 
@@ -81,10 +86,10 @@ interface Produced {
   fields: Record<string, unknown>;
 }
 
-const storedMemoMs = 60_000;
 /** By default a use of an image is written to the database at most every 10 minutes. */
 const defaultTouchEveryMs = 10 * 60 * 1000;
-const storedMemoLimit = 10_000;
+/** At most this many uses are remembered (then the memo starts again). */
+const touchedLimit = 10_000;
 /** How long a finished job's status stays available to pollers. */
 const keepFinishedMs = 10 * 60 * 1000;
 /** How long the revision a tag names is remembered. */
@@ -97,7 +102,7 @@ export class ImageService {
   private readonly revisions: RevisionMemo;
   private readonly limiter: Limiter;
   private readonly now: () => number;
-  private readonly storedSeen = new Map<Digest, number>();
+  private readonly stored: StoredManifests;
   private readonly restores: JobTable<Restored>;
   private readonly touched = new Map<Digest, number>();
   /** One build per platform image and revision, joined by every tag job and index that needs it. */
@@ -120,6 +125,7 @@ export class ImageService {
     this.limiter = new Limiter(deps.maxConcurrentBuilds);
     this.now = deps.now ?? Date.now;
     this.sourceId = describeSource(deps.source);
+    this.stored = new StoredManifests(deps.storage, (digest) => this.restore(digest), this.now);
     this.platforms = deps.platforms?.length ? deps.platforms : ["amd64"];
     this.hostArch =
       deps.hostArch && this.platforms.includes(deps.hostArch) ? deps.hostArch : this.platforms[0]!;
@@ -153,7 +159,7 @@ export class ImageService {
   jobId(image: ImageRequest, tag: string): string {
     const platforms = this.platformsOf(image);
     return platforms.length === 1
-      ? tagCacheKey(this.sourceId, tag, forPlatform(image, platforms[0]!))
+      ? tagCacheKey(this.sourceId, tag, platformRequest(image, platforms[0]!))
       : indexTagCacheKey(this.sourceId, tag, platforms, image);
   }
 
@@ -200,7 +206,7 @@ export class ImageService {
     return this.jobs.start(id, () =>
       this.runTagJob(image, tag, (source) =>
         platforms.length === 1
-          ? this.producePlatform(forPlatform(image, platforms[0]!), tag, source)
+          ? this.producePlatform(platformRequest(image, platforms[0]!), tag, source)
           : this.produceIndex(image, platforms, tag, source),
       ),
     );
@@ -244,7 +250,7 @@ export class ImageService {
       );
       if (restored) {
         this.counters.objectsRestored++;
-        this.storedSeen.delete(digest);
+        this.stored.forget(digest);
       }
       return restored;
     });
@@ -259,7 +265,7 @@ export class ImageService {
     const every = this.deps.touchEveryMs ?? defaultTouchEveryMs;
     const due = digests.filter((digest) => now - (this.touched.get(digest) ?? 0) >= every);
     if (due.length === 0) return;
-    if (this.touched.size >= storedMemoLimit) this.touched.clear();
+    if (this.touched.size >= touchedLimit) this.touched.clear();
     for (const digest of due) this.touched.set(digest, now);
     published.touch(due, now);
   }
@@ -363,7 +369,7 @@ export class ImageService {
     if (known?.index) {
       return { manifests: known.manifests, index: known.index, built: false, fields: {} };
     }
-    const children = platforms.map((arch) => forPlatform(image, arch));
+    const children = platforms.map((arch) => platformRequest(image, arch));
     const settled = await Promise.allSettled(
       children.map(async (child) => {
         const { manifests } = await this.platformImage(child, tag, source);
@@ -459,31 +465,10 @@ export class ImageService {
       entry.manifests.oci.digest,
       ...(entry.index ? indexManifestDigests(entry.index) : []),
     ]);
-    const stored = await Promise.all([...digests].map((digest) => this.isStored(digest)));
+    const stored = await Promise.all([...digests].map((digest) => this.stored.has(digest)));
     if (stored.every(Boolean)) return entry;
     this.deps.manifests.delete(key);
     return null;
-  }
-
-  /**
-   * Whether a manifest is in storage, remembered for a minute: a warm tag request then costs no
-   * storage round trip (an S3 HEAD is tens of milliseconds), yet objects removed behind the
-   * origin's back are noticed soon.
-   */
-  private async isStored(digest: Digest): Promise<boolean> {
-    const seen = this.storedSeen.get(digest);
-    if (seen !== undefined && this.now() - seen < storedMemoMs) return true;
-    // A manifest the collector removed is written back from the database rather than rebuilt.
-    const stored =
-      (await this.deps.storage.stat(manifestKey(digest))) !== null ||
-      (await this.restore(digest).catch(() => null)) === "manifest";
-    if (stored) {
-      if (this.storedSeen.size >= storedMemoLimit) this.storedSeen.clear();
-      this.storedSeen.set(digest, this.now());
-    } else {
-      this.storedSeen.delete(digest);
-    }
-    return stored;
   }
 
   private toTagManifests(image: ImageRequest, tag: string, entry: ManifestEntry): TagManifests {
@@ -519,16 +504,6 @@ export class ImageService {
       finishedAt: this.now(),
     });
   }
-}
-
-/**
- * The image of one platform: `arm64/NAME` for arm64, so that what is recorded under the name (and
- * restored from it, gc/restore.ts) is built for the same platform again.
- */
-function forPlatform(image: ImageRequest, arch: Architecture): ImageRequest {
-  if (image.archNamed) return image;
-  const name = arch === "arm64" ? `arm64/${image.name}` : image.name;
-  return { ...image, name, arch, archNamed: arch === "arm64" };
 }
 
 function outcomeOf(error: unknown): BuildOutcome {
