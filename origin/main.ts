@@ -7,6 +7,7 @@ import { rm } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Server } from "node:http";
 import { createApp } from "./app.ts";
+import { checkSshKey, openAccessControl } from "./auth/setup.ts";
 import { BuildRecords } from "./cache/build-records.ts";
 import { LayerCache } from "./cache/layer-cache.ts";
 import { ManifestCache } from "./cache/manifest-cache.ts";
@@ -110,7 +111,9 @@ async function start(config: Config, log: Logger): Promise<void> {
   const db = openDatabaseIn(config.dataDir, config.databasePath);
   const runner = countingRunner(createNixRunner({ env: config.childEnv }));
   const nixVersion = await checkNix(runner, config.childEnv.PATH ?? "");
+  await checkSshKey(config);
   await checkSource(config.source, runner);
+  const access = await openAccessControl(config, log);
   // Without a popularity file the layer order is learned from the images this origin publishes.
   const popularity =
     config.popularitySource === null ? null : await loadPopularityChecked(config.popularitySource);
@@ -191,7 +194,7 @@ async function start(config: Config, log: Logger): Promise<void> {
     nixProcesses: runner.counts,
     collector,
     originSecret: config.originSecret,
-    originPrivate: config.originPrivate,
+    access,
     log,
   });
   const { server, port } = await listen(app, config);
@@ -201,6 +204,7 @@ async function start(config: Config, log: Logger): Promise<void> {
     source: images.sourceId,
     storage: storage.description,
     nix: nixVersion,
+    access: access ? (access.users ? "users" : "edge only") : "public",
   });
   writeHolderUrl(
     config.dataDir,

@@ -1,0 +1,95 @@
+// A private origin's access control as Hono handlers: the token endpoint (the realm), the guard
+// of the registry API (a user's token, or the edge's shared secret), and the guard of the pages
+// that say more than "alive" (`/` and `/healthz`): a token, the secret, or a user's Basic login,
+// which a browser asks for. The flow itself is shared (shared/token-endpoint.ts,
+// shared/registry-access.ts); this file only wires the origin's users, keys and limiter to it.
+
+import type { Context, MiddlewareHandler } from "hono";
+import { displayHost, tokenRealm } from "../../shared/auth-challenge.ts";
+import { checkLogin, basicCredentials, credentialsRefused } from "../../shared/login-check.ts";
+import type { LoginLimiter } from "../../shared/login-check.ts";
+import { authorizeRequest, bearerToken, requiredAccess } from "../../shared/registry-access.ts";
+import { matchRoute } from "../../shared/routes.ts";
+import type { TokenSigner } from "../../shared/token-claims.ts";
+import { handleTokenRequest } from "../../shared/token-endpoint.ts";
+import { presentsSecret } from "../routes/require-secret.ts";
+import type { UsersFile } from "./users-file.ts";
+
+export interface AccessControl {
+  /** The users (null: an origin that serves only its edge, ORIGIN_PRIVATE without users). */
+  users: UsersFile | null;
+  signer: TokenSigner;
+  limiter: LoginLimiter;
+  originSecret: string | null;
+  /** The registry's public base URL when a proxy in front changes scheme or host. */
+  publicUrl: string | null;
+  tokenSeconds: number;
+}
+
+/** The client's address as the socket saw it (a key of the login limiter). */
+export function clientAddress(c: Context): string {
+  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
+  return env?.incoming?.socket?.remoteAddress ?? "unknown";
+}
+
+export function tokenHandler(access: AccessControl) {
+  return async (c: Context): Promise<Response> => {
+    const host = displayHost(c.req.url);
+    if (!access.users) {
+      throw credentialsRefused(
+        `${host} is an image builder that serves only its edge: pull from the edge instead`,
+      );
+    }
+    return handleTokenRequest(c.req.raw, {
+      users: await access.users.current(),
+      limiter: access.limiter,
+      signer: access.signer,
+      client: clientAddress(c),
+      lifetimeSeconds: access.tokenSeconds,
+      anonymousPull: false,
+      host,
+    });
+  };
+}
+
+/** The registry API: the edge's secret, or a token that grants the route. */
+export function registryGuard(access: AccessControl): MiddlewareHandler {
+  return async (c, next) => {
+    if (presentsSecret(c.req.header("authorization"), access.originSecret)) return next();
+    const route = matchRoute(c.req.path);
+    await authorizeRequest(
+      c.req.raw,
+      route ? requiredAccess(route) : null,
+      access.signer,
+      () => tokenRealm(c.req.url, access.publicUrl),
+      displayHost(c.req.url),
+    );
+    await next();
+  };
+}
+
+/** Pages with details (start page, readiness): a token, the secret, or a user's Basic login. */
+export function pageGuard(access: AccessControl): MiddlewareHandler {
+  return async (c, next) => {
+    const header = c.req.header("authorization") ?? null;
+    if (presentsSecret(header ?? undefined, access.originSecret)) return next();
+    const token = bearerToken(header);
+    if (token !== null) {
+      const claims = await access.signer.verify(token);
+      if (claims?.use === "access" && claims.sub !== "") return next();
+    }
+    const basic = basicCredentials(header);
+    if (basic && access.users) {
+      await checkLogin(
+        { users: await access.users.current(), limiter: access.limiter },
+        clientAddress(c),
+        basic.user,
+        basic.password,
+      );
+      return next();
+    }
+    throw credentialsRefused(
+      `${displayHost(c.req.url)} is private: log in with a user name and password`,
+    );
+  };
+}
