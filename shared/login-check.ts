@@ -17,6 +17,8 @@ export interface LoginLimiter {
 export interface LoginDeps {
   users: UserDirectory;
   limiter: LoginLimiter;
+  /** Told of every refused login ("login failed", "login limited"): never the password. */
+  audit?: (event: "login failed" | "login limited", fields: Record<string, string>) => void;
 }
 
 /** Limiter keys of an attempt: the client's address and the user name tried. */
@@ -52,11 +54,16 @@ export async function checkLogin(
   password: string,
 ): Promise<string> {
   const keys = limiterKeys(client, user);
+  const who = { user: user.slice(0, 100), client };
   const wait = await deps.limiter.retryAfter(keys);
-  if (wait > 0) throw tooManyAttempts(wait);
+  if (wait > 0) {
+    deps.audit?.("login limited", who);
+    throw tooManyAttempts(wait);
+  }
   const version = await deps.users.authenticate(user, password);
   if (version !== null) return version;
   await deps.limiter.recordFailure(keys);
+  deps.audit?.("login failed", who);
   throw wrongCredentials();
 }
 

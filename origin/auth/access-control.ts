@@ -13,6 +13,8 @@ import { matchRoute } from "../../shared/routes.ts";
 import type { TokenSigner } from "../../shared/token-claims.ts";
 import { handleTokenRequest } from "../../shared/token-endpoint.ts";
 import { presentsSecret } from "../routes/require-secret.ts";
+import type { UserDirectory } from "../../shared/user-directory.ts";
+import type { Logger } from "../log.ts";
 import type { UsersFile } from "./users-file.ts";
 
 export interface AccessControl {
@@ -24,6 +26,16 @@ export interface AccessControl {
   /** The registry's public base URL when a proxy in front changes scheme or host. */
   publicUrl: string | null;
   tokenSeconds: number;
+  /** Where refused logins are logged. */
+  log: Logger;
+}
+
+function loginDeps(access: AccessControl, users: UserDirectory) {
+  return {
+    users,
+    limiter: access.limiter,
+    audit: (event: string, fields: Record<string, string>) => access.log.warn(event, fields),
+  };
 }
 
 /** The client's address as the socket saw it (a key of the login limiter). */
@@ -41,8 +53,7 @@ export function tokenHandler(access: AccessControl) {
       );
     }
     return handleTokenRequest(c.req.raw, {
-      users: await access.users.current(),
-      limiter: access.limiter,
+      ...loginDeps(access, await access.users.current()),
       signer: access.signer,
       client: clientAddress(c),
       lifetimeSeconds: access.tokenSeconds,
@@ -81,7 +92,7 @@ export function pageGuard(access: AccessControl): MiddlewareHandler {
     const basic = basicCredentials(header);
     if (basic && access.users) {
       await checkLogin(
-        { users: await access.users.current(), limiter: access.limiter },
+        loginDeps(access, await access.users.current()),
         clientAddress(c),
         basic.user,
         basic.password,

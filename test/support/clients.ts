@@ -17,22 +17,29 @@ export interface CommandResult {
 }
 
 /** Runs a command; never throws for a non-zero exit (the caller asserts on `code`). */
-export async function command(
+export function command(
   file: string,
   args: string[],
   timeoutMs = 120_000,
+  options: { env?: NodeJS.ProcessEnv; input?: string } = {},
 ): Promise<CommandResult> {
-  try {
-    const { stdout, stderr } = await run(file, args, { timeout: timeoutMs, maxBuffer: 64 << 20 });
-    return { stdout, stderr, code: 0 };
-  } catch (error) {
-    const failure = error as { stdout?: string; stderr?: string; code?: number | string };
-    return {
-      stdout: failure.stdout ?? "",
-      stderr: failure.stderr ?? String(error),
-      code: typeof failure.code === "number" ? failure.code : 1,
-    };
-  }
+  return new Promise((resolve) => {
+    const child = execFile(
+      file,
+      args,
+      { timeout: timeoutMs, maxBuffer: 64 << 20, env: options.env },
+      (error, stdout, stderr) => {
+        if (!error) return resolve({ stdout, stderr, code: 0 });
+        const code = (error as { code?: number | string }).code;
+        resolve({
+          stdout,
+          stderr: stderr || String(error),
+          code: typeof code === "number" ? code : 1,
+        });
+      },
+    );
+    child.stdin?.end(options.input ?? "");
+  });
 }
 
 /** `skopeo copy docker://HOST/NAME:TAG oci:DIR:TAG` over plain HTTP. */
@@ -64,7 +71,8 @@ export async function runInRootfs(rootfs: string, args: string[]): Promise<Comma
 
 export interface Containerd {
   socket: string;
-  pull(reference: string): Promise<CommandResult>;
+  /** `ctr images pull`, with `--user NAME:PASSWORD` when `user` is given. */
+  pull(reference: string, user?: string): Promise<CommandResult>;
   /** `ctr run --rm REFERENCE ID ARGS…` of a pulled image, as Kubernetes runs a command by name. */
   run(reference: string, args: string[]): Promise<CommandResult>;
   stop(): Promise<void>;
@@ -97,15 +105,10 @@ export async function startContainerd(): Promise<Containerd> {
   }
   return {
     socket,
-    pull: (reference) =>
+    pull: (reference, user) =>
       command("ctr", [
-        "--address",
-        socket,
-        "-n",
-        "nixery-test",
-        "images",
-        "pull",
-        "--plain-http",
+        ...["--address", socket, "-n", "nixery-test", "images", "pull", "--plain-http"],
+        ...(user ? ["--user", user] : []),
         reference,
       ]),
     run: (reference, args) =>
@@ -133,7 +136,10 @@ export interface Podman {
   cleanup(): Promise<void>;
 }
 
-/** podman with private configuration and storage (vfs, runc, cgroupfs) so nothing global changes. */
+/**
+ * podman with private configuration, storage (vfs, runc, cgroupfs) and login file, so nothing
+ * global changes.
+ */
 export async function privatePodman(): Promise<Podman> {
   const dir = await mkdtemp(join(tmpdir(), "nixery-podman-"));
   const containersConf = join(dir, "containers.conf");
@@ -157,6 +163,8 @@ export async function privatePodman(): Promise<Podman> {
     CONTAINERS_CONF: containersConf,
     CONTAINERS_STORAGE_CONF: storageConf,
     CONTAINERS_REGISTRIES_CONF: registriesConf,
+    // `podman login` keeps credentials here, not in the machine's /run/containers/0/auth.json.
+    REGISTRY_AUTH_FILE: join(dir, "auth.json"),
   };
   return {
     async run(args) {

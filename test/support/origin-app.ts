@@ -104,5 +104,6 @@ export async function testAccess(
     originSecret: options.secret ?? null,
     publicUrl: null,
     tokenSeconds: options.tokenSeconds ?? 300,
+    log: createLogger(() => {}),
   };
 }
