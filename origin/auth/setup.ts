@@ -8,7 +8,7 @@ import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { describe, StartupError } from "../preflight.ts";
 import type { AccessControl } from "./access-control.ts";
-import { MemoryLoginLimiter } from "./login-limiter.ts";
+import { MemoryLoginLimiter } from "../../shared/memory-login-limiter.ts";
 import { bcryptHasher } from "./password-hasher.ts";
 import { loadTokenKeys } from "./token-key.ts";
 import { createTokenSigner } from "./token-signer.ts";

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import bcrypt from "bcryptjs";
 import { createApp } from "../../origin/app.ts";
 import type { AccessControl } from "../../origin/auth/access-control.ts";
-import { MemoryLoginLimiter } from "../../origin/auth/login-limiter.ts";
+import { MemoryLoginLimiter } from "../../shared/memory-login-limiter.ts";
 import { bcryptHasher } from "../../origin/auth/password-hasher.ts";
 import { createTokenSigner } from "../../origin/auth/token-signer.ts";
 import { UsersFile } from "../../origin/auth/users-file.ts";

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { MemoryLoginLimiter } from "./login-limiter.ts";
+import { MemoryLoginLimiter } from "./memory-login-limiter.ts";
 
 describe("MemoryLoginLimiter", () => {
   it("makes a key wait for the end of its window after maxFailures failures", async () => {

@@ -1,9 +1,10 @@
-// The origin's LoginLimiter: failed logins counted in memory per key (client address, user
-// name) in a window that starts at a key's first failure. A key with `maxFailures` failures in
-// its window waits for the window's end. Bounded: past `maxKeys` keys the expired ones go first,
-// then the oldest, so guessing with endless user names cannot grow the origin's memory.
+// A LoginLimiter in memory (the origin's, and the edge's where no rate limiting binding is
+// bound): failed logins counted per key (client address, user name) in a window that starts at
+// a key's first failure. A key with `maxFailures` failures in its window waits for the window's
+// end. Bounded: past `maxKeys` keys the expired ones go first, then the oldest, so guessing with
+// endless user names cannot grow memory. Plain values only: nothing here is I/O.
 
-import type { LoginLimiter } from "../../shared/login-check.ts";
+import type { LoginLimiter } from "./login-check.ts";
 
 export interface LoginLimits {
   maxFailures: number;
