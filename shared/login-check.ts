@@ -5,6 +5,7 @@
 
 import { basicChallenge } from "./auth-challenge.ts";
 import { RegistryError } from "./errors.ts";
+import { maxUserLength } from "./htpasswd.ts";
 import type { UserDirectory } from "./user-directory.ts";
 
 export interface LoginLimiter {
@@ -21,9 +22,10 @@ export interface LoginDeps {
   audit?: (event: "login failed" | "login limited", fields: Record<string, string>) => void;
 }
 
-/** Limiter keys of an attempt: the client's address and the user name tried. */
+/** Limiter keys of an attempt: the client's address and the user name tried (cut to size). */
 export function limiterKeys(client: string, user: string | null): string[] {
-  return user === null ? [`client:${client}`] : [`client:${client}`, `user:${user}`];
+  const clientKey = `client:${client.slice(0, 64)}`;
+  return user === null ? [clientKey] : [clientKey, `user:${user.slice(0, maxUserLength)}`];
 }
 
 export function tooManyAttempts(seconds: number): RegistryError {
