@@ -6,8 +6,9 @@ import { tokenPath } from "../shared/auth-challenge.ts";
 import { errorResponse, RegistryError, toRegistryError } from "../shared/errors.ts";
 import { handleRegistryRequest } from "../shared/registry-handler.ts";
 import {
+  authorizeRegistry,
+  buildNeedsLogin,
   pageGuard,
-  registryGuard,
   tokenHandler,
   type AccessControl,
 } from "./auth/access-control.ts";
@@ -92,10 +93,17 @@ export function createApp(deps: AppDeps): Hono {
   app.route("/_origin", buildRoutes(deps.images, deps.originSecret));
   app.route("/_origin", upkeepRoutes(deps.images, deps.collector, deps.originSecret));
 
-  if (deps.access) app.use("/v2/*", registryGuard(deps.access));
-
   app.all("/v2/*", async (c) => {
-    const response = await handleRegistryRequest(c.req.raw, source);
+    const access = deps.access;
+    const viewer = access ? await authorizeRegistry(access, c) : { mayBuild: true };
+    const response = await handleRegistryRequest(
+      c.req.raw,
+      viewer.mayBuild
+        ? source
+        : createOriginSource(deps.images, deps.storage, (name, tag) =>
+            buildNeedsLogin(access!, c, name, tag),
+          ),
+    );
     if (response) return response;
     throw new RegistryError("NOT_FOUND", `no registry route ${c.req.method} ${c.req.path}`);
   });

@@ -50,6 +50,8 @@ describe("private instance settings", () => {
 
   const bad: [Record<string, string>, RegExp][] = [
     [{ ...base, NIXERY_TOKEN_KEY: "short" }, /at least 32 characters/],
+    [{ ...base, NIXERY_ANONYMOUS_PULL: "true" }, /needs NIXERY_HTPASSWD/],
+    [{ ...base, NIXERY_ANONYMOUS_PULL: "yes" }, /must be true or false/],
     [
       { ...base, NIXERY_TOKEN_SECONDS: "10" },
       /NIXERY_TOKEN_SECONDS must be a whole number from 60/,

@@ -20,6 +20,8 @@ export interface AccessSettings {
   tokenSeconds: number;
   /** The registry's public base URL (scheme and host of the token realm), when behind a proxy. */
   publicUrl: string | null;
+  /** Anyone may pull what is built; only users make the origin build (NIXERY_ANONYMOUS_PULL). */
+  anonymousPull: boolean;
   /** Failed logins a client or user may have in one window before it must wait. */
   loginMaxFailures: number;
   loginWindowSeconds: number;
@@ -74,8 +76,20 @@ export function parseAccessSettings(env: Env): AccessSettings {
       `NIXERY_TOKEN_KEY must be at least ${minTokenKeyLength} characters per key (e.g. openssl rand -hex 32)`,
     );
   }
+  const anonymousPull = env.NIXERY_ANONYMOUS_PULL ?? "false";
+  if (!["true", "false"].includes(anonymousPull)) {
+    throw new PrivateConfigError(
+      `NIXERY_ANONYMOUS_PULL must be true or false, got "${anonymousPull}"`,
+    );
+  }
+  if (anonymousPull === "true" && !env.NIXERY_HTPASSWD) {
+    throw new PrivateConfigError(
+      "NIXERY_ANONYMOUS_PULL=true needs NIXERY_HTPASSWD (the users who may build)",
+    );
+  }
   return {
     htpasswdPath: env.NIXERY_HTPASSWD ? resolve(env.NIXERY_HTPASSWD) : null,
+    anonymousPull: anonymousPull === "true",
     tokenKeys: keys.length > 0 ? keys : null,
     tokenSeconds: wholeNumber(
       env,

@@ -5,7 +5,8 @@
 // shared/registry-access.ts); this file only wires the origin's users, keys and limiter to it.
 
 import type { Context, MiddlewareHandler } from "hono";
-import { displayHost, tokenRealm } from "../../shared/auth-challenge.ts";
+import { displayHost, tokenRealm, unauthorized } from "../../shared/auth-challenge.ts";
+import { pullAccess } from "../../shared/auth-scope.ts";
 import { checkLogin, basicCredentials, credentialsRefused } from "../../shared/login-check.ts";
 import type { LoginLimiter } from "../../shared/login-check.ts";
 import { authorizeRequest, bearerToken, requiredAccess } from "../../shared/registry-access.ts";
@@ -26,6 +27,8 @@ export interface AccessControl {
   /** The registry's public base URL when a proxy in front changes scheme or host. */
   publicUrl: string | null;
   tokenSeconds: number;
+  /** Anonymous clients get pull tokens; building a new image still needs a user. */
+  anonymousPull: boolean;
   /** Where refused logins are logged. */
   log: Logger;
 }
@@ -57,26 +60,43 @@ export function tokenHandler(access: AccessControl) {
       signer: access.signer,
       client: clientAddress(c),
       lifetimeSeconds: access.tokenSeconds,
-      anonymousPull: false,
+      anonymousPull: access.anonymousPull,
       host,
     });
   };
 }
 
-/** The registry API: the edge's secret, or a token that grants the route. */
-export function registryGuard(access: AccessControl): MiddlewareHandler {
-  return async (c, next) => {
-    if (presentsSecret(c.req.header("authorization"), access.originSecret)) return next();
-    const route = matchRoute(c.req.path);
-    await authorizeRequest(
-      c.req.raw,
-      route ? requiredAccess(route) : null,
-      access.signer,
-      () => tokenRealm(c.req.url, access.publicUrl),
-      displayHost(c.req.url),
-    );
-    await next();
-  };
+/** Who a registry request comes from, once its token (or the edge's secret) is checked. */
+export interface RegistryViewer {
+  /** Whether the request may make the origin build: the edge, or a user (not anonymous). */
+  mayBuild: boolean;
+}
+
+/** The registry API: the edge's secret, or a token that grants the route; else the challenge. */
+export async function authorizeRegistry(
+  access: AccessControl,
+  c: Context,
+): Promise<RegistryViewer> {
+  if (presentsSecret(c.req.header("authorization"), access.originSecret)) return { mayBuild: true };
+  const route = matchRoute(c.req.path);
+  const claims = await authorizeRequest(
+    c.req.raw,
+    route ? requiredAccess(route) : null,
+    access.signer,
+    () => tokenRealm(c.req.url, access.publicUrl),
+    displayHost(c.req.url),
+  );
+  return { mayBuild: claims.sub !== "" };
+}
+
+/** What an anonymous pull of an image nobody built yet gets: a request to log in. */
+export function buildNeedsLogin(access: AccessControl, c: Context, name: string, tag: string) {
+  const host = displayHost(c.req.url);
+  return unauthorized(
+    tokenRealm(c.req.url, access.publicUrl),
+    pullAccess(name),
+    `${name}:${tag} is not built yet, and only logged-in users may build new images on ${host}: log in first (docker login ${host})`,
+  );
 }
 
 /** Pages with details (start page, readiness): a token, the secret, or a user's Basic login. */

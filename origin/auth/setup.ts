@@ -70,6 +70,7 @@ export async function openAccessControl(
     originSecret: config.originSecret,
     publicUrl: settings.publicUrl,
     tokenSeconds: settings.tokenSeconds,
+    anonymousPull: settings.anonymousPull,
     log,
   };
 }

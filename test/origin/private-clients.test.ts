@@ -284,3 +284,44 @@ describe("failed logins at a private origin", () => {
     assert.ok(origin.logs.some((line) => line.event === "login limited"));
   });
 });
+
+describe("a private origin where anyone may pull and only users build", () => {
+  let origin: OriginProcess;
+  let work: string;
+
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), "nixery-anonymous-pull-"));
+    origin = await startOrigin({
+      env: {
+        NIXERY_HTPASSWD: await htpasswdFile({ alice: "secret" }),
+        NIXERY_ANONYMOUS_PULL: "true",
+      },
+    });
+  });
+  after(async () => {
+    await origin?.stop();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it("builds a new image only for a user; then anyone pulls it", async () => {
+    const registry = `127.0.0.1:${origin.port}`;
+    const refused = await copy(registry, "goodbye", join(work, "refused"));
+    assert.notEqual(refused.code, 0);
+    assert.match(
+      refused.stderr,
+      /goodbye:latest is not built yet, and only logged-in users may build/,
+    );
+    assert.equal(origin.logs.filter((line) => line.event === "build started").length, 0);
+    const built = await copy(
+      registry,
+      "goodbye",
+      join(work, "built"),
+      "--src-creds",
+      "alice:secret",
+    );
+    assert.equal(built.code, 0, built.stderr);
+    const anonymous = await copy(registry, "goodbye", join(work, "anonymous"));
+    assert.equal(anonymous.code, 0, anonymous.stderr);
+    assert.equal((await fetch(`${origin.url}/`)).status, 401, "the start page still needs a login");
+  });
+});

@@ -84,6 +84,7 @@ export async function testAccess(
     maxFailures?: number;
     htpasswdPath?: string;
     tokenSeconds?: number;
+    anonymousPull?: boolean;
   } = {},
 ): Promise<AccessControl & { htpasswdPath: string | null }> {
   const htpasswdPath =
@@ -104,6 +105,7 @@ export async function testAccess(
     originSecret: options.secret ?? null,
     publicUrl: null,
     tokenSeconds: options.tokenSeconds ?? 300,
+    anonymousPull: options.anonymousPull ?? false,
     log: createLogger(() => {}),
   };
 }
