@@ -154,6 +154,8 @@ export async function privatePodman(): Promise<Podman> {
     storageConf,
     `[storage]\ndriver = "vfs"\nrunroot = "${join(dir, "run")}"\ngraphroot = "${join(dir, "root")}"\n`,
   );
+  // podman reads the login file on every pull, and fails if it is named but missing.
+  await writeFile(join(dir, "auth.json"), '{"auths":{}}\n');
   await writeFile(
     registriesConf,
     'unqualified-search-registries = []\nshort-name-mode = "permissive"\n',
