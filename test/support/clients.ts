@@ -42,16 +42,18 @@ export function command(
   });
 }
 
-/** `skopeo copy docker://HOST/NAME:TAG oci:DIR:TAG` over plain HTTP. */
+/** `skopeo copy docker://HOST/NAME:TAG oci:DIR:TAG` over plain HTTP (`extra`: e.g. --src-creds). */
 export async function skopeoCopy(
   registry: string,
   reference: string,
   layoutDir: string,
+  extra: string[] = [],
 ): Promise<CommandResult> {
   return command("skopeo", [
     "copy",
     "--src-tls-verify=false",
     "--retry-times=0",
+    ...extra,
     `docker://${registry}/${reference}`,
     `oci:${layoutDir}:latest`,
   ]);
