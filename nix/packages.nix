@@ -10,7 +10,11 @@
 #   ref      git: the ref that holds `rev`, e.g. "refs/tags/v1" ("" = unknown: fetch all refs)
 #   system   e.g. "x86_64-linux"
 #   names    a JSON list of dot-separated attribute paths, e.g. ["hello","xorg.xev"]
-{ srcType, src, rev ? "", ref ? "", system ? builtins.currentSystem, names ? "[]" }:
+#   allowUnfree, allowInsecure, allowBroken
+#            "true" or "false": the package set's config (nixpkgs refuses unfree, insecure and
+#            broken packages unless its config allows them)
+{ srcType, src, rev ? "", ref ? "", system ? builtins.currentSystem, names ? "[]"
+, allowUnfree ? "false", allowInsecure ? "false", allowBroken ? "false" }:
 let
   inherit (builtins)
     attrNames concatStringsSep filter foldl' fromJSON functionArgs hasAttr isAttrs
@@ -28,14 +32,22 @@ let
     else if srcType == "channel" then builtins.fetchTarball src
     else throw "packages.nix: unknown srcType '${srcType}'";
 
-  # nixpkgs takes `system`, `config` and `overlays` (empty ones, so that the host user's
-  # ~/.config/nixpkgs cannot change images); a small set may take none of them.
+  # nixpkgs takes `system`, `config` and `overlays` (the origin's own config and no overlays, so
+  # that the host user's ~/.config/nixpkgs cannot change images); a small set may take none.
+  # Insecure packages are all allowed or none (nixpkgs' NIXPKGS_ALLOW_INSECURE=1 does the same).
+  allow = {
+    unfree = allowUnfree == "true";
+    insecure = allowInsecure == "true";
+    broken = allowBroken == "true";
+  };
+  config = { allowUnfree = allow.unfree; allowBroken = allow.broken; }
+    // (if allow.insecure then { allowInsecurePredicate = _: true; } else { });
   imported = import source;
   accepted = if isFunction imported then functionArgs imported else { };
   pkgs =
     if isFunction imported then
       imported ((if accepted ? system then { inherit system; } else { })
-        // (if accepted ? config then { config = { }; } else { })
+        // (if accepted ? config then { inherit config; } else { })
         // (if accepted ? overlays then { overlays = [ ]; } else { }))
     else imported;
 
@@ -82,6 +94,29 @@ let
   # otherwise its default output (the one `outPath` names, "out" for most packages).
   outputsOf = drv: drv.meta.outputsToInstall or [ (drv.outputName or "out") ];
 
+  # Why nixpkgs refuses a package that throws: its check-meta exposes the results of its checks
+  # as meta.unfree, meta.insecure, meta.broken and meta.unsupported, which evaluate without
+  # throwing. null when meta names no refused check (a throw of another kind, or a dependency's).
+  flagged = drv: flag:
+    let t = tryEval ((drv.meta.${flag} or false) == true);
+    in t.success && t.value;
+  refusal = drv:
+    let isSet = tryEval (isAttrs drv);
+    in
+    if !(isSet.success && isSet.value) then null
+    else if flagged drv "unfree" && !allow.unfree then "unfree"
+    else if flagged drv "broken" && !allow.broken then "broken"
+    else if flagged drv "unsupported" then "unsupported"
+    else if flagged drv "insecure" && !allow.insecure then "insecure"
+    else null;
+  # Short facts for the message: the derivation's name and its known vulnerabilities.
+  safely = default: value:
+    let t = tryEval (builtins.deepSeq value value);
+    in if t.success then t.value else default;
+  drvNameOf = drv: safely null (if isString (drv.name or null) then drv.name else null);
+  vulnerabilitiesOf = drv:
+    safely [ ] (filter isString (drv.meta.knownVulnerabilities or [ ]));
+
   resolve = name:
     let
       found = walk name;
@@ -103,13 +138,19 @@ let
     # An attribute set that is no package (e.g. `haskellPackages` itself).
     else if checked.success then { inherit name; missing = true; }
     # It exists but throws: in nixpkgs an unfree, broken or insecure package, or a bad attribute.
-    else { inherit name; failed = true; };
+    else {
+      inherit name;
+      failed = true;
+      reason = refusal drv;
+      drvName = drvNameOf drv;
+      vulnerabilities = vulnerabilitiesOf drv;
+    };
 
   requested = fromJSON names;
   results = map resolve requested;
   foundResults = filter (r: !(r ? missing || r ? failed)) results;
   missingNames = map (r: r.name) (filter (r: r ? missing) results);
-  failedNames = map (r: r.name) (filter (r: r ? failed) results);
+  failedResults = filter (r: r ? failed) results;
 
   coreutilsPath =
     let c = tryEval (if pkgs ? coreutils then pkgs.coreutils.outPath else null);
@@ -119,7 +160,7 @@ in
   report = {
     found = map (r: { inherit (r) name attrPath drvPath outputs outPaths; }) foundResults;
     missing = missingNames;
-    failed = failedNames;
+    failed = map (r: { inherit (r) name reason drvName vulnerabilities; }) failedResults;
     coreutils = coreutilsPath;
   };
 

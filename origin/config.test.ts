@@ -15,6 +15,21 @@ describe("parseConfig", () => {
     assert.equal(config.originSecret, null);
     assert.equal(config.failureTtlSeconds, 30);
     assert.equal(config.maxQueuedBuilds, 100);
+    assert.deepEqual(config.policy, {
+      allowUnfree: false,
+      allowInsecure: false,
+      allowBroken: false,
+    });
+  });
+
+  it("lets the operator allow unfree, insecure and broken packages", () => {
+    const config = parseConfig({
+      ...base,
+      NIXERY_ALLOW_UNFREE: "true",
+      NIXERY_ALLOW_INSECURE: "false",
+      NIXERY_ALLOW_BROKEN: "true",
+    });
+    assert.deepEqual(config.policy, { allowUnfree: true, allowInsecure: false, allowBroken: true });
   });
 
   it("reads each source kind, with a configurable channel URL", () => {
@@ -60,6 +75,7 @@ describe("parseConfig", () => {
     [{ NIXERY_CHANNEL: "x", NIXERY_CHANNEL_URL_TEMPLATE: "https://x/y.tgz" }, /\{channel\}/],
     [{ ...base, ORIGIN_PRIVATE: "yes" }, /ORIGIN_PRIVATE must be true or false/],
     [{ ...base, ORIGIN_PRIVATE: "true" }, /needs ORIGIN_SECRET/],
+    [{ ...base, NIXERY_ALLOW_UNFREE: "1" }, /NIXERY_ALLOW_UNFREE must be true or false/],
     [{ ...base, NIXERY_LAYER_BUDGET: "200" }, /NIXERY_LAYER_BUDGET must be between 2 and 125/],
   ];
   for (const [env, message] of bad) {

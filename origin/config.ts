@@ -3,6 +3,7 @@
 
 import { resolve } from "node:path";
 import { availableParallelism } from "node:os";
+import type { PackageSetPolicy } from "./nix/expression.ts";
 import type { SourceConfig } from "./nix/source.ts";
 import {
   gitSshCommand,
@@ -61,6 +62,8 @@ export interface Config {
   access: AccessSettings;
   /** The deploy key of a package repository reached over SSH. */
   sshSource: SshSourceSettings | null;
+  /** What the package set's config allows: NIXERY_ALLOW_UNFREE, _INSECURE, _BROKEN. */
+  policy: PackageSetPolicy;
   /** Environment for Nix and git subprocesses: an allowlist (see childEnvironment). */
   childEnv: Record<string, string>;
 }
@@ -202,6 +205,14 @@ function parsePrivateSettings(env: Env): { access: AccessSettings; ssh: SshSourc
   }
 }
 
+function flag(env: Env, name: string): boolean {
+  const value = env[name] || "false";
+  if (!["true", "false"].includes(value)) {
+    throw new ConfigError(`${name} must be true or false, got "${value}"`);
+  }
+  return value === "true";
+}
+
 export function parseConfig(env: Env): Config {
   const dataDir = resolve(env.NIXERY_DATA_DIR || "data");
   const { access, ssh } = parsePrivateSettings(env);
@@ -246,6 +257,11 @@ export function parseConfig(env: Env): Config {
     originPrivate: parsePrivate(env),
     access,
     sshSource: ssh,
+    policy: {
+      allowUnfree: flag(env, "NIXERY_ALLOW_UNFREE"),
+      allowInsecure: flag(env, "NIXERY_ALLOW_INSECURE"),
+      allowBroken: flag(env, "NIXERY_ALLOW_BROKEN"),
+    },
     childEnv,
   };
 }

@@ -20,6 +20,7 @@ import { countingRunner, createNixRunner } from "./nix/runner.ts";
 import {
   checkNix,
   checkSource,
+  detectNixChecked,
   claimDataDir,
   describe,
   loadPopularityChecked,
@@ -32,6 +33,8 @@ import { Pins } from "./gc/pins.ts";
 import { GarbageCollector } from "./gc/scheduler.ts";
 import { holderUrl, writeHolderUrl, type DataDirLock } from "./data-dir-lock.ts";
 import { collectGarbage, type CollectionReport } from "./gc/collector.ts";
+import { Limiter } from "./builder/limiter.ts";
+import { newerThanTested } from "./nix/version.ts";
 import { FilesystemStorage } from "./storage/filesystem.ts";
 import { S3Storage } from "./storage/s3.ts";
 import type { Storage } from "./storage/storage.ts";
@@ -110,7 +113,11 @@ async function start(config: Config, log: Logger): Promise<void> {
   await rm(config.gcRootDir, { recursive: true, force: true });
   const db = openDatabaseIn(config.dataDir, config.databasePath);
   const runner = countingRunner(createNixRunner({ env: config.childEnv }));
-  const nixVersion = await checkNix(runner, config.childEnv.PATH ?? "");
+  // The Nix version decides command flags; found once, before anything is built.
+  const nix = await detectNixChecked(runner, config.childEnv.PATH ?? "");
+  if (newerThanTested(nix.version)) {
+    log.warn("nix is newer than the newest version tested (2.34)", { version: nix.version.text });
+  }
   await checkSshKey(config);
   await checkSource(config.source, runner);
   const access = await openAccessControl(config, log);
@@ -163,6 +170,10 @@ async function start(config: Config, log: Logger): Promise<void> {
       log,
       published,
       pins,
+      nix,
+      policy: config.policy,
+      // Explaining a name that does not evaluate costs an import of the package set; one at a time.
+      explainSlots: new Limiter(1),
     },
   });
   const collector = new GarbageCollector(
@@ -203,7 +214,8 @@ async function start(config: Config, log: Logger): Promise<void> {
     port,
     source: images.sourceId,
     storage: storage.description,
-    nix: nixVersion,
+    nix: nix.version.text,
+    substituters: nix.substituters,
     access: access ? (access.users ? "users" : "edge only") : "public",
   });
   writeHolderUrl(

@@ -8,9 +8,11 @@ import { join } from "node:path";
 import { openDatabase, type Db } from "./cache/database.ts";
 import { DataDirLocked, lockDataDir, type DataDirLock } from "./data-dir-lock.ts";
 import { InvalidPopularityData, loadPopularity } from "./layers/popularity.ts";
-import { evalErrorDetail, packagesExpression } from "./nix/expression.ts";
+import { evalErrorMessage } from "./nix/eval-error.ts";
+import { packagesExpression } from "./nix/expression.ts";
 import type { NixRunner } from "./nix/runner.ts";
 import { resolveSource, type SourceConfig } from "./nix/source.ts";
+import { detectNix, NixUnsupported, type NixInstallation } from "./nix/version.ts";
 
 /** A start-up check failed: `variable=value: problem`. */
 export class StartupError extends Error {
@@ -78,10 +80,23 @@ export async function checkNix(runner: NixRunner, pathValue: string): Promise<st
     throw new StartupError(
       "PATH",
       pathValue,
-      `nix-store --version failed: ${evalErrorDetail(result.stderrTail)}`,
+      `nix-store --version failed: ${evalErrorMessage(result.stderrTail)}`,
     );
   }
   return result.stdout.trim();
+}
+
+/** Finds the Nix version and binary caches (detectNix); a missing or too old Nix is PATH's fault. */
+export async function detectNixChecked(
+  runner: NixRunner,
+  pathValue: string,
+): Promise<NixInstallation> {
+  try {
+    return await detectNix(runner);
+  } catch (error) {
+    if (error instanceof NixUnsupported) throw new StartupError("PATH", pathValue, error.message);
+    throw error;
+  }
 }
 
 /**
@@ -118,7 +133,7 @@ export async function checkSource(source: SourceConfig, runner: NixRunner): Prom
     throw new StartupError(variable, source.path, "did not evaluate within 300 s");
   }
   if (result.exitCode !== 0) {
-    const detail = evalErrorDetail(result.stderrTail).split("\n")[0];
+    const detail = evalErrorMessage(result.stderrTail).split("\n")[0];
     throw new StartupError(variable, source.path, `is not a Nix package set: ${detail}`);
   }
   if (result.stdout.trim() !== "true") {

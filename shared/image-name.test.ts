@@ -1,7 +1,12 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { RegistryError } from "./errors.ts";
-import { assertValidTag, canonicalImageName, parseImageName } from "./image-name.ts";
+import {
+  assertValidTag,
+  canonicalImageName,
+  parseImageName,
+  typedPackageName,
+} from "./image-name.ts";
 
 describe("parseImageName", () => {
   const cases: [string, string, string[]][] = [
@@ -35,6 +40,21 @@ describe("parseImageName", () => {
       assert.equal(image.name, name);
     });
   }
+
+  it("shows attribute paths as the user typed them", () => {
+    for (const [name, arch, packages] of cases) {
+      if (arch !== "amd64" || name.includes("shell")) continue;
+      const typed = new Set(name.split("/"));
+      for (const pkg of packages) {
+        if (!parseImageName("hello").optional.includes(pkg) || typed.has(pkg)) {
+          assert.ok(typed.has(typedPackageName(pkg)), `${pkg} in ${name}`);
+        }
+      }
+    }
+    assert.equal(typedPackageName("_1password"), "1password");
+    assert.equal(typedPackageName("tools._7zip"), "tools.7zip");
+    assert.equal(typedPackageName("haskellPackages.pandoc"), "haskellPackages.pandoc");
+  });
 
   it("marks the always-included packages optional unless the image names them", () => {
     assert.deepEqual(parseImageName("hello").optional, ["cacert", "iana-etc"]);

@@ -74,6 +74,17 @@ function toAttributePath(component: string): string {
     .join(".");
 }
 
+/**
+ * The image-name spelling of an attribute path, as the user typed it: `_1password` → `1password`
+ * (the inverse of toAttributePath; a typed component never starts with "_", so it is exact).
+ */
+export function typedPackageName(attributePath: string): string {
+  return attributePath
+    .split(".")
+    .map((part) => part.replace(/^_(?=[0-9])/, ""))
+    .join(".");
+}
+
 export function parseImageName(name: string): ImageRequest {
   assertValidName(name);
   const components = name.split("/");

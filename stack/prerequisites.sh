@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs the system packages the origin and the tests need, if any is missing (Debian/Ubuntu).
 # Runs before `npm start` and `npm test` (npm's pre-scripts); quick when all is present.
+# debootstrap makes the Debian 13 chroot in which `npm test` runs the Nix tests on Nix 2.26 too
+# (test/nix-current/run.sh).
 set -euo pipefail
 
-packages=(nix-bin busybox-static git skopeo umoci podman runc containerd docker-registry wrk procps)
+packages=(nix-bin busybox-static git skopeo umoci podman runc containerd docker-registry wrk procps debootstrap)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

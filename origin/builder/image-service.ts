@@ -10,7 +10,7 @@ import type { TagManifests } from "../../shared/origin-protocol.ts";
 import type { BuildOutcome, BuildRecords } from "../cache/build-records.ts";
 import type { ManifestCache, ManifestEntry } from "../cache/manifest-cache.ts";
 import type { Logger } from "../log.ts";
-import { NixBuildTimedOut, PackagesNotFound, TagNotFound } from "../nix/errors.ts";
+import { NixBuildTimedOut, nixOutputOf, PackagesNotFound, TagNotFound } from "../nix/errors.ts";
 import type { NixRunner } from "../nix/runner.ts";
 import {
   describeSource,
@@ -269,7 +269,13 @@ export class ImageService {
       const outcome = outcomeOf(failure);
       const message = error instanceof Error ? error.message : String(error);
       this.record(image, tag, revision, outcome, started, message);
-      this.deps.log.warn("build failed", { image: image.name, tag, outcome, error: message });
+      this.deps.log.warn("build failed", {
+        image: image.name,
+        tag,
+        outcome,
+        error: message,
+        ...nixOutputOf(error),
+      });
       throw failure;
     }
   }

@@ -4,6 +4,8 @@ import { RegistryError } from "../../shared/errors.ts";
 import {
   NixBuildFailed,
   NixBuildTimedOut,
+  NixCommandFailed,
+  NixEvalFailed,
   PackagesNotFound,
   SourceUnavailable,
   TagNotFound,
@@ -11,39 +13,109 @@ import {
 import { redactCredentials } from "../nix/source.ts";
 import { toBuildRegistryError } from "./map-error.ts";
 
+const drv = "/nix/store/00000000000000000000000000000000-broken-1.0.drv";
+
 describe("toBuildRegistryError", () => {
   it("maps each domain error to a registry error that says what happened", () => {
-    const missing = toBuildRegistryError(new PackagesNotFound(["a", "b"]));
+    const missing = toBuildRegistryError(new PackagesNotFound(["a", "_7zip"]));
     assert.equal(missing.code, "MANIFEST_UNKNOWN");
-    assert.equal(missing.message, "Could not find Nix packages: a, b");
-    const unevaluable = toBuildRegistryError(
-      new PackagesNotFound([], [{ name: "c", error: "Package 'c' is marked as broken" }]),
-    );
-    assert.equal(
-      unevaluable.message,
-      "Nix package c exists but does not evaluate: Package 'c' is marked as broken",
-    );
-    assert.deepEqual(unevaluable.detail, {
-      missing: [],
-      unevaluable: [{ name: "c", error: "Package 'c' is marked as broken" }],
-    });
+    assert.equal(missing.message, "Could not find Nix packages: a, 7zip");
+    assert.deepEqual(missing.detail, { missing: ["a", "7zip"] });
     assert.equal(toBuildRegistryError(new TagNotFound("v9", "repo")).status, 404);
     const failed = toBuildRegistryError(
-      new NixBuildFailed("/nix/store/x-broken.drv", ["line 1", "error: boom"]),
+      new NixBuildFailed({
+        packages: ["broken"],
+        derivation: drv,
+        requested: true,
+        exitCode: 2,
+        logTail: ["line 1", "error: boom"],
+        download: null,
+        nixOutput: ["@nix {}"],
+      }),
     );
-    assert.match(failed.message, /^image build failed: .*\nline 1\nerror: boom$/s);
+    assert.equal(
+      failed.message,
+      `Could not build broken: ${drv} failed (builder exit code 2). Last lines of its build log:\nline 1\nerror: boom`,
+    );
+    assert.deepEqual(failed.detail, {
+      reason: "build_failed",
+      packages: ["broken"],
+      derivation: drv,
+      log: ["line 1", "error: boom"],
+    });
     assert.match(toBuildRegistryError(new NixBuildTimedOut(7)).message, /timed out after 7 s/);
+    const evaluation = toBuildRegistryError(new NixEvalFailed("syntax error, unexpected ';'"));
+    assert.equal(
+      evaluation.message,
+      "The package set does not evaluate: syntax error, unexpected ';'",
+    );
     const source = toBuildRegistryError(
       new SourceUnavailable("https://user:token@git.example.com/pkgs.git", "connection refused"),
     );
     assert.equal(source.status, 503);
     assert.ok(!source.message.includes("token"), source.message);
+    const fetchGit = toBuildRegistryError(
+      new NixEvalFailed("fatal: could not read from 'https://user:token@git.example.com/p.git'"),
+    );
+    assert.ok(!fetchGit.message.includes("token"), fetchGit.message);
+    const closure = toBuildRegistryError(new NixCommandFailed("Reading the closure", "boom"));
+    assert.equal(closure.status, 500);
     const registry = new RegistryError("NAME_INVALID");
     assert.equal(toBuildRegistryError(registry), registry);
     assert.equal(
       toBuildRegistryError(new Error("secret detail")).message.includes("secret"),
       false,
     );
+  });
+
+  it("never doubles a prefix", () => {
+    for (const error of [
+      new NixBuildTimedOut(7, "build", ["hangs"]),
+      new NixBuildTimedOut(7, "evaluate"),
+      new NixEvalFailed("x"),
+      new PackagesNotFound(["x"]),
+    ]) {
+      const message = toBuildRegistryError(error).message;
+      assert.doesNotMatch(
+        message,
+        /failed: .*failed:|image build failed|Nix build failed/,
+        message,
+      );
+    }
+  });
+
+  it("words every refusal for a registry user, by the name as typed", () => {
+    const error = new PackagesNotFound(
+      [],
+      [
+        { name: "_1password", reason: "unfree", drvName: "1password-8.10" },
+        {
+          name: "openssl_1_1",
+          reason: "insecure",
+          drvName: "openssl-1.1.1w",
+          vulnerabilities: ["OpenSSL 1.1 is end of life"],
+        },
+        { name: "foo", reason: "broken", drvName: "foo-1" },
+        { name: "bar", reason: "unsupported", drvName: "bar-2" },
+        { name: "app", reason: "unfree", drvName: "sdk-3", dependency: true },
+        { name: "old", reason: "error", error: "old has been removed" },
+        { name: "x1", reason: "unexplained" },
+        { name: "x2", reason: "unexplained" },
+      ],
+    );
+    const mapped = toBuildRegistryError(error);
+    assert.deepEqual(mapped.message.split("\n"), [
+      "Nix package 1password (1password-8.10) has an unfree license in this package set, and this origin does not build unfree packages; its operator can allow them with NIXERY_ALLOW_UNFREE=true.",
+      "Nix package openssl_1_1 (openssl-1.1.1w) is marked as insecure in this package set (OpenSSL 1.1 is end of life), and this origin does not build insecure packages; its operator can allow them with NIXERY_ALLOW_INSECURE=true.",
+      "Nix package foo (foo-1) is marked as broken in this package set, and this origin does not build broken packages; its operator can allow them with NIXERY_ALLOW_BROKEN=true (the build may still fail).",
+      "Nix package bar (bar-2) is not available for this image's platform in this package set.",
+      "Nix package app depends on sdk-3, which has an unfree license in this package set, and this origin does not build unfree packages; its operator can allow them with NIXERY_ALLOW_UNFREE=true.",
+      "Nix package old exists but does not evaluate: old has been removed",
+      "Nix packages x1, x2 exist but do not evaluate either (not examined further: the origin explains the first few names only)",
+    ]);
+    const detail = mapped.detail as { unevaluable: { name: string }[] };
+    assert.equal(detail.unevaluable[0]!.name, "1password");
+    assert.doesNotMatch(mapped.message, /config\.nix|NIXPKGS_ALLOW/);
   });
 
   it("redacts credentials in URLs", () => {

@@ -1,8 +1,12 @@
-// Maps the build's domain errors to registry errors at the edge of the route.
+// Maps the build's domain errors to registry errors at the edge of the route. The domain errors'
+// messages are written for the client already (see nix/errors.ts); this adds the code and the
+// machine-readable detail, never a prefix of its own.
 
 import { RegistryError } from "../../shared/errors.ts";
+import { typedPackageName } from "../../shared/image-name.ts";
 import {
   NixBuildFailed,
+  NixCommandFailed,
   NixBuildTimedOut,
   NixEvalFailed,
   PackagesNotFound,
@@ -37,35 +41,42 @@ export function toBuildRegistryError(error: unknown): RegistryError {
   }
   if (error instanceof PackagesNotFound) {
     return new RegistryError("MANIFEST_UNKNOWN", error.message, {
-      missing: error.missing,
-      ...(error.unevaluable.length > 0 ? { unevaluable: error.unevaluable } : {}),
+      missing: error.missing.map(typedPackageName),
+      ...(error.unevaluable.length > 0
+        ? {
+            unevaluable: error.unevaluable.map((pkg) => ({
+              ...pkg,
+              name: typedPackageName(pkg.name),
+            })),
+          }
+        : {}),
     });
   }
   if (error instanceof TagNotFound) {
     return new RegistryError("MANIFEST_UNKNOWN", error.message, { reason: "tag_not_found" });
   }
   if (error instanceof NixBuildFailed) {
-    const tail = error.logTail.slice(-10).join("\n");
-    return new RegistryError(
-      "MANIFEST_UNKNOWN",
-      `image build failed: ${error.message}${tail ? `\n${tail}` : ""}`,
-      { reason: "build_failed", derivation: error.derivation, log: error.logTail },
-    );
+    return new RegistryError("MANIFEST_UNKNOWN", error.message, {
+      reason: error.download ? "download_failed" : "build_failed",
+      packages: error.packages.map(typedPackageName),
+      derivation: error.derivation,
+      log: error.logTail,
+    });
   }
   if (error instanceof NixBuildTimedOut) {
-    return new RegistryError("MANIFEST_UNKNOWN", `image build failed: ${error.message}`, {
+    return new RegistryError("MANIFEST_UNKNOWN", error.message, {
       reason: "build_timeout",
       seconds: error.seconds,
     });
   }
   if (error instanceof NixEvalFailed) {
-    return new RegistryError(
-      "MANIFEST_UNKNOWN",
-      `package set evaluation failed: ${error.message}`,
-      {
-        reason: "eval_failed",
-      },
-    );
+    // A git source's URL may carry a token, and fetchGit's errors name the URL.
+    return new RegistryError("MANIFEST_UNKNOWN", redactCredentials(error.message), {
+      reason: "eval_failed",
+    });
+  }
+  if (error instanceof NixCommandFailed) {
+    return new RegistryError("INTERNAL", `${error.message} (see the origin's log)`);
   }
   if (error instanceof SourceUnavailable) {
     return new RegistryError("SOURCE_UNAVAILABLE", redactCredentials(error.message), {

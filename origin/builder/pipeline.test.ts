@@ -1,6 +1,6 @@
 // buildImage with real Nix, storage and SQLite: the case the integration tests cannot provoke, a
 // .drv garbage-collected between the lookup and the build, is simulated by a runner that answers
-// the first build the way nix-store does then.
+// the first build the way nix-store does then (as recorded from each Nix version).
 
 import assert from "node:assert/strict";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
@@ -13,11 +13,14 @@ import { LayerCache } from "../cache/layer-cache.ts";
 import { LayerPopularity } from "../cache/layer-popularity.ts";
 import { Layering } from "../layers/layering.ts";
 import { createLogger } from "../log.ts";
-import { fixturePackageSet, testNixEnv } from "../../test/support/nix-env.ts";
+import { fixturePackageSet, testNix, testNixEnv } from "../../test/support/nix-env.ts";
+import { recordedOutput, recordedVersions } from "../../test/support/nix-output.ts";
+import { defaultPolicy } from "../nix/expression.ts";
 import { createNixRunner, type NixRunner } from "../nix/runner.ts";
 import { resolveSource } from "../nix/source.ts";
 import { FilesystemStorage } from "../storage/filesystem.ts";
 import type { PutOptions } from "../storage/storage.ts";
+import { Limiter } from "./limiter.ts";
 import { buildImage, type PipelineDeps } from "./pipeline.ts";
 
 const realRunner = createNixRunner({ env: testNixEnv() });
@@ -39,38 +42,50 @@ async function deps(runner: NixRunner, logLines: string[]): Promise<PipelineDeps
     nixTimeoutMs: 60_000,
     gcRootDir: join(dir, "roots"),
     log: createLogger((line) => logLines.push(line)),
+    nix: await testNix(),
+    policy: defaultPolicy,
+    explainSlots: new Limiter(1),
   };
 }
 
 describe("buildImage", () => {
-  it("evaluates again when a derivation was collected between lookup and build", async () => {
-    const calls: string[] = [];
-    let failedOnce = false;
-    const runner: NixRunner = async (program, args, options) => {
-      calls.push(program);
-      if (program === "nix-store" && args[0] === "--realise" && !failedOnce) {
-        failedOnce = true;
-        const drv = args[1]!.split("!")[0]!;
-        return {
-          exitCode: 1,
-          signal: null,
-          timedOut: false,
-          stdout: "",
-          stderrTail: [`error: cannot build missing derivation '${drv}'`],
-        };
-      }
-      return realRunner(program, args, options);
-    };
-    const logLines: string[] = [];
-    const source = await resolveSource({ kind: "path", path: fixturePackageSet }, "latest", runner);
-    const built = await buildImage(await deps(runner, logLines), parseImageName("hello"), source);
-    assert.ok(built.layers.length > 1);
-    assert.deepEqual(
-      calls.filter((program) => program !== "nix"),
-      ["nix-instantiate", "nix-store", "nix-instantiate", "nix-store"],
-    );
-    assert.ok(logLines.some((line) => line.includes("derivation collected before the build")));
-  });
+  // Each Nix version says differently that a .drv is gone; the retry must fire on all of them.
+  for (const version of recordedVersions()) {
+    it(`evaluates again when a derivation was collected (${version}'s message)`, async () => {
+      const recorded = recordedOutput(version, "realise-gone");
+      const recordedDrv = "/nix/store/00000000000000000000000000000000-collected-1.0.drv";
+      const calls: string[] = [];
+      let failedOnce = false;
+      const runner: NixRunner = async (program, args, options) => {
+        calls.push(program);
+        if (program === "nix-store" && args[0] === "--realise" && !failedOnce) {
+          failedOnce = true;
+          const drv = args[1]!.split("!")[0]!;
+          return {
+            exitCode: recorded.exitCode,
+            signal: null,
+            timedOut: false,
+            stdout: "",
+            stderrTail: recorded.stderr.map((line) => line.replaceAll(recordedDrv, drv)),
+          };
+        }
+        return realRunner(program, args, options);
+      };
+      const logLines: string[] = [];
+      const source = await resolveSource(
+        { kind: "path", path: fixturePackageSet },
+        "latest",
+        runner,
+      );
+      const built = await buildImage(await deps(runner, logLines), parseImageName("hello"), source);
+      assert.ok(built.layers.length > 1);
+      assert.deepEqual(
+        calls.filter((program) => program !== "nix"),
+        ["nix-instantiate", "nix-store", "nix-instantiate", "nix-store"],
+      );
+      assert.ok(logLines.some((line) => line.includes("derivation collected before the build")));
+    });
+  }
 
   it("gives up after one retry", async () => {
     const runner: NixRunner = async (program, args, options) =>

@@ -18,11 +18,14 @@ import { layerKey } from "../layers/layer-key.ts";
 import type { Layering } from "../layers/layering.ts";
 import type { Logger } from "../log.ts";
 import { DerivationsGone, PackagesNotFound } from "../nix/errors.ts";
-import { explainPackage, lookupPackages, type PackageLookup } from "../nix/packages.ts";
+import { explainFailures, type ExplainSlots } from "../nix/explain.ts";
+import type { PackageSetPolicy } from "../nix/expression.ts";
+import { lookupPackages, type PackageLookup } from "../nix/packages.ts";
 import { readClosure } from "../nix/closure.ts";
 import { realisePackages, type RealisedPackages } from "../nix/realise.ts";
 import type { NixRunner } from "../nix/runner.ts";
 import type { ResolvedSource } from "../nix/source.ts";
+import type { NixInstallation } from "../nix/version.ts";
 import { packLayer } from "../pack/pack-layer.ts";
 import { storePathEntries } from "../pack/store-entries.ts";
 import { symlinkLayerEntries } from "../pack/symlink-layer.ts";
@@ -50,6 +53,12 @@ export interface PipelineDeps {
   published?: PublishedImages;
   /** Pins objects this build stores until it has recorded them, so a collection spares them. */
   pins?: Pins;
+  /** The Nix in use (detectNix at start): its version picks command flags. */
+  nix: NixInstallation;
+  /** What the package set's config allows (NIXERY_ALLOW_UNFREE, …). */
+  policy: PackageSetPolicy;
+  /** Bounds the Nix processes that explain unevaluable names, across all builds. */
+  explainSlots: ExplainSlots;
 }
 
 export interface BuiltImage {
@@ -72,22 +81,30 @@ export async function lookupAndRealise(
 ): Promise<{ lookup: PackageLookup; packages: string[]; realised: RealisedPackages }> {
   const system = nixSystems[image.arch];
   for (let attempt = 1; ; attempt++) {
-    const lookup = await lookupPackages(deps.runner, source, image.packages, system, { signal });
+    const lookup = await lookupPackages(deps.runner, source, image.packages, system, {
+      signal,
+      policy: deps.policy,
+    });
     const missing = lookup.missing.filter((name) => !image.optional.includes(name));
-    const failed = lookup.failed.filter((name) => !image.optional.includes(name));
+    const failed = lookup.failed.filter((pkg) => !image.optional.includes(pkg.name));
     if (missing.length > 0 || failed.length > 0) {
-      const unevaluable = await Promise.all(
-        failed.map(async (name) => ({
-          name,
-          error: await explainPackage(deps.runner, source, name, system, { signal }),
-        })),
-      );
+      const unevaluable = await explainFailures(deps.runner, source, failed, system, {
+        signal,
+        policy: deps.policy,
+        slots: deps.explainSlots,
+        onNixOutput: (name, output) =>
+          deps.log.info("package does not evaluate", {
+            image: image.name,
+            package: name,
+            nixOutput: output.join("\n"),
+          }),
+      });
       throw new PackagesNotFound(missing, unevaluable);
     }
     // Implicit packages (cacert, iana-etc) that the set lacks are left out rather than failing:
     // what is still missing or unevaluable here is only those.
     const packages = lookup.found.map((pkg) => pkg.name);
-    const leftOut = [...lookup.missing, ...lookup.failed];
+    const leftOut = [...lookup.missing, ...lookup.failed.map((pkg) => pkg.name)];
     deps.log.info("build started", {
       image: image.name,
       revision: source.revision,
@@ -98,6 +115,7 @@ export async function lookupAndRealise(
         timeoutMs: deps.nixTimeoutMs,
         rootDir: deps.gcRootDir,
         signal,
+        substituters: deps.nix.substituters,
       });
       return { lookup, packages, realised };
     } catch (error) {
@@ -119,7 +137,10 @@ export async function buildImage(
   const { lookup, packages, realised } = await lookupAndRealise(deps, image, source, signal);
   const pinned = deps.pins?.pin();
   try {
-    const graph = await readClosure(deps.runner, realised.outPaths, { signal });
+    const graph = await readClosure(deps.runner, realised.outPaths, {
+      signal,
+      version: deps.nix.version,
+    });
     const groups = deps.layering.arrange(graph, realised.outPaths);
     let packedLayers = 0;
     const cachedOrPacked = async (

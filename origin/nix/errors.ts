@@ -1,15 +1,41 @@
-// The ways driving Nix can fail, as typed errors with the facts a client needs. The origin maps
-// them to registry errors at the edge of its routes; nothing here knows about HTTP.
+// The ways driving Nix can fail, as typed errors with the facts a client needs and messages
+// written for a registry user (named by the packages as typed, no code frames or server paths;
+// what Nix printed stays in `nixOutput`, for the origin's log). The origin maps them to registry
+// errors at the edge of its routes; nothing here knows about HTTP.
 
-/** A package that exists in the set but fails to evaluate, with Nix's message. */
+import { typedPackageName } from "../../shared/image-name.ts";
+import type { Refusal } from "./eval-error.ts";
+
+/**
+ * A requested package that exists in the set but does not evaluate, and why: the package set's
+ * config refuses it (nixpkgs: unfree, insecure, broken, or not for this platform), Nix's error
+ * (`error`), or not examined (`unexplained`: the origin explains only the first few).
+ */
 export interface UnevaluablePackage {
+  /** The attribute path as looked up, e.g. "_1password". */
   name: string;
-  error: string;
+  reason: Refusal | "error" | "unexplained";
+  /** The refused derivation's name, e.g. "vscode-1.90"; a dependency's when `dependency`. */
+  drvName?: string | null;
+  /** True when the refusal is of a package this one depends on. */
+  dependency?: boolean;
+  /** For `insecure`: the package set's list of known vulnerabilities. */
+  vulnerabilities?: readonly string[];
+  /** For `error`: Nix's message (without trace, code frames or server paths). */
+  error?: string;
 }
+
+/** How the origin's operator lifts each refusal (nixpkgs config, set by the origin). */
+export const refusalSwitches: Record<Exclude<Refusal, "unsupported">, string> = {
+  unfree: "NIXERY_ALLOW_UNFREE=true",
+  insecure: "NIXERY_ALLOW_INSECURE=true",
+  broken: "NIXERY_ALLOW_BROKEN=true",
+};
 
 /**
  * Requested names that the package set does not have, and those it has but cannot evaluate
- * (unfree, broken or insecure in nixpkgs): all of them, reported together.
+ * (unfree, broken or insecure in nixpkgs): all of them, reported together, by the names the user
+ * typed (`1password`, not the attribute `_1password`).
  */
 export class PackagesNotFound extends Error {
   override readonly name = "PackagesNotFound";
@@ -17,13 +43,46 @@ export class PackagesNotFound extends Error {
   readonly unevaluable: readonly UnevaluablePackage[];
 
   constructor(missing: readonly string[], unevaluable: readonly UnevaluablePackage[] = []) {
-    const lines = missing.length > 0 ? [`Could not find Nix packages: ${missing.join(", ")}`] : [];
+    const lines =
+      missing.length > 0
+        ? [`Could not find Nix packages: ${missing.map(typedPackageName).join(", ")}`]
+        : [];
     for (const pkg of unevaluable) {
-      lines.push(`Nix package ${pkg.name} exists but does not evaluate: ${pkg.error}`);
+      if (pkg.reason !== "unexplained") lines.push(describeUnevaluable(pkg));
+    }
+    const unexplained = unevaluable.filter((pkg) => pkg.reason === "unexplained");
+    if (unexplained.length > 0) {
+      lines.push(
+        `${unexplained.length === 1 ? "Nix package" : "Nix packages"} ${unexplained.map((pkg) => typedPackageName(pkg.name)).join(", ")} ` +
+          `${unexplained.length === 1 ? "exists but does" : "exist but do"} not evaluate either (not examined further: the origin explains the first few names only)`,
+      );
     }
     super(lines.join("\n"));
     this.missing = missing;
     this.unevaluable = unevaluable;
+  }
+}
+
+function describeUnevaluable(pkg: UnevaluablePackage): string {
+  const shown = typedPackageName(pkg.name);
+  if (pkg.reason === "error" || pkg.reason === "unexplained") {
+    return `Nix package ${shown} exists but does not evaluate: ${pkg.error ?? "no error output"}`;
+  }
+  const drv = pkg.drvName ? ` (${pkg.drvName})` : "";
+  const subject = pkg.dependency
+    ? `Nix package ${shown} depends on ${pkg.drvName ?? "a package"}, which`
+    : `Nix package ${shown}${drv}`;
+  switch (pkg.reason) {
+    case "unfree":
+      return `${subject} has an unfree license in this package set, and this origin does not build unfree packages; its operator can allow them with ${refusalSwitches.unfree}.`;
+    case "insecure": {
+      const known = (pkg.vulnerabilities ?? []).slice(0, 3).join("; ");
+      return `${subject} is marked as insecure in this package set${known ? ` (${known})` : ""}, and this origin does not build insecure packages; its operator can allow them with ${refusalSwitches.insecure}.`;
+    }
+    case "broken":
+      return `${subject} is marked as broken in this package set, and this origin does not build broken packages; its operator can allow them with ${refusalSwitches.broken} (the build may still fail).`;
+    case "unsupported":
+      return `${subject} is not available for this image's platform in this package set.`;
   }
 }
 
@@ -70,29 +129,115 @@ export class DerivationsGone extends Error {
 /** Nix could not evaluate the package set (syntax error, failed fetch, throw, …). */
 export class NixEvalFailed extends Error {
   override readonly name = "NixEvalFailed";
+  /** Nix's message without trace, code frames or server paths. */
   readonly detail: string;
+  /** What Nix printed, for the origin's log only. */
+  readonly nixOutput: readonly string[];
 
-  constructor(detail: string) {
-    super(`Nix evaluation failed: ${detail}`);
+  constructor(detail: string, nixOutput: readonly string[] = []) {
+    super(`The package set does not evaluate: ${detail}`);
     this.detail = detail;
+    this.nixOutput = nixOutput;
   }
 }
 
-/** A derivation's builder failed; `logTail` holds the last lines of its build log. */
-export class NixBuildFailed extends Error {
-  override readonly name = "NixBuildFailed";
-  /** The .drv whose builder failed, when Nix named one. */
-  readonly derivation: string | null;
-  readonly logTail: readonly string[];
+/** A Nix command that should not fail did (e.g. reading the closure of built paths). */
+export class NixCommandFailed extends Error {
+  override readonly name = "NixCommandFailed";
+  readonly nixOutput: readonly string[];
 
-  constructor(derivation: string | null, logTail: readonly string[], detail?: string) {
-    super(
-      derivation === null
-        ? `Nix build failed${detail ? `: ${detail}` : ""}`
-        : `Nix build failed: builder for ${derivation} failed`,
+  constructor(what: string, detail: string, nixOutput: readonly string[] = []) {
+    super(`${what} failed: ${detail}`);
+    this.nixOutput = nixOutput;
+  }
+}
+
+/** Whether the origin's binary caches could have supplied what had to be built from source. */
+export type BinaryCaches =
+  | { state: "none" }
+  | { state: "unreachable"; urls: readonly string[] }
+  | { state: "configured"; urls: readonly string[] }
+  | { state: "unknown" };
+
+export interface BuildFailure {
+  /** The requested packages (attribute paths) that the failure kept from building. */
+  packages: readonly string[];
+  /** The .drv whose builder failed, when Nix named one. */
+  derivation: string | null;
+  /** Whether `derivation` is one of the requested packages rather than a dependency. */
+  requested: boolean;
+  exitCode: number | null;
+  /** The last lines of the failed derivation's build log (readable text only). */
+  logTail: readonly string[];
+  /** Set when the failure is a source download: what failed and whether a cache could have helped. */
+  download: {
+    url: string;
+    error: string;
+    /** Derivations Nix would have built from source (null: unknown). */
+    toBuild: number | null;
+    caches: BinaryCaches;
+  } | null;
+  /** What Nix printed, for the origin's log only. */
+  nixOutput: readonly string[];
+}
+
+/** A derivation's builder failed; the message says which package, which derivation and why. */
+export class NixBuildFailed extends Error implements BuildFailure {
+  override readonly name = "NixBuildFailed";
+  readonly packages: readonly string[];
+  readonly derivation: string | null;
+  readonly requested: boolean;
+  readonly exitCode: number | null;
+  readonly logTail: readonly string[];
+  readonly download: BuildFailure["download"];
+  readonly nixOutput: readonly string[];
+
+  constructor(failure: BuildFailure, detail?: string) {
+    super(describeBuildFailure(failure, detail));
+    this.packages = failure.packages;
+    this.derivation = failure.derivation;
+    this.requested = failure.requested;
+    this.exitCode = failure.exitCode;
+    this.logTail = failure.logTail;
+    this.download = failure.download;
+    this.nixOutput = failure.nixOutput;
+  }
+}
+
+const messageLogLines = 10;
+
+function describeBuildFailure(failure: BuildFailure, detail: string | undefined): string {
+  const names = failure.packages.map(typedPackageName).join(", ") || "the image";
+  const drv = failure.derivation;
+  const what =
+    drv === null
+      ? `Nix failed${detail ? `: ${detail}` : ""}`
+      : `${failure.requested ? "" : "its dependency "}${drv} failed${failure.exitCode === null ? "" : ` (builder exit code ${failure.exitCode})`}`;
+  const download = failure.download;
+  if (download) {
+    const count =
+      download.toBuild === null
+        ? "Packages had to be built from source"
+        : `${download.toBuild} ${download.toBuild === 1 ? "derivation" : "derivations"} had to be built from source`;
+    return (
+      `Could not build ${names}: ${count} and a source download failed: unable to download ` +
+      `'${download.url}': ${download.error}${drv ? ` (${drv})` : ""}. ${cacheAdvice(download.caches)}`
     );
-    this.derivation = derivation;
-    this.logTail = logTail;
+  }
+  const tail = failure.logTail.slice(-messageLogLines);
+  return `Could not build ${names}: ${what}.${tail.length > 0 ? ` Last lines of its build log:\n${tail.join("\n")}` : ""}`;
+}
+
+function cacheAdvice(caches: BinaryCaches): string {
+  switch (caches.state) {
+    case "none":
+      return "The origin has no binary cache configured (Nix's `substituters` is empty), so it builds everything from source; its operator can configure one that has these packages (e.g. https://cache.nixos.org) or give the origin network access to the sources.";
+    case "unreachable":
+      return `The origin cannot reach its binary cache (${caches.urls.join(", ")}); its operator can check the origin's network access or its \`substituters\` setting.`;
+    case "configured":
+      return `The origin's binary caches (${caches.urls.join(", ")}) do not have these packages, so they are built from source, which needs network access to the sources; its operator can check that.`;
+    case "unknown":
+      return "The origin's operator can configure a binary cache that has these packages, or give the origin network access to the sources.";
   }
 }
 
@@ -101,10 +246,27 @@ export class NixBuildTimedOut extends Error {
   override readonly name = "NixBuildTimedOut";
   readonly seconds: number;
   readonly phase: "evaluate" | "build";
+  /** The requested packages being built (attribute paths); empty for an evaluation. */
+  readonly packages: readonly string[];
 
-  constructor(seconds: number, phase: "evaluate" | "build" = "build") {
-    super(`Nix ${phase === "build" ? "build" : "evaluation"} timed out after ${seconds} s`);
+  constructor(
+    seconds: number,
+    phase: "evaluate" | "build" = "build",
+    packages: readonly string[] = [],
+  ) {
+    super(
+      phase === "build"
+        ? `Building ${packages.map(typedPackageName).join(", ") || "the image"} timed out after ${seconds} s (the origin's limit) and was stopped; try again later, or ask the origin's operator to raise NIX_TIMEOUT if this image needs longer.`
+        : `Evaluating the package set timed out after ${seconds} s and was stopped; try again later.`,
+    );
     this.seconds = seconds;
     this.phase = phase;
+    this.packages = packages;
   }
+}
+
+/** What Nix printed for an error that carries it, as a log field (never sent to clients). */
+export function nixOutputOf(error: unknown): { nixOutput?: string } {
+  const output = (error as { nixOutput?: unknown } | null)?.nixOutput;
+  return Array.isArray(output) && output.length > 0 ? { nixOutput: output.join("\n") } : {};
 }

@@ -1,6 +1,5 @@
-// How the origin calls nix/packages.nix: where the expression lives, the --argstr arguments
-// (user text is only ever passed as a string argument, never spliced into Nix code), and how
-// its evaluation errors read.
+// How the origin calls nix/packages.nix: where the expression lives and the --argstr arguments
+// (user text is only ever passed as a string argument, never spliced into Nix code).
 
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
@@ -9,9 +8,27 @@ import type { ResolvedSource } from "./source.ts";
 /** The repository's nix/ directory, found from this module's location. */
 export const defaultNixDir = fileURLToPath(new URL("../../nix/", import.meta.url));
 
+/**
+ * What the package set's config lets through (nixpkgs refuses these unless allowed). Passed to
+ * packages.nix as fixed "true"/"false" strings; set by the operator (NIXERY_ALLOW_UNFREE, …).
+ */
+export interface PackageSetPolicy {
+  allowUnfree: boolean;
+  allowInsecure: boolean;
+  allowBroken: boolean;
+}
+
+export const defaultPolicy: PackageSetPolicy = {
+  allowUnfree: false,
+  allowInsecure: false,
+  allowBroken: false,
+};
+
 export interface ExpressionOptions {
   /** Directory holding packages.nix (default: the repository's nix/). */
   nixDir?: string;
+  /** Default: nothing unfree, insecure or broken. */
+  policy?: PackageSetPolicy;
 }
 
 /** The file and arguments that select `names` from the source, for nix-instantiate. */
@@ -21,29 +38,16 @@ export function packagesExpression(
   system: string,
   options: ExpressionOptions = {},
 ): { file: string; args: string[] } {
+  const policy = options.policy ?? defaultPolicy;
   return {
     file: join(options.nixDir ?? defaultNixDir, "packages.nix"),
     args: [
       ...source.nixArgs,
-      "--argstr",
-      "system",
-      system,
-      "--argstr",
-      "names",
-      JSON.stringify(names),
+      ...["--argstr", "system", system],
+      ...["--argstr", "names", JSON.stringify(names)],
+      ...["--argstr", "allowUnfree", String(policy.allowUnfree)],
+      ...["--argstr", "allowInsecure", String(policy.allowInsecure)],
+      ...["--argstr", "allowBroken", String(policy.allowBroken)],
     ],
   };
-}
-
-/**
- * The useful part of a Nix error: from the first "error:" line (or git's "fatal:" line, which
- * comes before Nix's "program 'git' failed") on, without the --show-trace hint.
- */
-export function evalErrorDetail(stderr: readonly string[]): string {
-  const start = stderr.findIndex((line) => /^(error|fatal):/.test(line));
-  const lines = (start >= 0 ? stderr.slice(start) : stderr)
-    .filter((line) => !line.includes("--show-trace"))
-    .map((line) => line.trim())
-    .filter((line) => line !== "");
-  return lines.join("\n").replace(/^error:\s*/, "") || "no error output";
 }

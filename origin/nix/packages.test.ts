@@ -93,6 +93,39 @@ describe("lookupPackages", () => {
     assert.notEqual(arm.found[0]!.drvPath, x86.found[0]!.drvPath);
   });
 
+  it("says which check refused a package, and the policy lets them through", async () => {
+    const names = ["unfree-tool", "insecure-lib", "marked-broken", "removed-tool"];
+    const refused = await lookupPackages(runner, await fixture(), names, system);
+    assert.deepEqual(refused.found, []);
+    assert.deepEqual(
+      refused.failed.map((pkg) => [pkg.name, pkg.reason, pkg.drvName]),
+      [
+        ["unfree-tool", "unfree", "unfree-tool-1.0"],
+        ["insecure-lib", "insecure", "insecure-lib-1.1"],
+        ["marked-broken", "broken", "marked-broken-0.1"],
+        ["removed-tool", null, null],
+      ],
+    );
+    const policy = { allowUnfree: true, allowInsecure: true, allowBroken: true };
+    const allowed = await lookupPackages(runner, await fixture(), names, system, { policy });
+    assert.deepEqual(
+      allowed.found.map((pkg) => pkg.name),
+      ["unfree-tool", "insecure-lib", "marked-broken"],
+    );
+    assert.deepEqual(
+      allowed.failed.map((pkg) => pkg.name),
+      ["removed-tool"],
+    );
+    // Each switch lifts its own check only.
+    const onlyUnfree = await lookupPackages(runner, await fixture(), names, system, {
+      policy: { allowUnfree: true, allowInsecure: false, allowBroken: false },
+    });
+    assert.deepEqual(
+      onlyUnfree.found.map((pkg) => pkg.name),
+      ["unfree-tool"],
+    );
+  });
+
   it("reports an unusable package set as NixEvalFailed", async () => {
     const source = await resolveSource(
       { kind: "path", path: "/nonexistent/set" },
@@ -101,7 +134,10 @@ describe("lookupPackages", () => {
     );
     await assert.rejects(lookupPackages(runner, source, ["hello"], system), (error) => {
       assert.ok(error instanceof NixEvalFailed);
-      assert.match(error.detail, /nonexistent/);
+      // The message names the path by its last part only; Nix's whole output is for the log.
+      assert.match(error.detail, /'…\/set'/);
+      assert.doesNotMatch(error.message, /nonexistent|packages\.nix/);
+      assert.ok(error.nixOutput.some((line) => line.includes("/nonexistent/set")));
       return true;
     });
   });

@@ -2,7 +2,8 @@
 // built), so that every missing name can be reported at once before any work starts.
 
 import { NixBuildTimedOut, NixEvalFailed } from "./errors.ts";
-import { evalErrorDetail, packagesExpression } from "./expression.ts";
+import { evalErrorMessage, rawEvalMessage, type Refusal } from "./eval-error.ts";
+import { packagesExpression } from "./expression.ts";
 import type { ExpressionOptions } from "./expression.ts";
 import type { NixRunner, ProcessResult } from "./runner.ts";
 import type { ResolvedSource } from "./source.ts";
@@ -18,11 +19,19 @@ export interface FoundPackage {
   outPaths: string[];
 }
 
+/** A name that exists but throws when evaluated (unfree, broken, insecure, or a bad attribute). */
+export interface FailedPackage {
+  name: string;
+  /** The check of the package set's config that refused it (from its meta); null: another error. */
+  reason: Refusal | null;
+  drvName: string | null;
+  vulnerabilities: string[];
+}
+
 export interface PackageLookup {
   found: FoundPackage[];
   missing: string[];
-  /** Names that exist but throw when evaluated (unfree, broken, insecure, or a bad attribute). */
-  failed: string[];
+  failed: FailedPackage[];
   /** The set's coreutils output, for /usr/bin/env; null when the set has none. */
   coreutils: string | null;
 }
@@ -43,7 +52,9 @@ export async function lookupPackages(
   options: LookupOptions = {},
 ): Promise<PackageLookup> {
   const result = await evaluate(runner, source, names, system, "report", options);
-  if (result.exitCode !== 0) throw new NixEvalFailed(evalErrorDetail(result.stderrTail));
+  if (result.exitCode !== 0) {
+    throw new NixEvalFailed(evalErrorMessage(result.stderrTail), result.stderrTail);
+  }
   return parseReport(result.stdout);
 }
 
@@ -88,7 +99,7 @@ function parseReport(stdout: string): PackageLookup {
   const { found, missing, failed, coreutils } = report as {
     found: FoundPackage[];
     missing: string[];
-    failed: string[];
+    failed: FailedPackage[];
     coreutils: string | null;
   };
   if (!Array.isArray(found) || !Array.isArray(missing) || !Array.isArray(failed)) {
@@ -98,8 +109,9 @@ function parseReport(stdout: string): PackageLookup {
 }
 
 /**
- * Why a package that the lookup reported `failed` does not evaluate: Nix's own error message
- * (for nixpkgs, e.g. "Package 'x' has an unfree license…" with its instructions).
+ * Why a package that the lookup reported `failed` does not evaluate: Nix's own error message,
+ * cleaned for a registry client (for nixpkgs e.g. "Package 'x' has an unfree license…").
+ * One nix-instantiate per name: after the first throw Nix evaluates nothing more.
  */
 export async function explainPackage(
   runner: NixRunner,
@@ -107,8 +119,11 @@ export async function explainPackage(
   name: string,
   system: string,
   options: LookupOptions = {},
-): Promise<string> {
+): Promise<{ message: string; nixOutput: string[] }> {
   const result = await evaluate(runner, source, [name], system, "explain", options);
-  if (result.exitCode === 0) return "it evaluated when asked again (has the source changed?)";
-  return evalErrorDetail(result.stderrTail);
+  if (result.exitCode === 0) {
+    return { message: "it evaluated when asked again (has the source changed?)", nixOutput: [] };
+  }
+  const message = rawEvalMessage(result.stderrTail) || "no error output";
+  return { message, nixOutput: result.stderrTail };
 }

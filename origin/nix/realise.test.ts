@@ -62,7 +62,7 @@ describe("realisePackages", () => {
     for (const root of roots) await assert.rejects(lstat(root), { code: "ENOENT" });
   });
 
-  it("gives a failing builder's derivation and log lines", async () => {
+  it("gives a failing builder's package, derivation and log lines", async () => {
     const lookup = await lookupPackages(runner, source, ["broken"], system);
     const failure = lookupAndRealise(runner, source, ["hello", "broken"], system, {
       timeoutMs: 60_000,
@@ -71,11 +71,72 @@ describe("realisePackages", () => {
     await assert.rejects(failure, (error) => {
       assert.ok(error instanceof NixBuildFailed, String(error));
       assert.equal(error.derivation, lookup.found[0]!.drvPath);
-      assert.ok(error.logTail.includes("broken: compiling"), error.logTail.join("\n"));
-      assert.ok(error.logTail.includes("broken: error: this package always fails"));
+      assert.deepEqual(error.packages, ["broken"]);
+      assert.equal(error.requested, true);
+      assert.equal(error.exitCode, 1);
+      assert.deepEqual(error.logTail, [
+        "broken: configuring",
+        "broken: compiling",
+        "broken: error: this package always fails",
+      ]);
+      assert.equal(
+        error.message,
+        `Could not build broken: ${error.derivation} failed (builder exit code 1). ` +
+          "Last lines of its build log:\nbroken: configuring\nbroken: compiling\n" +
+          "broken: error: this package always fails",
+      );
       return true;
     });
     assert.deepEqual(await readdir(rootDir), [], "no roots are left behind");
+  });
+
+  it("says that a source download failed and that no binary cache is configured", async () => {
+    const lookup = await lookupPackages(runner, source, ["fromsource"], system);
+    await assert.rejects(
+      realisePackages(runner, lookup.found, { timeoutMs: 60_000, rootDir, substituters: [] }),
+      (error) => {
+        assert.ok(error instanceof NixBuildFailed, String(error));
+        assert.deepEqual(error.packages, ["fromsource"]);
+        assert.equal(error.requested, false);
+        assert.match(error.derivation ?? "", /-fromsource-1\.0\.tar\.gz\.drv$/);
+        assert.equal(error.download?.url, "http://127.0.0.1:1/fromsource-1.0.tar.gz");
+        assert.equal(error.download?.toBuild, 2);
+        assert.deepEqual(error.download?.caches, { state: "none" });
+        assert.match(
+          error.message,
+          /^Could not build fromsource: 2 derivations had to be built from source and a source download failed: unable to download 'http:\/\/127\.0\.0\.1:1\/fromsource-1\.0\.tar\.gz': Could(n't| not) connect to server \(7\).* \(\/nix\/store\/\S+-fromsource-1\.0\.tar\.gz\.drv\)\. The origin has no binary cache configured/,
+        );
+        for (const line of error.logTail) assert.doesNotMatch(line, /@nix|\{"action"/);
+        return true;
+      },
+    );
+    assert.deepEqual(await readdir(rootDir), []);
+  });
+
+  it("says when the binary cache cannot be reached", async () => {
+    const unreachable = createNixRunner({
+      env: { ...testNixEnv(), NIX_CONFIG: "substituters = http://127.0.0.1:1" },
+    });
+    const lookup = await lookupPackages(runner, source, ["fromsource"], system);
+    await assert.rejects(
+      realisePackages(unreachable, lookup.found, {
+        timeoutMs: 60_000,
+        rootDir,
+        substituters: ["http://127.0.0.1:1"],
+      }),
+      (error) => {
+        assert.ok(error instanceof NixBuildFailed, String(error));
+        assert.deepEqual(error.download?.caches, {
+          state: "unreachable",
+          urls: ["http://127.0.0.1:1"],
+        });
+        assert.match(
+          error.message,
+          /The origin cannot reach its binary cache \(http:\/\/127\.0\.0\.1:1\)/,
+        );
+        return true;
+      },
+    );
   });
 
   it("stops a build that takes too long, builder included", async () => {
@@ -87,6 +148,7 @@ describe("realisePackages", () => {
       (error) => {
         assert.ok(error instanceof NixBuildTimedOut, String(error));
         assert.equal(error.seconds, 3);
+        assert.match(error.message, /^Building hangs timed out after 3 s \(the origin's limit\)/);
         return true;
       },
     );
@@ -113,10 +175,11 @@ describe("realisePackages", () => {
   it("says which derivation is gone when a .drv was collected after the lookup", async () => {
     const gone = "/nix/store/00000000000000000000000000000000-collected-1.0.drv";
     await assert.rejects(
-      realisePackages(runner, [{ drvPath: gone, outputs: ["out"], outPaths: ["/nix/store/0-x"] }], {
-        timeoutMs: 60_000,
-        rootDir,
-      }),
+      realisePackages(
+        runner,
+        [{ name: "collected", drvPath: gone, outputs: ["out"], outPaths: ["/nix/store/0-x"] }],
+        { timeoutMs: 60_000, rootDir },
+      ),
       (error) => {
         assert.ok(error instanceof DerivationsGone, String(error));
         assert.equal(error.derivation, gone);

@@ -6,8 +6,14 @@
 
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { DerivationsGone, NixBuildFailed, NixBuildTimedOut } from "./errors.ts";
-import { evalErrorDetail } from "./expression.ts";
+import {
+  decodeBuildLog,
+  downloadFailureInLog,
+  parseRealiseFailure,
+  type RealiseFailure,
+} from "./build-output.ts";
+import { DerivationsGone, NixBuildFailed, NixBuildTimedOut, type BinaryCaches } from "./errors.ts";
+import { evalErrorMessage } from "./eval-error.ts";
 import type { FoundPackage } from "./packages.ts";
 import type { ProcessResult, NixRunner } from "./runner.ts";
 
@@ -16,6 +22,8 @@ export interface RealiseOptions {
   /** Directory for the GC-root links (one fresh subdirectory per call). */
   rootDir: string;
   signal?: AbortSignal;
+  /** The Nix configuration's binary caches (from detectNix; null or absent: unknown). */
+  substituters?: readonly string[] | null;
 }
 
 export interface RealisedPackages {
@@ -25,11 +33,13 @@ export interface RealisedPackages {
   release(): Promise<void>;
 }
 
+type Realisable = Pick<FoundPackage, "name" | "drvPath" | "outputs" | "outPaths">;
+
 const logTailLines = 40;
 
 export async function realisePackages(
   runner: NixRunner,
-  packages: readonly Pick<FoundPackage, "drvPath" | "outputs" | "outPaths">[],
+  packages: readonly Realisable[],
   options: RealiseOptions,
 ): Promise<RealisedPackages> {
   await mkdir(options.rootDir, { recursive: true });
@@ -58,31 +68,85 @@ export async function realisePackages(
 
   if (result.timedOut || result.exitCode !== 0) {
     await release();
-    if (result.timedOut) throw new NixBuildTimedOut(Math.round(options.timeoutMs / 1000));
-    throw await buildError(runner, result);
+    if (result.timedOut) {
+      const building = affectedPackages(packages, parseRealiseFailure(result.stderrTail));
+      throw new NixBuildTimedOut(Math.round(options.timeoutMs / 1000), "build", building);
+    }
+    throw await buildError(runner, packages, result, options.substituters ?? null);
   }
   return { outPaths, release };
 }
 
 /** Turns a failed nix-store --realise into the typed error that says what went wrong. */
-async function buildError(runner: NixRunner, result: ProcessResult): Promise<Error> {
+async function buildError(
+  runner: NixRunner,
+  packages: readonly Realisable[],
+  result: ProcessResult,
+  substituters: readonly string[] | null,
+): Promise<Error> {
   const stderr = result.stderrTail;
+  const failure = parseRealiseFailure(stderr);
   // A .drv written by the lookup's evaluation was garbage-collected before the build started.
-  const gone = stderr
-    .map((line) =>
-      /cannot build missing derivation '([^']+)'|path '([^']+\.drv)' is not valid/.exec(line),
-    )
-    .find((match) => match !== null);
-  if (gone) return new DerivationsGone(gone[1] ?? gone[2]!);
+  if (failure.gone) return new DerivationsGone(failure.gone);
 
-  const failed = stderr
-    .map((line) => /builder for '([^']+\.drv)' failed/.exec(line)?.[1])
-    .find((drv) => drv !== undefined);
-  if (failed) return new NixBuildFailed(failed, await buildLogTail(runner, failed, stderr));
-  return new NixBuildFailed(null, logLines(stderr), evalErrorDetail(stderr));
+  const affected = affectedPackages(packages, failure);
+  if (!failure.failed) {
+    return new NixBuildFailed(
+      {
+        packages: affected,
+        derivation: null,
+        requested: false,
+        exitCode: null,
+        logTail: logLines(stderr),
+        download: null,
+        nixOutput: stderr,
+      },
+      evalErrorMessage(stderr),
+    );
+  }
+  const drv = failure.failed.drv;
+  const logTail = await buildLogTail(runner, drv, stderr);
+  const download = failure.download ?? downloadFailureInLog(logTail);
+  return new NixBuildFailed({
+    packages: affected,
+    derivation: drv,
+    requested: packages.some((pkg) => pkg.drvPath === drv),
+    exitCode: failure.failed.exitCode,
+    logTail,
+    download: download && {
+      ...download,
+      toBuild: failure.toBuild.length > 0 ? failure.toBuild.length : null,
+      caches: binaryCaches(substituters, failure.unreachableCaches),
+    },
+    nixOutput: stderr,
+  });
 }
 
-/** The end of the derivation's own log (`nix log`), else the builder lines of stderr. */
+/**
+ * The requested packages the failure kept from building: the failed derivation itself or those
+ * Nix names as waiting for it; else the requested ones Nix was about to build; else all.
+ */
+function affectedPackages(packages: readonly Realisable[], failure: RealiseFailure): string[] {
+  const named = new Set([...(failure.failed ? [failure.failed.drv] : []), ...failure.dependents]);
+  const toBuild = new Set(failure.toBuild);
+  for (const candidates of [named, toBuild]) {
+    const found = packages.filter((pkg) => candidates.has(pkg.drvPath)).map((pkg) => pkg.name);
+    if (found.length > 0) return [...new Set(found)];
+  }
+  return packages.map((pkg) => pkg.name);
+}
+
+function binaryCaches(
+  substituters: readonly string[] | null,
+  unreachable: readonly string[],
+): BinaryCaches {
+  if (unreachable.length > 0) return { state: "unreachable", urls: unreachable };
+  if (substituters === null) return { state: "unknown" };
+  if (substituters.length === 0) return { state: "none" };
+  return { state: "configured", urls: substituters };
+}
+
+/** The end of the derivation's own log (`nix-store --read-log`), else the builder lines of stderr. */
 async function buildLogTail(
   runner: NixRunner,
   drv: string,
@@ -91,31 +155,20 @@ async function buildLogTail(
   const log = await runner("nix-store", ["--read-log", drv], { timeoutMs: 10_000 }).catch(
     () => null,
   );
-  const lines = log?.exitCode === 0 ? printable(log.stdout.split("\n")) : [];
+  const lines = log?.exitCode === 0 ? decodeBuildLog(log.stdout) : [];
   return lines.length > 0 ? lines.slice(-logTailLines) : logLines(stderr);
 }
 
-/** Log lines without colours and control bytes (a builder that cannot start logs binary). */
-function printable(lines: readonly string[]): string[] {
-  return lines
-    .map((line) =>
-      line
-        .replace(/\x1b\[[0-9;]*[A-Za-z]/g, "")
-        .replace(/[\x00-\x08\x0b-\x1f\x7f]+/g, " ")
-        .trimEnd(),
-    )
-    .filter((line) => line.trim() !== "");
-}
-
-/** Stderr of the build without Nix's own progress and error lines. */
+/** Stderr of the build without Nix's own progress, error and trace lines. */
 function logLines(stderr: readonly string[]): string[] {
-  return printable(stderr)
+  return decodeBuildLog(stderr.join("\n"))
     .filter(
       (line) =>
         !/^(these |this )(\d+ )?(derivations?|paths?) will be/.test(line) &&
         !/^ {2}\/nix\/store\//.test(line) &&
         !/^(building|copying path) '/.test(line) &&
-        !/^error: /.test(line),
+        !/^(error|warning): /.test(line) &&
+        !/^\s+(… |Reason: |Output paths:|\/nix\/store\/|error: )/.test(line),
     )
     .slice(-logTailLines);
 }

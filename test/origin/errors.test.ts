@@ -44,6 +44,45 @@ describe("bad input and failed builds", () => {
     assert.equal(origin.logs.filter((l) => l.event === "build started").length, 0);
   });
 
+  it("names missing packages as typed, digit-first ones too", async () => {
+    const entry = await expectError(
+      await fetch(`${origin.url}/v2/hello/7zip/tools.9lives/manifests/latest`),
+      404,
+      "MANIFEST_UNKNOWN",
+    );
+    assert.equal(entry.message, "Could not find Nix packages: 7zip, tools.9lives");
+    assert.deepEqual(entry.detail?.missing, ["7zip", "tools.9lives"]);
+  });
+
+  it("says what to do about unfree, insecure and broken packages, in registry terms", async () => {
+    const entry = await expectError(
+      await fetch(`${origin.url}/v2/insecure-lib/marked-broken/unfree-tool/manifests/latest`),
+      404,
+      "MANIFEST_UNKNOWN",
+    );
+    assert.deepEqual(entry.message.split("\n"), [
+      "Nix package insecure-lib (insecure-lib-1.1) is marked as insecure in this package set (CVE-2000-0001: a fixture vulnerability), and this origin does not build insecure packages; its operator can allow them with NIXERY_ALLOW_INSECURE=true.",
+      "Nix package marked-broken (marked-broken-0.1) is marked as broken in this package set, and this origin does not build broken packages; its operator can allow them with NIXERY_ALLOW_BROKEN=true (the build may still fail).",
+      "Nix package unfree-tool (unfree-tool-1.0) has an unfree license in this package set, and this origin does not build unfree packages; its operator can allow them with NIXERY_ALLOW_UNFREE=true.",
+    ]);
+    assert.equal(origin.logs.filter((l) => l.event === "build started").length, 0);
+  });
+
+  it("gives Nix's own message for other throws, without trace or server paths", async () => {
+    const entry = await expectError(
+      await fetch(`${origin.url}/v2/removed-tool/uses-unfree/manifests/latest`),
+      404,
+      "MANIFEST_UNKNOWN",
+    );
+    assert.deepEqual(entry.message.split("\n"), [
+      "Nix package removed-tool exists but does not evaluate: removed-tool has been removed from this package set: it was unmaintained",
+      "Nix package uses-unfree depends on unfree-tool-1.0, which has an unfree license in this package set, and this origin does not build unfree packages; its operator can allow them with NIXERY_ALLOW_UNFREE=true.",
+    ]);
+    // Nix's whole output, trace and paths included, is in the origin's log.
+    const logged = origin.logs.filter((l) => l.event === "package does not evaluate");
+    assert.ok(logged.some((l) => String(l.nixOutput).includes("unfree-tool-1.0")));
+  });
+
   it("treats Nix syntax in a name as a plain (missing) name", async () => {
     await expectError(
       await fetch(`${origin.url}/v2/hello/manifests/latest`.replace("hello", "a.b--c")),
@@ -108,9 +147,13 @@ describe("bad input and failed builds", () => {
       await fetch(`${origin.url}/v2/broken/manifests/latest`),
       404,
       "MANIFEST_UNKNOWN",
-      /image build failed: .*broken-1\.0\.drv/s,
+      /^Could not build broken: \/nix\/store\/[a-z0-9]{32}-broken-1\.0\.drv failed \(builder exit code 1\)\. Last lines of its build log:\n/,
     );
-    assert.match(entry.message, /this package always fails/);
+    assert.match(entry.message, /\nbroken: error: this package always fails$/);
+    assert.deepEqual(entry.detail?.packages, ["broken"]);
+    // What Nix printed goes to the origin's log.
+    const logged = origin.logs.find((l) => l.event === "build failed" && l.image === "broken");
+    assert.match(String(logged?.nixOutput), /broken-1\.0\.drv/);
     assert.equal(entry.detail?.reason, "build_failed");
     // A retry within NIXERY_FAILURE_TTL_SECONDS gets the same answer without a second build.
     const builds = origin.logs.filter((l) => l.event === "build started").length;
@@ -131,9 +174,43 @@ describe("bad input and failed builds", () => {
       await fetch(`${origin.url}/v2/hangs/manifests/latest`),
       404,
       "MANIFEST_UNKNOWN",
-      /timed out after 4 s/,
+      /^Building hangs timed out after 4 s \(the origin's limit\) and was stopped/,
     );
     assert.equal(entry.detail?.reason, "build_timeout");
     assert.ok(Date.now() - started < 30_000, "the timeout stopped the build");
+  });
+});
+
+// The default NIX_TIMEOUT: Nix retries a failed download for about 5 s before it gives up.
+describe("an origin that allows unfree packages and has no binary cache", () => {
+  let origin: OriginProcess;
+  before(async () => {
+    origin = await startOrigin({ env: { NIXERY_ALLOW_UNFREE: "true" } });
+  });
+  after(() => origin?.stop());
+
+  it("builds them, and still refuses what it does not allow", async () => {
+    const built = await fetch(`${origin.url}/v2/unfree-tool/manifests/latest`);
+    assert.equal(built.status, 200, await built.clone().text());
+    await expectError(
+      await fetch(`${origin.url}/v2/marked-broken/manifests/latest`),
+      404,
+      "MANIFEST_UNKNOWN",
+      /NIXERY_ALLOW_BROKEN=true/,
+    );
+  });
+
+  it("says that a source download failed and that the origin has no binary cache", async () => {
+    const entry = await expectError(
+      await fetch(`${origin.url}/v2/fromsource/manifests/latest`),
+      404,
+      "MANIFEST_UNKNOWN",
+    );
+    assert.match(
+      entry.message,
+      /^Could not build fromsource: 2 derivations had to be built from source and a source download failed: unable to download 'http:\/\/127\.0\.0\.1:1\/fromsource-1\.0\.tar\.gz': .*\. The origin has no binary cache configured/,
+    );
+    assert.doesNotMatch(entry.message, /@nix|"action"/);
+    assert.equal(entry.detail?.reason, "download_failed");
   });
 });

@@ -20,7 +20,7 @@ import { FilesystemStorage } from "../../origin/storage/filesystem.ts";
 import { runInRootfs, skopeoCopy, umociUnpack } from "../support/clients.ts";
 import { testNixEnv } from "../support/nix-env.ts";
 import { runOriginToExit, startOrigin, type OriginProcess } from "../support/origin-process.ts";
-import { startS3Server, type S3TestServer } from "../support/s3-server.ts";
+import { originS3Env, startS3Server, type S3TestServer } from "../support/s3-server.ts";
 
 const exec = promisify(execFile);
 const gcSet = fileURLToPath(new URL("../fixtures/gc-pkgs", import.meta.url));
@@ -115,14 +115,7 @@ const backends: Backend[] = [
     tearDown: async () => {
       await s3?.stop();
     },
-    env: () => ({
-      NIXERY_STORAGE_BACKEND: "s3",
-      S3_ENDPOINT: s3.endpoint,
-      S3_BUCKET: s3.bucket,
-      AWS_ACCESS_KEY_ID: s3.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
-      S3_FORCE_PATH_STYLE: "true",
-    }),
+    env: () => originS3Env(s3),
     storage: (dataDir) =>
       new S3Storage({
         endpoint: s3.endpoint,
@@ -209,12 +202,14 @@ for (const backend of backends) {
       const byDigest = await fetch(`${origin.url}/v2/hello/manifests/${original.manifest}`, {
         headers: { Accept: mediaTypes.dockerManifest },
       });
-      assert.equal(byDigest.status, 200, await byDigest.clone().text());
-      assert.equal(sha256(new Uint8Array(await byDigest.arrayBuffer())), original.manifest);
+      const manifestBytes = new Uint8Array(await byDigest.arrayBuffer());
+      assert.equal(byDigest.status, 200, new TextDecoder().decode(manifestBytes));
+      assert.equal(sha256(manifestBytes), original.manifest);
       for (const digest of original.blobs) {
         const blob = await fetch(`${origin.url}/v2/hello/blobs/${digest}`);
-        assert.equal(blob.status, 200, `${digest}: ${await blob.clone().text()}`);
-        assert.equal(sha256(new Uint8Array(await blob.arrayBuffer())), digest);
+        const bytes = new Uint8Array(await blob.arrayBuffer());
+        assert.equal(blob.status, 200, `${digest}: ${new TextDecoder().decode(bytes)}`);
+        assert.equal(sha256(bytes), digest);
       }
       const metrics = await (await fetch(`${origin.url}/metrics`)).text();
       assert.match(metrics, /nixery_restored_objects_total [1-9]/);
@@ -295,8 +290,9 @@ describe("a layer whose store paths the Nix store collected", () => {
 
       for (const digest of image.blobs) {
         const blob = await fetch(`${origin.url}/v2/fleeting/blobs/${digest}`);
-        assert.equal(blob.status, 200, `${digest}: ${await blob.clone().text()}`);
-        assert.equal(sha256(new Uint8Array(await blob.arrayBuffer())), digest);
+        const bytes = new Uint8Array(await blob.arrayBuffer());
+        assert.equal(blob.status, 200, `${digest}: ${new TextDecoder().decode(bytes)}`);
+        assert.equal(sha256(bytes), digest);
       }
       assert.match(await pullAndRun(origin, "fleeting", ["/bin/fleeting"]), new RegExp(nonce));
     } finally {

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { S3Client } from "../../origin/storage/s3-client.ts";
 import { runOriginToExit, startOrigin } from "../support/origin-process.ts";
-import { startS3Server, type S3TestServer } from "../support/s3-server.ts";
+import { originS3Env, startS3Server, type S3TestServer } from "../support/s3-server.ts";
 
 let work: string;
 
@@ -109,12 +109,7 @@ describe("start-up checks", () => {
       await s3?.stop();
     });
     const s3Env = (overrides: Record<string, string> = {}) => ({
-      NIXERY_STORAGE_BACKEND: "s3",
-      S3_ENDPOINT: s3.endpoint,
-      S3_BUCKET: s3.bucket,
-      AWS_ACCESS_KEY_ID: s3.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
-      S3_FORCE_PATH_STYLE: "true",
+      ...originS3Env(s3),
       ...overrides,
     });
 

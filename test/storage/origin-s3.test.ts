@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runInRootfs, skopeoCopy, umociUnpack } from "../support/clients.ts";
 import { startOrigin } from "../support/origin-process.ts";
-import { startS3Server, type S3TestServer } from "../support/s3-server.ts";
+import { originS3Env, startS3Server, type S3TestServer } from "../support/s3-server.ts";
 
 describe("origin on the s3 backend", () => {
   let s3: S3TestServer;
@@ -24,12 +24,7 @@ describe("origin on the s3 backend", () => {
   });
 
   const s3Env = () => ({
-    NIXERY_STORAGE_BACKEND: "s3",
-    S3_ENDPOINT: s3.endpoint,
-    S3_BUCKET: s3.bucket,
-    AWS_ACCESS_KEY_ID: s3.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
-    S3_FORCE_PATH_STYLE: "true",
+    ...originS3Env(s3),
     S3_PART_SIZE_MB: "5",
     NIXERY_BIG_PATH_BYTES: "10000000",
   });

@@ -9,8 +9,9 @@ import {
   type RealiseOptions,
   type RealisedPackages,
 } from "../../origin/nix/realise.ts";
-import type { NixRunner } from "../../origin/nix/runner.ts";
+import { createNixRunner, type NixRunner } from "../../origin/nix/runner.ts";
 import type { ResolvedSource } from "../../origin/nix/source.ts";
+import { detectNix, type NixInstallation } from "../../origin/nix/version.ts";
 
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -37,6 +38,17 @@ export function testNixEnv(): Record<string, string> {
   };
 }
 
+let installation: Promise<NixInstallation> | undefined;
+
+/** The Nix on the tests' PATH (detected once per test process), as the origin detects it. */
+export function testNix(): Promise<NixInstallation> {
+  installation ??= detectNix(createNixRunner({ env: testNixEnv() }));
+  return installation;
+}
+
+/** Recorded outputs of Nix commands: test/fixtures/nix-output/<major.minor>/<case>.json. */
+export const nixOutputFixtures = `${repoRoot}test/fixtures/nix-output`;
+
 /** Looks `names` up and realises what was found, as the build pipeline does (for tests). */
 export async function lookupAndRealise(
   runner: NixRunner,
@@ -46,7 +58,7 @@ export async function lookupAndRealise(
   options: RealiseOptions,
 ): Promise<RealisedPackages> {
   const lookup = await lookupPackages(runner, source, names, system);
-  const absent = [...lookup.missing, ...lookup.failed];
+  const absent = [...lookup.missing, ...lookup.failed.map((pkg) => pkg.name)];
   if (absent.length > 0) throw new Error(`missing or unevaluable: ${absent.join(", ")}`);
   return realisePackages(runner, lookup.found, options);
 }

@@ -32,6 +32,18 @@ export interface S3TestServer {
   stop(): Promise<void>;
 }
 
+/** The origin's environment for storing in this server's bucket. */
+export function originS3Env(s3: S3TestServer): Record<string, string> {
+  return {
+    NIXERY_STORAGE_BACKEND: "s3",
+    S3_ENDPOINT: s3.endpoint,
+    S3_BUCKET: s3.bucket,
+    AWS_ACCESS_KEY_ID: s3.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+    S3_FORCE_PATH_STYLE: "true",
+  };
+}
+
 export interface S3ServerOptions {
   bucket?: string;
   /** Check signatures and payloads and make PUTs atomic (default true); false streams straight through. */

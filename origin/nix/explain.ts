@@ -1,0 +1,74 @@
+// Why requested packages do not evaluate, at a bounded cost. A refusal that the package's meta
+// names (nixpkgs' check-meta: unfree, insecure, broken, unsupported) costs nothing: the lookup
+// reported it. Any other throw needs a nix-instantiate of its own (builtins.tryEval drops the
+// message, and after the first uncaught throw Nix evaluates nothing more), and on a large set each
+// one costs an import of the whole set (nixpkgs: seconds and hundreds of MB). So one build
+// explains at most `perBuild` names, one after another, and all builds together run at most as
+// many explanations at once as `slots` allows; the rest are listed without a reason.
+// Measured (test/bench/explain-storm.ts, 32 throwing names): before, 32 processes at once.
+
+import type { UnevaluablePackage } from "./errors.ts";
+import { hideServerPaths, parseRefusal } from "./eval-error.ts";
+import { explainPackage, type FailedPackage, type LookupOptions } from "./packages.ts";
+import type { NixRunner } from "./runner.ts";
+import type { ResolvedSource } from "./source.ts";
+
+/** A shared bound on explanations running at once (the builder's Limiter fits). */
+export interface ExplainSlots {
+  run<T>(task: () => Promise<T>): Promise<T>;
+}
+
+export interface ExplainOptions extends LookupOptions {
+  slots: ExplainSlots;
+  /** Names explained with a Nix process of their own, per call (default 5). */
+  perBuild?: number;
+  /** Receives what Nix printed for each explained name (for the origin's log only). */
+  onNixOutput?: (name: string, output: readonly string[]) => void;
+}
+
+export const defaultExplainedPerBuild = 5;
+
+export async function explainFailures(
+  runner: NixRunner,
+  source: ResolvedSource,
+  failed: readonly FailedPackage[],
+  system: string,
+  options: ExplainOptions,
+): Promise<UnevaluablePackage[]> {
+  const perBuild = options.perBuild ?? defaultExplainedPerBuild;
+  let explained = 0;
+  const result: UnevaluablePackage[] = [];
+  for (const pkg of failed) {
+    if (pkg.reason !== null) {
+      result.push({
+        name: pkg.name,
+        reason: pkg.reason,
+        drvName: pkg.drvName,
+        vulnerabilities: pkg.vulnerabilities,
+      });
+      continue;
+    }
+    if (explained >= perBuild) {
+      result.push({ name: pkg.name, reason: "unexplained" });
+      continue;
+    }
+    explained++;
+    const { message, nixOutput } = await options.slots.run(() =>
+      explainPackage(runner, source, pkg.name, system, options),
+    );
+    options.onNixOutput?.(pkg.name, nixOutput);
+    // A free package can fail on a refused dependency: Nix's message names the dependency.
+    const refusal = parseRefusal(message);
+    result.push(
+      refusal
+        ? {
+            name: pkg.name,
+            reason: refusal.reason,
+            drvName: refusal.drvName,
+            dependency: pkg.drvName !== null && refusal.drvName !== pkg.drvName,
+          }
+        : { name: pkg.name, reason: "error", error: hideServerPaths(message) },
+    );
+  }
+  return result;
+}
