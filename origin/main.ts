@@ -118,7 +118,7 @@ async function start(config: Config, log: Logger): Promise<void> {
   if (newerThanTested(nix.version)) {
     log.warn("nix is newer than the newest version tested (2.34)", { version: nix.version.text });
   }
-  await checkSshKey(config);
+  await checkSshKey(config, runner);
   await checkSource(config.source, runner);
   const access = await openAccessControl(config, log);
   // Without a popularity file the layer order is learned from the images this origin publishes.

@@ -6,6 +6,7 @@ import { access as accessFile, stat } from "node:fs/promises";
 import { HtpasswdInvalid } from "../../shared/htpasswd.ts";
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
+import type { NixRunner } from "../nix/runner.ts";
 import { describe, StartupError } from "../preflight.ts";
 import type { AccessControl } from "./access-control.ts";
 import { MemoryLoginLimiter } from "../../shared/memory-login-limiter.ts";
@@ -75,10 +76,21 @@ export async function openAccessControl(
   };
 }
 
-/** The deploy key must be a private key ssh will use: readable, and by its owner only. */
-export async function checkSshKey(config: Config): Promise<void> {
+/**
+ * The deploy key must be a private key ssh will use (readable, and by its owner only), and ssh
+ * must be there to use it (git runs it for ls-remote and for Nix's fetchGit).
+ */
+export async function checkSshKey(config: Config, runner: NixRunner): Promise<void> {
   const ssh = config.sshSource;
   if (!ssh) return;
+  const version = await runner("ssh", ["-V"], { timeoutMs: 10_000 }).catch(() => null);
+  if (!version || version.exitCode !== 0) {
+    throw new StartupError(
+      "NIXERY_PKGS_SSH_KEY",
+      ssh.keyPath,
+      "needs ssh, which is not on PATH (Debian/Ubuntu: apt install openssh-client)",
+    );
+  }
   try {
     await accessFile(ssh.keyPath, constants.R_OK);
     const info = await stat(ssh.keyPath);

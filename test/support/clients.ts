@@ -38,6 +38,8 @@ export function command(
         });
       },
     );
+    // A program that exits without reading its input closes the pipe: that is no failure.
+    child.stdin?.on("error", () => {});
     child.stdin?.end(options.input ?? "");
   });
 }
