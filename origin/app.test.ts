@@ -76,4 +76,23 @@ describe("origin app", () => {
     }
     assert.equal((await closed.request("/livez")).status, 200);
   });
+
+  it("answers under Host values that a URL parser refuses (a.1, 999.1.1.1, 1.2.3.4.5, 09.1)", async () => {
+    const app = await makeApp();
+    for (const host of ["a.1", "999.1.1.1", "1.2.3.4.5", "09.1"]) {
+      // @hono/node-server hands the app a request whose URL is text built from Host.
+      const raw = (path: string) => {
+        const request = new Request(`http://placeholder${path}`, { headers: { Host: host } });
+        Object.defineProperty(request, "url", { value: `http://${host}${path}` });
+        return request;
+      };
+      assert.equal((await app.request(raw("/v2/"))).status, 200, host);
+      const missing = await app.request(raw("/v2/hello/manifests/.INVALID_MANIFEST_NAME"));
+      assert.equal(missing.status, 404, host);
+      assert.equal(await errorCode(missing), "MANIFEST_UNKNOWN");
+      const digest = await app.request(raw(`/v2/hello/blobs/sha256:${"3".repeat(10)}`));
+      assert.equal(await errorCode(digest), "DIGEST_INVALID");
+      assert.equal((await app.request(raw("/"))).status, 200, host);
+    }
+  });
 });

@@ -7,7 +7,7 @@ import { manifestMediaTypeOf } from "../shared/manifest.ts";
 import type { ManifestFlavour } from "../shared/media-types.ts";
 import type {
   BlobRead,
-  RangeResolver,
+  RangeRequest,
   RegistrySource,
   StoredManifest,
   TagAnswer,
@@ -76,7 +76,7 @@ export function createOriginSource(
       });
     },
 
-    async readBlob(digest: Digest, range: RangeResolver, method): Promise<BlobRead | null> {
+    async readBlob(digest: Digest, range: RangeRequest, method): Promise<BlobRead | null> {
       const key = blobKey(digest);
       let stat = await storage.stat(key);
       // A layer or config the storage GC collected is made again (same digest) on request.
@@ -85,7 +85,7 @@ export function createOriginSource(
         if (restored === "blob" || restored === "layer") stat = await storage.stat(key);
       }
       if (!stat) return null;
-      const span = range(stat.size);
+      const span = range.resolve(stat.size);
       if (!span && storage.redirectUrl) {
         const redirect = await storage.redirectUrl(key);
         if (redirect) return { size: stat.size, range: null, body: null, redirect };

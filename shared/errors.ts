@@ -4,6 +4,8 @@
 // message: skopeo, podman and Docker show a 404's message to the user but hide 5xx bodies, so
 // this is the only channel through which "builder for …drv failed: <log>" reaches them.
 
+import { uncachedControl } from "./cache-policy.ts";
+
 export const errorCodes = {
   BLOB_UNKNOWN: { status: 404, message: "blob unknown to registry" },
   MANIFEST_UNKNOWN: { status: 404, message: "manifest unknown" },
@@ -18,10 +20,16 @@ export const errorCodes = {
   BAD_REQUEST: { status: 400, message: "the request is malformed" },
   METHOD_UNKNOWN: { status: 405, message: "method not allowed for this route" },
   NOT_FOUND: { status: 404, message: "no such route" },
+  REQUEST_TIMEOUT: { status: 408, message: "the request was not received in time" },
+  EXPECTATION_FAILED: { status: 417, message: "the expectation cannot be met" },
+  HEADERS_TOO_LARGE: { status: 431, message: "the request's header fields are too large" },
+  NOT_IMPLEMENTED: { status: 501, message: "the request method is not implemented" },
   TOOMANYREQUESTS: { status: 429, message: "too many requests" },
   ORIGIN_UNAVAILABLE: { status: 503, message: "the image builder is unreachable" },
   SOURCE_UNAVAILABLE: { status: 503, message: "the package source is unreachable" },
   INTERNAL: { status: 500, message: "internal error" },
+  UNAVAILABLE: { status: 503, message: "the service is not answering; try again later" },
+  VERSION_NOT_SUPPORTED: { status: 505, message: "this HTTP version is not supported" },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof errorCodes;
@@ -67,7 +75,7 @@ export function toRegistryError(error: unknown): RegistryError {
 export function errorResponse(error: RegistryError, method = "GET"): Response {
   const headers = new Headers(error.headers);
   headers.set("Content-Type", "application/json");
-  headers.set("Cache-Control", "no-store");
+  headers.set("Cache-Control", uncachedControl);
   headers.set("Docker-Distribution-API-Version", "registry/2.0");
   const body = JSON.stringify(error.toBody());
   headers.set("Content-Length", String(new TextEncoder().encode(body).byteLength));

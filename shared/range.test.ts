@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { RegistryError } from "./errors.ts";
-import { contentRange, parseRange } from "./range.ts";
+import { contentRange, parseRange, rangeRequest } from "./range.ts";
 
 describe("parseRange", () => {
   const ok: [string | null, number, { start: number; end: number } | null][] = [
@@ -45,5 +45,28 @@ describe("parseRange", () => {
 
   it("formats Content-Range", () => {
     assert.equal(contentRange({ start: 0, end: 9 }, 100), "bytes 0-9/100");
+  });
+});
+
+describe("rangeRequest", () => {
+  const cases: [string | null, unknown][] = [
+    [null, null],
+    ["bytes=0-9", { offset: 0, length: 10 }],
+    [" bytes= 10- ", { offset: 10 }],
+    ["bytes=-10", { suffix: 10 }],
+    ["bytes=5-1", null],
+    ["bytes=-0", null],
+    ["bytes=0-1,5-6", null],
+    ["items=0-5", null],
+    ["garbage", null],
+  ];
+  for (const [header, hint] of cases) {
+    it(`hints ${JSON.stringify(header)} as ${JSON.stringify(hint)}`, () =>
+      assert.deepEqual(rangeRequest(header).hint, hint));
+  }
+
+  it("resolves like parseRange once the size is known", () => {
+    assert.deepEqual(rangeRequest("bytes=90-1000").resolve(100), { start: 90, end: 99 });
+    assert.throws(() => rangeRequest("bytes=100-").resolve(100), { status: 416 });
   });
 });

@@ -34,7 +34,7 @@ async function makeSource(): Promise<{
     },
     async readBlob(digest, range, method) {
       if (digest !== blobDigest) return null;
-      const span = range(blob.byteLength);
+      const span = range.resolve(blob.byteLength);
       const bytes = span ? blob.subarray(span.start, span.end + 1) : blob;
       return {
         size: blob.byteLength,
@@ -143,6 +143,50 @@ describe("handleRegistryRequest", () => {
       assert.equal(response.headers.get("content-type"), "application/json");
       const body = (await response.json()) as { errors: { code: string }[] };
       assert.equal(body.errors[0]!.code, code);
+    }
+  });
+
+  it("finds no manifest for a reference that can be no tag (404, not TAG_INVALID)", async () => {
+    const { source } = await makeSource();
+    for (const method of ["GET", "HEAD"]) {
+      const response = await request(source, "/v2/hello/manifests/.INVALID_MANIFEST_NAME", {
+        method,
+      });
+      assert.equal(response.status, 404, method);
+      assert.equal(response.headers.get("content-type"), "application/json");
+    }
+    const body = (await (await request(source, "/v2/hello/manifests/-x")).json()) as {
+      errors: { code: string; message: string }[];
+    };
+    assert.equal(body.errors[0]!.code, "MANIFEST_UNKNOWN");
+    assert.match(body.errors[0]!.message, /hello:-x/);
+  });
+
+  it("answers If-None-Match with 304 only for blobs that exist", async () => {
+    const { source, blobDigest, manifestDigest } = await makeSource();
+    const known = await request(source, `/v2/x/blobs/${blobDigest}`, {
+      headers: { "If-None-Match": `"${blobDigest}"` },
+    });
+    assert.equal(known.status, 304);
+    const manifestAsBlob = await request(source, `/v2/x/blobs/${manifestDigest}`, {
+      headers: { "If-None-Match": `"${manifestDigest}"` },
+    });
+    assert.equal(manifestAsBlob.status, 304);
+    const unknown = `sha256:${"2".repeat(64)}`;
+    const missing = await request(source, `/v2/x/blobs/${unknown}`, {
+      headers: { "If-None-Match": `"${unknown}"` },
+    });
+    assert.equal(missing.status, 404);
+  });
+
+  it("routes by path whatever the Host: URLs that a URL parser refuses still work", async () => {
+    const { source } = await makeSource();
+    for (const host of ["a.1", "999.1.1.1", "1.2.3.4.5", "09.1"]) {
+      // What @hono/node-server hands over: the URL as text, built from the Host header.
+      const raw = new Request("http://placeholder/v2/x/tags/list?n=1");
+      Object.defineProperty(raw, "url", { value: `http://${host}/v2/x/tags/list?n=1` });
+      const response = await handleRegistryRequest(raw, source);
+      assert.equal(response?.status, 200, host);
     }
   });
 });

@@ -2,16 +2,21 @@
 // origin (Node) and the edge (workerd) answer every route identically from this one piece of code.
 
 import { isDigest, looksLikeDigest, type Digest } from "./digest.ts";
-import { RegistryError } from "./errors.ts";
 import {
-  assertValidName,
-  assertValidTag,
-  parseImageName,
-  type ImageRequest,
-} from "./image-name.ts";
+  defaultVisibility,
+  digestCacheControl,
+  tagCacheControl,
+  uncachedControl,
+  type Visibility,
+} from "./cache-policy.ts";
+import { RegistryError } from "./errors.ts";
+import { assertValidName, isValidTag, parseImageName, type ImageRequest } from "./image-name.ts";
 import { negotiateFlavour, type ManifestFlavour } from "./media-types.ts";
-import { contentRange, parseRange, type ByteRange } from "./range.ts";
+import { contentRange, rangeRequest, type ByteRange, type RangeRequest } from "./range.ts";
+import { requestTarget } from "./request-target.ts";
 import { assertReadMethod, matchRoute } from "./routes.ts";
+
+export type { RangeRequest } from "./range.ts";
 
 export interface StoredManifest {
   digest: Digest;
@@ -38,9 +43,6 @@ export interface BlobRead {
   body: ReadableStream<Uint8Array> | null;
 }
 
-/** Given a blob's size, the byte range to send (null: all); throws RANGE_INVALID. */
-export type RangeResolver = (size: number) => ByteRange | null;
-
 export interface RegistrySource {
   manifestForTag(
     image: ImageRequest,
@@ -49,14 +51,15 @@ export interface RegistrySource {
     method: "GET" | "HEAD",
   ): Promise<TagAnswer>;
   manifestByDigest(digest: Digest): Promise<StoredManifest | null>;
-  readBlob(digest: Digest, range: RangeResolver, method: "GET" | "HEAD"): Promise<BlobRead | null>;
+  readBlob(digest: Digest, range: RangeRequest, method: "GET" | "HEAD"): Promise<BlobRead | null>;
   listTags?(image: ImageRequest): Promise<string[]>;
 }
 
 /** Tells users which revision of the package set an image came from. */
 export const revisionHeader = "Nixery-Source-Revision";
 
-export const immutableCacheControl = "public, max-age=31536000, immutable";
+/** A conditional request only needs to know that the blob exists. */
+const headRange = rangeRequest(null);
 
 const baseHeaders = { "Docker-Distribution-API-Version": "registry/2.0" };
 
@@ -93,8 +96,9 @@ function parseDigestParam(value: string): Digest {
 export async function handleRegistryRequest(
   request: Request,
   source: RegistrySource,
+  visibility: Visibility = defaultVisibility,
 ): Promise<Response | null> {
-  const url = new URL(request.url);
+  const url = requestTarget(request.url);
   const route = matchRoute(url.pathname);
   if (!route) return null;
   assertReadMethod(request.method, route);
@@ -119,7 +123,7 @@ export async function handleRegistryRequest(
       const headers: Record<string, string> = {
         ...baseHeaders,
         "Content-Type": "application/json",
-        "Cache-Control": "no-store",
+        "Cache-Control": uncachedControl,
       };
       if (page.next) {
         const next = new URLSearchParams({ n: String(page.next.n), last: page.next.last });
@@ -128,9 +132,9 @@ export async function handleRegistryRequest(
       return new Response(method === "HEAD" ? null : body, { headers });
     }
     case "manifest":
-      return serveManifest(request, route.name, route.reference, method, source);
+      return serveManifest(request, route.name, route.reference, method, source, visibility);
     case "blob":
-      return serveBlob(request, route.name, route.digest, method, source);
+      return serveBlob(request, route.name, route.digest, method, source, visibility);
   }
 }
 
@@ -140,20 +144,27 @@ async function serveManifest(
   reference: string,
   method: "GET" | "HEAD",
   source: RegistrySource,
+  visibility: Visibility,
 ): Promise<Response> {
   if (looksLikeDigest(reference) || reference.startsWith("sha256:")) {
     assertValidName(name);
     const digest = parseDigestParam(reference);
     const manifest = await source.manifestByDigest(digest);
     if (!manifest) throw new RegistryError("MANIFEST_UNKNOWN", `manifest ${digest} is not known`);
-    return manifestResponse(request, manifest, method, immutableCacheControl, {});
+    return manifestResponse(request, manifest, method, digestCacheControl(visibility), {});
   }
-  assertValidTag(reference);
   const image = parseImageName(name);
+  if (!isValidTag(reference)) {
+    // A reference that can be no tag names no manifest: 404, as the spec has it for a manifest
+    // that cannot be found (TAG_INVALID is an upload error).
+    throw new RegistryError(
+      "MANIFEST_UNKNOWN",
+      `no manifest ${name}:${reference.slice(0, 80)}: a tag is 1-128 characters of [A-Za-z0-9_.-] and does not start with "." or "-", a digest is sha256: and 64 hex digits`,
+    );
+  }
   const flavour = negotiateFlavour(request.headers.get("accept"));
   const answer = await source.manifestForTag(image, reference, flavour, method);
-  const cacheControl =
-    answer.maxAgeSeconds > 0 ? `public, max-age=${answer.maxAgeSeconds}` : "no-cache";
+  const cacheControl = tagCacheControl(answer.maxAgeSeconds, visibility);
   return manifestResponse(request, answer.manifest, method, cacheControl, {
     Vary: "Accept",
     ...(answer.revision ? { [revisionHeader]: answer.revision } : {}),
@@ -187,20 +198,27 @@ async function serveBlob(
   digestParam: string,
   method: "GET" | "HEAD",
   source: RegistrySource,
+  visibility: Visibility,
 ): Promise<Response> {
   assertValidName(name);
   const digest = parseDigestParam(digestParam);
-  const rangeHeader = request.headers.get("range");
-  const resolve: RangeResolver = (size) => parseRange(rangeHeader, size);
+  const range = rangeRequest(request.headers.get("range"));
   const headers: Record<string, string> = {
     ...baseHeaders,
     "Docker-Content-Digest": digest,
     ETag: `"${digest}"`,
     "Accept-Ranges": "bytes",
-    "Cache-Control": immutableCacheControl,
+    "Cache-Control": digestCacheControl(visibility),
   };
-  if (matchesETag(request, digest)) return new Response(null, { status: 304, headers });
-  const blob = await source.readBlob(digest, resolve, method);
+  // Conditional answers only for blobs that exist: a 304 for an unknown digest would tell a cache
+  // that something is there.
+  const conditional = matchesETag(request, digest);
+  const blob = await source.readBlob(
+    digest,
+    conditional ? headRange : range,
+    conditional ? "HEAD" : method,
+  );
+  if (blob && conditional) return new Response(null, { status: 304, headers });
   if (blob?.redirect) {
     return new Response(null, { status: 307, headers: { ...headers, Location: blob.redirect } });
   }
@@ -212,14 +230,10 @@ async function serveBlob(
   const manifest = await source.manifestByDigest(digest);
   if (!manifest) throw new RegistryError("BLOB_UNKNOWN", `blob ${digest} is not known`);
   headers["Content-Type"] = manifest.mediaType;
-  const range = resolve(manifest.bytes.byteLength);
-  const bytes = range ? manifest.bytes.subarray(range.start, range.end + 1) : manifest.bytes;
-  return rangedResponse(
-    manifest.bytes.byteLength,
-    range,
-    method === "HEAD" ? null : bytes,
-    headers,
-  );
+  if (conditional) return new Response(null, { status: 304, headers });
+  const span = range.resolve(manifest.bytes.byteLength);
+  const bytes = span ? manifest.bytes.subarray(span.start, span.end + 1) : manifest.bytes;
+  return rangedResponse(manifest.bytes.byteLength, span, method === "HEAD" ? null : bytes, headers);
 }
 
 function rangedResponse(

@@ -20,3 +20,8 @@ export const stagingPrefix = "_staging/";
 export function tagKey(canonicalName: string, tag: string): string {
   return `tags/${canonicalName}:${tag}`;
 }
+
+/** KV key of the edge's mark that today's use of a manifest was reported to the origin. */
+export function usageMarkKey(digest: string): string {
+  return `used/${digest}`;
+}

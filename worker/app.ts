@@ -4,6 +4,7 @@
 import { Hono } from "hono";
 import { errorResponse, RegistryError, toRegistryError } from "../shared/errors.ts";
 import { handleRegistryRequest } from "../shared/registry-handler.ts";
+import { requestHost, requestTarget } from "../shared/request-target.ts";
 import { matchRoute } from "../shared/routes.ts";
 import { BlobStore } from "./blob-store.ts";
 import { EdgeCache } from "./edge-cache.ts";
@@ -13,34 +14,57 @@ import { ManifestStore } from "./manifest-store.ts";
 import { OriginClient } from "./origin-client.ts";
 import { EdgeRegistrySource } from "./registry-source.ts";
 import { renderStartPage } from "./start-page.ts";
+import { reportUse } from "./usage-marks.ts";
 
 function repositoryOf(pathname: string): string {
   const route = matchRoute(pathname);
   return route && "name" in route ? route.name : "";
 }
 
+/**
+ * Cache API entries live under the edge's own host (so a zone purge reaches them); a host that
+ * is no valid URL host cannot name them, and gets a fixed one.
+ */
+function cacheBase(origin: string): string {
+  try {
+    return new URL(origin).origin;
+  } catch {
+    return "https://edge.invalid";
+  }
+}
+
 export function createApp(): Hono<{ Bindings: Env }> {
   const app = new Hono<{ Bindings: Env }>();
 
   app.on(["GET", "HEAD"], "/", (c) => {
-    const host = new URL(c.req.url).host;
-    return c.html(renderStartPage(host, Boolean(c.env.ORIGIN_URL)));
+    return c.html(renderStartPage(requestHost(c.req.url), Boolean(c.env.ORIGIN_URL)));
   });
 
   app.all("*", async (c) => {
     const request = c.req.raw;
-    const url = new URL(request.url);
+    const url = requestTarget(request.url);
+    const origin = new OriginClient(() => readSettings(c.env));
     const source = new EdgeRegistrySource({
       manifests: new ManifestStore(c.env.MANIFESTS, c.env.BLOBS),
       blobs: new BlobStore(c.env.BLOBS),
-      cache: new EdgeCache(caches.default, url.origin),
-      origin: new OriginClient(() => readSettings(c.env)),
+      cache: new EdgeCache(caches.default, cacheBase(url.origin)),
+      origin,
       waitUntil: (promise) => c.executionCtx.waitUntil(promise),
       repository: repositoryOf(url.pathname),
     });
     const response = await handleRegistryRequest(request, source);
     if (!response)
       throw new RegistryError("NOT_FOUND", `no such route: ${url.pathname.slice(0, 100)}`);
+    // A manifest served counts as a use of its image for the origin's storage collector.
+    const served = response.headers.get("docker-content-digest");
+    if (
+      response.ok &&
+      served &&
+      matchRoute(url.pathname)?.kind === "manifest" &&
+      c.env.ORIGIN_URL
+    ) {
+      c.executionCtx.waitUntil(reportUse(c.env.MANIFESTS, origin, served).catch(() => undefined));
+    }
     return response;
   });
 
@@ -50,7 +74,7 @@ export function createApp(): Hono<{ Bindings: Env }> {
       logEvent(
         "request failed",
         {
-          path: new URL(c.req.url).pathname,
+          path: c.req.path,
           code: registryError.code,
           reason: error instanceof Error ? error.message : String(error),
         },

@@ -1,108 +1,218 @@
-// Blob misses: the origin's body is verified as it streams, teed to the client and into R2 (under
-// waitUntil), so the first pull is served at origin speed and the next one from R2. Only verified,
-// complete bytes are stored; a corrupt body ends the client's stream with an error instead of its
-// last bytes. Concurrent misses in one isolate wait for the first one's copy instead of asking again.
+// Blob misses: the origin's body is verified as it streams to the client, and a second read of
+// it is copied into R2 (verified too, under waitUntil), so the first pull is served at origin
+// speed and the next one from R2. Only verified, complete bytes are stored; a corrupt body ends the client's stream with
+// an error instead of its last bytes.
+//
+// Concurrent misses for one blob in one isolate: the first request leads (it streams from the
+// origin and copies into R2); the others follow by waiting on R2 with a deadline, reading only
+// plain values about the leader's progress (blob-copies.ts). Nothing of the leader's request
+// (its promises, its streams) is awaited by a follower: when the leader's client goes away or its
+// copy fails, followers notice that the copy stopped and one of them takes over.
 
 import type { Digest } from "../shared/digest.ts";
-import type { ByteRange } from "../shared/range.ts";
-import type { BlobRead, RangeResolver } from "../shared/registry-handler.ts";
+import type { ByteRange, RangeRequest } from "../shared/range.ts";
+import type { BlobRead } from "../shared/registry-handler.ts";
+import {
+  claimCopy,
+  currentCopy,
+  finishCopy,
+  recordClientProgress,
+  recordProgress,
+  type CopyRecord,
+} from "./blob-copies.ts";
 import { maxSinglePutBytes, type BlobStore } from "./blob-store.ts";
 import { logEvent } from "./log.ts";
 import type { OriginClient } from "./origin-client.ts";
-import { SingleFlight } from "./single-flight.ts";
-import { verifyingTransform, withLength } from "./verify.ts";
+import { verifiedStream, withLength } from "./verify.ts";
 
-type Outcome = "stored" | "absent" | "failed";
-
-const blobFlights = new SingleFlight<Outcome>();
+/** A follower that has waited this long streams from the origin itself (without storing). */
+export const maxFollowerWaitMs = 60_000;
+const firstPollMs = 20;
+const maxPollMs = 250;
 
 export interface BlobBackfillDeps {
   blobs: BlobStore;
   origin: OriginClient;
   waitUntil: (promise: Promise<unknown>) => void;
   repository: string;
+  now?: () => number;
 }
+
+type FollowOutcome =
+  | { kind: "stored"; blob: BlobRead }
+  | { kind: "absent" }
+  | { kind: "stream" }
+  | { kind: "take over" };
 
 export class BlobBackfill {
   readonly #deps: BlobBackfillDeps;
+  readonly #now: () => number;
 
   constructor(deps: BlobBackfillDeps) {
     this.#deps = deps;
+    this.#now = deps.now ?? Date.now;
   }
 
   async read(
     digest: Digest,
-    resolve: RangeResolver,
+    range: RangeRequest,
     method: "GET" | "HEAD",
   ): Promise<BlobRead | null> {
-    const { origin, blobs, repository } = this.#deps;
+    const { origin, repository } = this.#deps;
     if (method === "HEAD") {
       const size = await origin.blobSize(repository, digest);
-      return size === null ? null : { size, range: resolve(size), body: null };
+      return size === null ? null : { size, range: range.resolve(size), body: null };
     }
-    const running = blobFlights.current(digest);
-    if (running) {
-      const outcome = await running;
-      if (outcome === "absent") return null;
-      const stored = await blobs.read(digest, resolve);
-      if (stored) return stored;
+    const started = this.#now();
+    for (;;) {
+      const claimed = claimCopy(digest, this.#now());
+      if (claimed) return this.#lead(digest, range, claimed);
+      const leader = currentCopy(digest, this.#now())!;
+      const outcome = await this.#follow(digest, range, leader, started);
+      switch (outcome.kind) {
+        case "stored":
+          return outcome.blob;
+        case "absent":
+          return null;
+        case "stream":
+          return this.#stream(digest, range);
+        case "take over":
+          logEvent("blob copy taken over", { digest, copied: leader.copied });
+          continue;
+      }
     }
-    return this.#lead(digest, resolve);
   }
 
-  /** Fetches the whole blob from the origin and stores it; the client gets it or its range. */
-  async #lead(digest: Digest, resolve: RangeResolver): Promise<BlobRead | null> {
-    const { origin, blobs, repository, waitUntil } = this.#deps;
-    let settle!: (outcome: Outcome) => void;
-    void blobFlights.run(digest, () => new Promise<Outcome>((done) => (settle = done)));
+  /** Waits on R2 while the leader's copy moves; says what to do when it does not end there. */
+  async #follow(
+    digest: Digest,
+    range: RangeRequest,
+    leader: CopyRecord,
+    started: number,
+  ): Promise<FollowOutcome> {
+    let pause = firstPollMs;
+    for (;;) {
+      await new Promise((resolve) => setTimeout(resolve, pause));
+      pause = Math.min(pause * 2, maxPollMs);
+      if (leader.state === "absent") return { kind: "absent" };
+      if (leader.state === "unstorable") return { kind: "stream" };
+      const stored = await this.#deps.blobs.read(digest, range);
+      if (stored) return { kind: "stored", blob: stored };
+      if (currentCopy(digest, this.#now()) !== leader) return { kind: "take over" };
+      if (this.#now() - started > maxFollowerWaitMs) return { kind: "stream" };
+    }
+  }
+
+  /**
+   * Streams from the origin to the client, verified, then copies the whole blob into R2 from a
+   * second origin read, once the client's stream has ended (completed, failed or cancelled). The
+   * client's stream is not teed into the copy, and the copy does not run beside it: a tee runs at
+   * the pace of its slower branch, and a concurrent copy (hashing, R2's own checksum) competes
+   * for the same CPU; either made the first pull of a 100 MB layer many times slower than the
+   * origin. Followers see the client's progress too, so they keep waiting rather than take over.
+   */
+  async #lead(digest: Digest, range: RangeRequest, record: CopyRecord): Promise<BlobRead | null> {
+    const { origin, repository } = this.#deps;
+    let copying = false;
     try {
-      const started = Date.now();
       const blob = await origin.fetchBlob(repository, digest);
       if (!blob) {
-        settle("absent");
+        finishCopy(digest, record, "absent", this.#now());
         return null;
       }
-      let range: ByteRange | null = null;
-      let rangeError: unknown = null;
-      try {
-        range = resolve(blob.size);
-      } catch (error) {
-        rangeError = error;
-      }
-      const verified = blob.body.pipeThrough(verifyingTransform(digest, blob.size));
-      const wholeToClient = range === null && rangeError === null;
-      let toStore = verified;
-      let toClient: ReadableStream<Uint8Array> | null = null;
-      if (wholeToClient) [toClient, toStore] = verified.tee();
-
-      if (blob.size > maxSinglePutBytes) {
-        settle("failed");
-        void toStore.cancel();
+      const storable = blob.size <= maxSinglePutBytes;
+      if (!storable) {
+        finishCopy(digest, record, "unstorable", this.#now());
         logEvent("blob too large to store", { digest, size: blob.size });
-      } else {
-        const storing = blobs.put(digest, toStore, blob.size).then(
-          (): Outcome => {
-            logEvent("blob backfilled", { digest, size: blob.size, ms: Date.now() - started });
-            return "stored";
-          },
-          (error: unknown): Outcome => {
-            logEvent("blob backfill refused", { digest, reason: (error as Error).message });
-            return "failed";
-          },
-        );
-        storing.then(settle, () => settle("failed"));
-        waitUntil(storing);
       }
-      if (rangeError !== null) throw rangeError;
-      if (toClient) return { size: blob.size, range: null, body: withLength(toClient, blob.size) };
-      // A range on a miss is forwarded to the origin, unverified (the client checks the whole
-      // blob); the whole blob is being stored meanwhile, so the next request is served by R2.
-      const span = await origin.fetchBlob(repository, digest, range!);
-      if (!span) return null;
-      return { size: blob.size, range, body: withLength(span.body, range!.end - range!.start + 1) };
+      let span: ByteRange | null;
+      try {
+        span = range.resolve(blob.size);
+      } catch (error) {
+        await blob.body.cancel().catch(() => {});
+        if (storable) this.#copy(digest, record, blob.size, Promise.resolve());
+        copying = storable;
+        throw error;
+      }
+      if (span) {
+        await blob.body.cancel().catch(() => {});
+        copying = storable;
+        if (storable) this.#copy(digest, record, blob.size, Promise.resolve());
+        return await this.#span(digest, blob.size, span);
+      }
+      // The executor runs at once, so `clientEnded` is always set before it is used.
+      let clientEnded = () => {};
+      const clientDone = new Promise<void>((resolve) => (clientEnded = resolve));
+      const verified = verifiedStream(blob.body, digest, blob.size, {
+        onBytes: () => recordClientProgress(record, this.#now()),
+        onEnd: () => clientEnded(),
+      });
+      copying = storable;
+      if (storable) this.#copy(digest, record, blob.size, clientDone);
+      return { size: blob.size, range: null, body: withLength(verified, blob.size) };
     } catch (error) {
-      settle("failed");
+      if (!copying) finishCopy(digest, record, "failed", this.#now());
       throw error;
     }
+  }
+
+  /**
+   * Reads the blob from the origin into R2 under waitUntil once `after` settles, recording
+   * progress for followers.
+   */
+  #copy(digest: Digest, record: CopyRecord, size: number, after: Promise<void>): void {
+    const { blobs, origin, repository, waitUntil } = this.#deps;
+    const now = this.#now;
+    let started = now();
+    const storing = (async () => {
+      await after;
+      started = now();
+      recordClientProgress(record, started);
+      const blob = await origin.fetchBlob(repository, digest);
+      if (!blob) throw new Error("the origin no longer has the blob");
+      const verified = verifiedStream(blob.body, digest, size, {
+        onBytes: (bytes) => recordProgress(record, bytes, now()),
+      });
+      await blobs.put(digest, verified, size);
+    })().then(
+      () => {
+        finishCopy(digest, record, "stored", this.#now());
+        logEvent("blob backfilled", { digest, size, ms: this.#now() - started });
+      },
+      (error: unknown) => {
+        finishCopy(digest, record, "failed", this.#now());
+        logEvent("blob backfill refused", { digest, reason: (error as Error).message });
+      },
+    );
+    waitUntil(storing);
+  }
+
+  /**
+   * A range on a miss is forwarded to the origin, unverified (the client checks the whole blob);
+   * the whole blob is being stored meanwhile, so the next request is served by R2.
+   */
+  async #span(digest: Digest, size: number, span: ByteRange): Promise<BlobRead | null> {
+    const part = await this.#deps.origin.fetchBlob(this.#deps.repository, digest, span);
+    if (!part) return null;
+    return { size, range: span, body: withLength(part.body, span.end - span.start + 1) };
+  }
+
+  /** A follower that cannot wait: its own origin stream, verified, not stored. */
+  async #stream(digest: Digest, range: RangeRequest): Promise<BlobRead | null> {
+    const blob = await this.#deps.origin.fetchBlob(this.#deps.repository, digest);
+    if (!blob) return null;
+    let span: ByteRange | null;
+    try {
+      span = range.resolve(blob.size);
+    } catch (error) {
+      await blob.body.cancel().catch(() => {});
+      throw error;
+    }
+    if (span) {
+      await blob.body.cancel().catch(() => {});
+      return this.#span(digest, blob.size, span);
+    }
+    const verified = verifiedStream(blob.body, digest, blob.size);
+    return { size: blob.size, range: null, body: withLength(verified, blob.size) };
   }
 }

@@ -1,6 +1,8 @@
 // The data-centre-local Cache API in front of KV and R2: tag answers (keyed by image, tag and
 // manifest flavour, since tag responses vary on Accept), manifests and blobs by digest. The only
-// code that touches `caches`. Entries live under a private path of the edge's own host.
+// code that touches `caches`. Entries live under a private path of the edge's own host. Their
+// Cache-Control only tells the Cache API how long to keep them: they are never sent to clients
+// (shared/cache-policy.ts decides what clients are told).
 
 import { isDigest, type Digest } from "../shared/digest.ts";
 import type { ManifestFlavour } from "../shared/media-types.ts";

@@ -11,6 +11,7 @@ import {
   type BuildRequest,
   type BuildStatus,
   type TagManifests,
+  type UsageReport,
 } from "../shared/origin-protocol.ts";
 import { contentRange, type ByteRange } from "../shared/range.ts";
 import type { StoredManifest } from "../shared/registry-handler.ts";
@@ -59,7 +60,7 @@ export class OriginClient {
     let response: Response;
     try {
       const url = `${this.#settings.originUrl}${path}`;
-      response = await fetch(url, { ...init, headers, redirect: "manual" });
+      response = await fetchOnce(url, { ...init, headers, redirect: "manual" });
       const location = response.headers.get("Location");
       if (response.status >= 300 && response.status < 400 && location) {
         // The origin may redirect blob reads to storage (a presigned URL): follow it without
@@ -80,6 +81,19 @@ export class OriginClient {
       throw new OriginUnreachable(`the origin's gateway answered ${response.status}`);
     }
     return response;
+  }
+
+  /** Tells the origin's storage collector that these manifests were served from the edge. */
+  async reportUsage(digests: readonly string[]): Promise<void> {
+    const body: UsageReport = { digests: [...digests] };
+    const response = await this.#request(originPaths.usage, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    await response.body?.cancel();
+    if (!response.ok)
+      throw new OriginUnreachable(`the origin refused a usage report (${response.status})`);
   }
 
   /** Builds (or finds) the image for name:tag, polling until done or the deadline passes. */
@@ -202,6 +216,20 @@ export class OriginClient {
       return { size: total, body: response.body };
     }
     return { size, body: response.body };
+  }
+}
+
+/**
+ * fetch, tried a second time when the first attempt fails at the network level: a kept-alive
+ * connection that the origin closed as it was reused (Node closes idle ones after 5 s) fails
+ * without the origin having seen the request. Every request to the origin is idempotent (reads,
+ * and starting a build that joins a running one), so asking again is safe.
+ */
+async function fetchOnce(url: string, init: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch {
+    return fetch(url, init);
   }
 }
 

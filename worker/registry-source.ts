@@ -8,9 +8,9 @@ import { RegistryError } from "../shared/errors.ts";
 import { canonicalImageName, type ImageRequest } from "../shared/image-name.ts";
 import type { ManifestFlavour } from "../shared/media-types.ts";
 import type { TagManifests } from "../shared/origin-protocol.ts";
+import type { RangeRequest } from "../shared/range.ts";
 import type {
   BlobRead,
-  RangeResolver,
   RegistrySource,
   StoredManifest,
   TagAnswer,
@@ -22,7 +22,6 @@ import { maxCachedBlobBytes, type EdgeCache } from "./edge-cache.ts";
 import { logEvent } from "./log.ts";
 import type { ManifestStore } from "./manifest-store.ts";
 import { OriginUnreachable, type OriginClient } from "./origin-client.ts";
-import { SingleFlight } from "./single-flight.ts";
 
 export interface EdgeSourceDeps {
   manifests: ManifestStore;
@@ -35,9 +34,8 @@ export interface EdgeSourceDeps {
   now?: () => number;
 }
 
-// Isolate-wide: concurrent requests for the same object share one origin request.
-const tagFlights = new SingleFlight<TagRecord>();
-const manifestFlights = new SingleFlight<StoredManifest | null>();
+// Nothing here outlives a request: concurrent misses for one tag each ask the origin, whose job
+// table runs one build for all of them; blobs follow blob-backfill.ts.
 
 const flavours: ManifestFlavour[] = ["docker", "oci"];
 
@@ -74,9 +72,7 @@ export class EdgeRegistrySource implements RegistrySource {
     const started = this.#now();
     let fresh: TagRecord;
     try {
-      fresh = await tagFlights.run(`${canonical}:${tag}`, () =>
-        this.#resolve(image.name, tag, canonical),
-      );
+      fresh = await this.#resolve(image.name, tag, canonical);
     } catch (error) {
       if (!isOriginOutage(error)) throw error;
       const reason = error instanceof Error ? error.message : String(error);
@@ -109,13 +105,11 @@ export class EdgeRegistrySource implements RegistrySource {
   async #resolve(name: string, tag: string, canonical: string): Promise<TagRecord> {
     const result: TagManifests = await this.#deps.origin.resolveTag(name, tag);
     const record = tagRecordFrom(result, this.#now());
-    for (const flavour of flavours) {
-      const manifest = await this.manifestByDigest(record.manifests[flavour].digest);
-      if (!manifest)
-        throw new RegistryError(
-          "MANIFEST_UNKNOWN",
-          `the builder lost a manifest of ${name}:${tag}`,
-        );
+    const stored = await Promise.all(
+      flavours.map((flavour) => this.manifestByDigest(record.manifests[flavour].digest)),
+    );
+    if (stored.includes(null)) {
+      throw new RegistryError("MANIFEST_UNKNOWN", `the builder lost a manifest of ${name}:${tag}`);
     }
     this.#deps.waitUntil(
       this.#deps.manifests
@@ -186,37 +180,41 @@ export class EdgeRegistrySource implements RegistrySource {
       waitUntil(cache.putManifest(stored).catch(logFailure("cache put", { digest })));
       return stored;
     }
+    let fetched: StoredManifest | null;
     try {
-      return await manifestFlights.run(digest, async () => {
-        const fetched = await origin.fetchManifest(repository, digest);
-        if (fetched) {
-          await manifests.putManifest(fetched);
-          logEvent("manifest backfilled", { image: repository, digest });
-        }
-        return fetched;
-      });
+      fetched = await origin.fetchManifest(repository, digest);
     } catch (error) {
       throw outageError(error, `manifest ${digest} is not at this edge`);
     }
+    if (!fetched) return null;
+    // Verified bytes: serve them even if storing fails (a concurrent put of the same key may be
+    // refused by R2's one-write-per-second limit); the next request stores them again.
+    await manifests
+      .putManifest(fetched)
+      .then(
+        () => logEvent("manifest backfilled", { image: repository, digest }),
+        logFailure("manifest put", { digest }),
+      );
+    return fetched;
   }
 
   async readBlob(
     digest: Digest,
-    resolve: RangeResolver,
+    range: RangeRequest,
     method: "GET" | "HEAD",
   ): Promise<BlobRead | null> {
     const { cache, blobs, manifests, waitUntil } = this.#deps;
     if (method === "HEAD") {
       const size = await blobs.size(digest);
-      if (size !== null) return { size, range: resolve(size), body: null };
+      if (size !== null) return { size, range: range.resolve(size), body: null };
     } else {
       const cached = await cache.matchBlob(digest);
       if (cached) {
-        const range = resolveOrCancel(resolve, cached.size, cached.body);
-        if (!range) return { size: cached.size, range: null, body: cached.body };
+        const span = resolveOrCancel(range, cached.size, cached.body);
+        if (!span) return { size: cached.size, range: null, body: cached.body };
         await cached.body.cancel();
       }
-      const stored = await blobs.read(digest, resolve);
+      const stored = await blobs.read(digest, range);
       if (stored) {
         if (!cached && !stored.range && stored.size <= maxCachedBlobBytes) {
           const [toClient, toCache] = stored.body.tee();
@@ -231,7 +229,7 @@ export class EdgeRegistrySource implements RegistrySource {
     // Manifests are blobs too: let the handler serve them from the manifest path.
     if (await manifests.hasManifest(digest)) return null;
     try {
-      return await this.#backfill.read(digest, resolve, method);
+      return await this.#backfill.read(digest, range, method);
     } catch (error) {
       throw outageError(error, `blob ${digest} is not at this edge`);
     }
@@ -239,12 +237,12 @@ export class EdgeRegistrySource implements RegistrySource {
 }
 
 function resolveOrCancel(
-  resolve: RangeResolver,
+  range: RangeRequest,
   size: number,
   body: ReadableStream,
-): ReturnType<RangeResolver> {
+): ReturnType<RangeRequest["resolve"]> {
   try {
-    return resolve(size);
+    return range.resolve(size);
   } catch (error) {
     void body.cancel();
     throw error;

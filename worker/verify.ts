@@ -28,37 +28,80 @@ export async function verifyBytes(bytes: Uint8Array<ArrayBuffer>, expected: Dige
   }
 }
 
+/** Bytes read from the origin at a time: fetch bodies arrive in 4 KiB chunks, and per-chunk
+ * JavaScript work on those made a verified 100 MB transfer run at ~35 MB/s; 256 KiB reads
+ * (workerd's `readAtLeast`) keep it near the speed of the unverified copy. */
+const readBytes = 256 * 1024;
+
 /**
- * A pass-through that hashes every chunk (crypto.DigestStream, native in workerd) and releases
- * the final chunk only after the whole body has `expectedSize` bytes and hashes to `expected`.
+ * The body, hashed as it is read (crypto.DigestStream, native in workerd), with its final chunk
+ * released only after the whole body has `expectedSize` bytes and hashes to `expected`; a body
+ * that does not ends in a DigestMismatch error instead. `onBytes` hears of every chunk passed,
+ * `onEnd` once when the stream ends in any way (complete, failed or cancelled by its reader).
  */
-export function verifyingTransform(
+export function verifiedStream(
+  body: ReadableStream<Uint8Array>,
   expected: Digest,
   expectedSize: number,
-): TransformStream<Uint8Array, Uint8Array> {
+  hooks: { onBytes?: (bytes: number) => void; onEnd?: () => void } = {},
+): ReadableStream<Uint8Array> {
+  const reader = body.getReader({ mode: "byob" });
   const hasher = new crypto.DigestStream("SHA-256");
   const writer = hasher.getWriter();
   let held: Uint8Array | null = null;
   let seen = 0;
-  return new TransformStream<Uint8Array, Uint8Array>({
-    async transform(chunk, controller) {
-      if (chunk.byteLength === 0) return;
-      seen += chunk.byteLength;
-      // Not awaited per chunk (the native hasher keeps up; awaiting halves throughput);
-      // flush() waits for every write through close().
-      writer.write(chunk).catch(() => {});
-      if (held) controller.enqueue(held);
-      held = chunk;
+  let ended = false;
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    hooks.onEnd?.();
+  };
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          await pullVerified(controller);
+        } catch (error) {
+          end();
+          throw error;
+        }
+      },
+      async cancel(reason) {
+        end();
+        await reader.cancel(reason);
+      },
     },
-    async flush(controller) {
-      await writer.close();
-      const actual = toHex(await hasher.digest);
-      if (seen !== expectedSize || actual !== digestHex(expected)) {
-        throw new DigestMismatch(expected, actual, expectedSize, seen);
+    { highWaterMark: 0 },
+  );
+
+  async function pullVerified(controller: ReadableStreamDefaultController<Uint8Array>) {
+    for (;;) {
+      const wanted = Math.max(1, Math.min(readBytes, expectedSize - seen));
+      const { done, value } = await reader.readAtLeast(wanted, new Uint8Array(readBytes));
+      if (value && value.byteLength > 0) {
+        seen += value.byteLength;
+        await writer.write(value);
+        hooks.onBytes?.(value.byteLength);
+        const release = held;
+        held = value;
+        if (release) {
+          controller.enqueue(release);
+          return;
+        }
       }
-      if (held) controller.enqueue(held);
-    },
-  });
+      if (done) {
+        await writer.close();
+        const actual = toHex(await hasher.digest);
+        if (seen !== expectedSize || actual !== digestHex(expected)) {
+          throw new DigestMismatch(expected, actual, expectedSize, seen);
+        }
+        if (held) controller.enqueue(held);
+        controller.close();
+        end();
+        return;
+      }
+    }
+  }
 }
 
 /** Wraps a stream of known length so workerd sends (and enforces) Content-Length. */

@@ -8,6 +8,7 @@ import { dockerAvailable } from "../support/dockerd.ts";
 import { formatDockerReuseBench, runDockerReuseBench } from "./docker-reuse.ts";
 import { formatReuseBench, runReuseBench } from "./layer-reuse.ts";
 import { formatPackBench, runPackBench } from "./pack.ts";
+import { formatEdgeMissBench, runEdgeMissBench } from "./edge-miss.ts";
 import { formatServeBench, runServeBench } from "./serve.ts";
 
 const cacheDir = fileURLToPath(new URL("../../.cache/", import.meta.url));
@@ -19,7 +20,10 @@ const pack = await runPackBench();
 console.log(formatPackBench(pack));
 console.error("serving benchmark: origin and edge beside docker-registry…");
 const serve = await runServeBench();
+console.error("edge blob miss: origin-direct pulls beside pulls through a fresh edge…");
+const edgeMiss = await runEdgeMissBench();
 console.log(formatServeBench(serve));
+console.log(formatEdgeMissBench(edgeMiss));
 console.error("layer reuse benchmark: a sequence of images pulled by a chain-ID client…");
 const reuse = await runReuseBench();
 console.log(formatReuseBench(reuse));
@@ -42,6 +46,7 @@ const results = {
   date: new Date().toISOString(),
   pack,
   serve,
+  edgeMiss,
   reuse,
   dockerReuse,
   gc,

@@ -92,14 +92,20 @@ describe("bad input and failed builds", () => {
     );
   });
 
-  it("rejects invalid names, tags and digests", async () => {
+  it("rejects invalid names and digests, and finds no manifest for an invalid tag", async () => {
     await expectError(
       await fetch(`${origin.url}/v2/Hello/manifests/latest`),
       400,
       "NAME_INVALID",
       /"Hello"/,
     );
-    await expectError(await fetch(`${origin.url}/v2/hello/manifests/-bad`), 400, "TAG_INVALID");
+    // A reference that can be no tag names no manifest: 404, as the OCI spec has it.
+    await expectError(
+      await fetch(`${origin.url}/v2/hello/manifests/-bad`),
+      404,
+      "MANIFEST_UNKNOWN",
+      /not start with/,
+    );
     await expectError(
       await fetch(`${origin.url}/v2/hello/manifests/sha256:1234`),
       400,

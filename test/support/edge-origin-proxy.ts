@@ -1,5 +1,6 @@
 // An HTTP proxy in front of a real origin for edge tests: records every request the edge makes,
-// can flip a byte in blob bodies (a corrupt origin), and can refuse connections (an origin down).
+// can flip a byte in blob bodies (a corrupt origin), slow blob bodies down, cut them off half-way
+// (an origin that dies mid-transfer), and refuse connections (an origin down).
 
 import { createServer, request as httpRequest, type IncomingMessage } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
@@ -15,6 +16,10 @@ export interface OriginProxy {
   requests: OriginRequest[];
   /** Flip one byte in the middle of every blob GET body. */
   corruptBlobs: boolean;
+  /** Send blob GET bodies in slices of this many bytes, one per `delayMs` (null: at full speed). */
+  throttleBlobs: { bytes: number; delayMs: number } | null;
+  /** Cut this many of the next whole-blob GET bodies off after half their bytes. */
+  cutNextBlobs: number;
   /** While down, every connection is cut at once (the edge sees a network error). */
   setDown(down: boolean): void;
   /** Requests whose path matches, since `since` (an index into `requests`). */
@@ -37,6 +42,36 @@ function flipMiddleByte(length: number): Transform {
   });
 }
 
+function throttle({ bytes, delayMs }: { bytes: number; delayMs: number }): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      const slices: Buffer[] = [];
+      for (let offset = 0; offset < chunk.length; offset += bytes)
+        slices.push(chunk.subarray(offset, offset + bytes));
+      const push = () => {
+        const slice = slices.shift();
+        if (!slice) return done();
+        this.push(slice);
+        setTimeout(push, delayMs);
+      };
+      push();
+    },
+  });
+}
+
+function cutAfter(limit: number, cut: () => void): Transform {
+  let sent = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      if (sent >= limit) return done();
+      const part = chunk.subarray(0, limit - sent);
+      sent += part.length;
+      done(null, part);
+      if (sent >= limit) setTimeout(cut, 50);
+    },
+  });
+}
+
 export async function startOriginProxy(target: string): Promise<OriginProxy> {
   const upstream = new URL(target);
   const sockets = new Set<Socket>();
@@ -45,6 +80,8 @@ export async function startOriginProxy(target: string): Promise<OriginProxy> {
     url: "",
     requests: [],
     corruptBlobs: false,
+    throttleBlobs: null,
+    cutNextBlobs: 0,
     setDown(value) {
       down = value;
       if (down) for (const socket of sockets) socket.destroy();
@@ -76,7 +113,15 @@ export async function startOriginProxy(target: string): Promise<OriginProxy> {
           /\/blobs\/sha256:/.test(req.url ?? "") &&
           answer.statusCode === 200 &&
           length > 0;
-        (corrupt ? answer.pipe(flipMiddleByte(length)) : answer).pipe(res);
+        const blobBody =
+          req.method === "GET" && /\/blobs\/sha256:/.test(req.url ?? "") && length > 0;
+        let body: NodeJS.ReadableStream = corrupt ? answer.pipe(flipMiddleByte(length)) : answer;
+        if (blobBody && proxy.throttleBlobs) body = body.pipe(throttle(proxy.throttleBlobs));
+        if (blobBody && answer.statusCode === 200 && proxy.cutNextBlobs > 0) {
+          proxy.cutNextBlobs--;
+          body = body.pipe(cutAfter(Math.floor(length / 2), () => res.destroy()));
+        }
+        body.pipe(res);
       },
     );
     forwarded.on("error", () => res.destroy());

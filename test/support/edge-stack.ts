@@ -28,9 +28,13 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-export async function startLocalStack(env: Record<string, string>): Promise<LocalStack> {
-  const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "stack/start.ts")], {
-    cwd: repoRoot,
+/** Starts `stack/start.ts` of this checkout, or of another one (`root`, for before/after runs). */
+export async function startLocalStack(
+  env: Record<string, string>,
+  root: string = repoRoot,
+): Promise<LocalStack> {
+  const child = spawn(process.execPath, ["--import", "tsx", join(root, "stack/start.ts")], {
+    cwd: root,
     env,
     stdio: ["ignore", "pipe", "pipe"],
   });
