@@ -103,6 +103,7 @@ export function createApp(deps: AppDeps): Hono {
         : createOriginSource(deps.images, deps.storage, (name, tag) =>
             buildNeedsLogin(access!, c, name, tag),
           ),
+      access ? "private" : "public",
     );
     if (response) return response;
     throw new RegistryError("NOT_FOUND", `no registry route ${c.req.method} ${c.req.path}`);
