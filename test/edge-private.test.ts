@@ -270,3 +270,85 @@ describe("a public edge's cold-build admission", () => {
     }
   });
 });
+
+describe("a private edge where anyone may pull and only users build", () => {
+  let origin: OriginProcess;
+  let edge: EdgeWorker;
+
+  before(async () => {
+    origin = await startOrigin({ env: { ORIGIN_SECRET: secret, ORIGIN_PRIVATE: "true" } });
+    edge = await startEdgeWorker({
+      originUrl: origin.url,
+      originSecret: secret,
+      pollSeconds: 2,
+      access: {
+        htpasswd: await readFile(await htpasswdFile({ alice: "secret" }), "utf8"),
+        tokenKeys: [tokenKey],
+        anonymousPull: true,
+      },
+    });
+  });
+  after(async () => {
+    await edge?.stop();
+    await origin?.stop();
+  });
+
+  it("gives anonymous clients pull tokens for built images, and only users build", async () => {
+    const visitor = client(edge, "198.51.100.1");
+    const anonymousToken = async (name: string) => {
+      const response = await visitor.send(
+        `/auth/token?service=nixery&scope=repository:${name}:pull`,
+      );
+      assert.equal(response.status, 200);
+      return ((await response.json()) as { token: string }).token;
+    };
+    const refused = await visitor.manifest("goodbye", await anonymousToken("goodbye"));
+    assert.equal(refused.status, 401);
+    assert.match(
+      ((await refused.json()) as { errors: { message: string }[] }).errors[0]!.message,
+      /goodbye:latest is not built yet, and only logged-in users may build/,
+    );
+    assert.ok(!origin.logs.some((line) => line.event === "build started"));
+    const built = await visitor.manifest(
+      "goodbye",
+      await visitor.login("alice", "secret", "goodbye"),
+    );
+    assert.equal(built.status, 200);
+    await built.arrayBuffer();
+    const pulled = await visitor.manifest("goodbye", await anonymousToken("goodbye"));
+    assert.equal(pulled.status, 200);
+    await pulled.arrayBuffer();
+  });
+});
+
+describe("a misconfigured private edge", () => {
+  it("refuses every request (500, logged) rather than serve anyone", async () => {
+    for (const access of [
+      { htpasswd: "", tokenKeys: [tokenKey] },
+      { htpasswd: "alice:$apr1$not$bcrypt", tokenKeys: [tokenKey] },
+    ]) {
+      const edge = await startEdgeWorker({ originUrl: "http://127.0.0.1:9", access });
+      try {
+        for (const path of ["/v2/", "/v2/hello/manifests/latest"]) {
+          const response = await edge.fetch(path);
+          const status = response.status;
+          const text = await response.text();
+          if (access.htpasswd === "") assert.equal(status, 500, path);
+          else assert.equal(status, 401, `${path}: a token is asked for before users are read`);
+          assert.ok(!text.includes("apr1"), "the users file is not shown");
+        }
+        const token = await edge.fetch("/auth/token", {
+          headers: { Authorization: basic("alice", "x") },
+        });
+        assert.equal(token.status, 500);
+        assert.equal(
+          ((await token.json()) as { errors: { message: string }[] }).errors[0]!.message,
+          "internal error",
+        );
+        assert.ok(edge.logs.some((line) => line.event === "request failed"));
+      } finally {
+        await edge.stop();
+      }
+    }
+  });
+});
