@@ -2,10 +2,11 @@
 // once (one line and exit status 2 for each misconfiguration), wires the pieces together and
 // serves HTTP. A bug in a request is logged and the origin keeps serving.
 
-import { serve } from "@hono/node-server";
+import { getRequestListener } from "@hono/node-server";
 import { rm } from "node:fs/promises";
 import { resolve } from "node:path";
-import type { Server } from "node:http";
+import { errorResponse, RegistryError } from "../shared/errors.ts";
+import { startHardenedServer, type HardenedServer } from "./http/hardened-server.ts";
 import { createApp } from "./app.ts";
 import { checkSshKey, openAccessControl } from "./auth/setup.ts";
 import { BuildRecords } from "./cache/build-records.ts";
@@ -77,23 +78,43 @@ async function openStorage(config: Config): Promise<Storage> {
   return storage;
 }
 
-/** Listens, turning "port in use" and friends into a StartupError. */
-function listen(
+/**
+ * Listens through the hardened server (every malformed or odd request gets registry JSON, the app
+ * sees only checked origin-form requests), turning "port in use" and friends into a StartupError.
+ */
+async function listen(
   app: { fetch: (request: Request) => Response | Promise<Response> },
   config: Config,
-) {
-  return new Promise<{ server: Server; port: number }>((resolveListen, reject) => {
-    const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) =>
-      resolveListen({ server: server as Server, port: info.port }),
-    ) as Server;
-    server.once("error", (error: NodeJS.ErrnoException) => {
-      const reason =
-        error.code === "EADDRINUSE"
-          ? `${config.host}:${config.port} is already in use; stop what listens there or choose another PORT`
-          : `cannot listen on ${config.host}:${config.port} (${describe(error)})`;
-      reject(new StartupError("PORT", String(config.port), reason));
-    });
+  log: Logger,
+): Promise<HardenedServer> {
+  const listener = getRequestListener(app.fetch, {
+    errorHandler: (error) => {
+      log.error("request could not be read", { error: stackOf(error) });
+      return errorResponse(new RegistryError("BAD_REQUEST", "the request could not be read"));
+    },
   });
+  try {
+    return await startHardenedServer(config.host, config.port, (req, res, target) => {
+      req.url = target.path;
+      req.headers.host = target.host;
+      listener(req, res).catch((error: unknown) => {
+        log.error("request failed outside the app", { error: stackOf(error) });
+        if (!res.headersSent) {
+          res.writeHead(500, { "Content-Type": "application/json" });
+          res.end(JSON.stringify(new RegistryError("INTERNAL").toBody()));
+        } else {
+          res.destroy();
+        }
+      });
+    });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason =
+      code === "EADDRINUSE"
+        ? `${config.host}:${config.port} is already in use; stop what listens there or choose another PORT`
+        : `cannot listen on ${config.host}:${config.port} (${describe(error)})`;
+    throw new StartupError("PORT", String(config.port), reason);
+  }
 }
 
 /** A bug must not become an outage: log what escaped and keep serving. */
@@ -208,7 +229,8 @@ async function start(config: Config, log: Logger): Promise<void> {
     access,
     log,
   });
-  const { server, port } = await listen(app, config);
+  const server = await listen(app, config, log);
+  const port = server.port;
   log.info("origin listening", {
     url: `http://${config.host}:${port}`,
     port,
@@ -229,7 +251,9 @@ async function start(config: Config, log: Logger): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info("origin stopping", { signal, builds: images.stats });
-    server.close();
+    // Stop accepting; answers in flight finish while builds are stopped below.
+    server.server.close();
+    server.server.closeIdleConnections();
     collector.stop();
     // Stop running Nix builds and packing (SIGTERM reaches their builders); let them record it.
     shutdownController.abort(new Error(`origin stopping (${signal})`));

@@ -8,8 +8,8 @@
 
 import { request, type Agent, type IncomingMessage, type ServerResponse } from "node:http";
 import { RegistryError } from "../shared/errors.ts";
-import { endAfterRequest } from "./front-drain.ts";
-import { answerWithError } from "./front-errors.ts";
+import { endAfterRequest } from "../origin/http/drain.ts";
+import { answerWithError } from "../origin/http/http-errors.ts";
 
 /** Hop-by-hop fields (RFC 9110 §7.6.1) and the ones the front decides itself. */
 const requestFieldsNotForwarded = new Set([

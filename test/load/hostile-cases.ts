@@ -407,3 +407,52 @@ export async function runHostile(
 export async function tlsProbe(port: number): Promise<Exchange> {
   return exchange(port, tlsClientHello, { timeoutMs: 5_000 });
 }
+
+/** The shared secret the origin's storm cases send (start the origin with it as ORIGIN_SECRET). */
+export const originSecret = "hostile-origin-secret";
+
+function plainRequest(
+  method: string,
+  target: string,
+  fields: [string, string][],
+  body = "",
+): string {
+  const lines = [`${method} ${target} HTTP/1.1`, "Host: 127.0.0.1", "Connection: close"];
+  for (const [name, value] of fields) lines.push(`${name}: ${value}`);
+  if (body) lines.push(`Content-Length: ${Buffer.byteLength(body)}`);
+  return `${lines.join("\r\n")}\r\n\r\n${body}`;
+}
+
+/** The origin's own storms: failing builds and missing packages, asked for again and again. */
+export function originStormCases(): HostileCase[] {
+  const cases: HostileCase[] = [];
+  const json: [string, string] = ["Content-Type", "application/json"];
+  const auth: [string, string] = ["Authorization", `Bearer ${originSecret}`];
+  for (const name of ["broken", "nosuchpackage", "hello/nosuchpackage", "hangs-not", "broken"]) {
+    const body = JSON.stringify({ name, tag: "latest", waitSeconds: 5 });
+    cases.push({
+      name: `POST a build of ${name}`,
+      bytes: plainRequest("POST", "/_origin/builds", [json, auth], body),
+      wellFormed: true,
+    });
+    cases.push({
+      name: `POST a build of ${name} without the secret`,
+      bytes: plainRequest("POST", "/_origin/builds", [json], body),
+      wellFormed: true,
+      statuses: [401],
+    });
+    cases.push({
+      name: `pull ${name}`,
+      bytes: plainRequest("GET", `/v2/${name}/manifests/latest`, []),
+      wellFormed: true,
+      statuses: [404],
+    });
+  }
+  cases.push({
+    name: "POST a build with a broken body",
+    bytes: plainRequest("POST", "/_origin/builds", [json, auth], "{not json"),
+    wellFormed: true,
+    statuses: [400],
+  });
+  return cases;
+}

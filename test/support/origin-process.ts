@@ -29,6 +29,8 @@ export interface OriginOptions {
   pkgsPath?: string;
   /** Reuse a data directory (default: a fresh temporary one, removed on stop). */
   dataDir?: string;
+  /** Run the origin of another checkout (e.g. an older commit, for before/after figures). */
+  root?: string;
 }
 
 /** The environment an origin process gets in tests (the test Nix config, the fixture set). */
@@ -72,8 +74,9 @@ export async function startOrigin(options: OriginOptions = {}): Promise<OriginPr
   const ownDataDir = !options.dataDir;
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "nixery-origin-")));
   const env = originEnv(dataDir, options);
-  const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "origin/main.ts")], {
-    cwd: repoRoot,
+  const root = options.root ?? repoRoot;
+  const child = spawn(process.execPath, ["--import", "tsx", join(root, "origin/main.ts")], {
+    cwd: root,
     env,
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { forwardedTarget, urlSafeHost, type RequestLine } from "./front-target.ts";
+import { forwardedTarget, urlSafeHost, type RequestLine } from "./request-line.ts";
 
 const own = "127.0.0.1:8080";
 

@@ -4,7 +4,7 @@
 // Valid HTTP hosts that are no valid URL host (`a.1`, `999.1.1.1`, `example.com:99999`) are
 // replaced by the front's own address: the Worker never sees a URL it cannot parse.
 
-import { RegistryError } from "../shared/errors.ts";
+import { RegistryError } from "../../shared/errors.ts";
 
 export type ForwardTarget = { kind: "origin"; path: string; host: string } | { kind: "asterisk" };
 

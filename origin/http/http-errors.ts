@@ -4,8 +4,8 @@
 
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
-import { errorResponse, RegistryError } from "../shared/errors.ts";
-import { endAfterRequest } from "./front-drain.ts";
+import { errorResponse, RegistryError } from "../../shared/errors.ts";
+import { endAfterRequest } from "./drain.ts";
 
 /** How long a closing connection keeps reading (and dropping) what the client still sends. */
 const lingerMs = 2_000;
