@@ -1,14 +1,18 @@
-// A private origin's access control as Hono handlers: the token endpoint (the realm), the guard
+// A private origin's access control for its Hono app: the token endpoint (the realm), the check
 // of the registry API (a user's token, or the edge's shared secret), and the guard of the pages
-// that say more than "alive" (`/` and `/healthz`): a token, the secret, or a user's Basic login,
-// which a browser asks for. The flow itself is shared (shared/token-endpoint.ts,
+// that say more than "alive" (`/`, `/healthz`, `/metrics`): a token, the secret, or a user's
+// Basic login, which a browser asks for. The flow itself is shared (shared/token-endpoint.ts,
 // shared/registry-access.ts); this file only wires the origin's users, keys and limiter to it.
 
 import type { Context, MiddlewareHandler } from "hono";
 import { displayHost, tokenRealm, unauthorized } from "../../shared/auth-challenge.ts";
 import { pullAccess } from "../../shared/auth-scope.ts";
-import { checkLogin, basicCredentials, credentialsRefused } from "../../shared/login-check.ts";
-import type { LoginLimiter } from "../../shared/login-check.ts";
+import {
+  basicCredentials,
+  checkLogin,
+  credentialsRefused,
+  type LoginLimiter,
+} from "../../shared/login-check.ts";
 import { authorizeRequest, bearerToken, requiredAccess } from "../../shared/registry-access.ts";
 import { matchRoute } from "../../shared/routes.ts";
 import type { TokenSigner } from "../../shared/token-claims.ts";

@@ -2,8 +2,11 @@
 // shared with the origin) make it private, and it needs both; with only one of them every
 // request fails (500, logged) rather than an edge meant to be private serving anyone.
 
-import { maxAccessTokenSeconds, minAccessTokenSeconds } from "../../shared/token-claims.ts";
-import { defaultAccessTokenSeconds } from "../../shared/token-claims.ts";
+import {
+  defaultAccessTokenSeconds,
+  maxAccessTokenSeconds,
+  minAccessTokenSeconds,
+} from "../../shared/token-claims.ts";
 import type { Env } from "../env.ts";
 
 export interface EdgeAccessSettings {
