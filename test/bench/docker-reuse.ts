@@ -5,14 +5,10 @@
 // of layer-reuse.ts predicts for the same images. Needs root and dockerd on PATH; part of
 // `npm run bench` when both are there, or run alone with `npx tsx test/bench/docker-reuse.ts`.
 
-import { spawn, type ChildProcess } from "node:child_process";
 import { createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { ChainIdClient } from "../support/chain-client.ts";
-import { command } from "../support/clients.ts";
+import { dockerAvailable, startDockerd, type Dockerd } from "../support/dockerd.ts";
 import { startOrigin } from "../support/origin-process.ts";
 import { imageLayers } from "../support/image-layers.ts";
 import { reuseSequence } from "./layer-reuse.ts";
@@ -33,12 +29,6 @@ export interface DockerReuseResult {
   dockerDownloaded: number;
   missing: number;
   ratio: number;
-}
-
-/** Whether this machine can run the check (root and a dockerd binary). */
-export async function dockerAvailable(): Promise<boolean> {
-  if (process.getuid?.() !== 0) return false;
-  return (await command("dockerd", ["--version"])).code === 0;
 }
 
 /** An HTTP proxy to `target` that adds up the body bytes of every blob it serves, by digest. */
@@ -69,50 +59,12 @@ async function startCountingProxy(target: string) {
   };
 }
 
-async function startDockerd(dir: string, insecureRegistry: string) {
-  const socket = join(dir, "docker.sock");
-  const child: ChildProcess = spawn(
-    "dockerd",
-    [
-      `--data-root=${join(dir, "root")}`,
-      `--exec-root=${join(dir, "exec")}`,
-      `--pidfile=${join(dir, "docker.pid")}`,
-      `-H=unix://${socket}`,
-      "--bridge=none",
-      "--iptables=false",
-      `--insecure-registry=${insecureRegistry}`,
-    ],
-    { stdio: "ignore" },
-  );
-  const docker = (...args: string[]) =>
-    command("docker", [`--host=unix://${socket}`, ...args], 600_000);
-  for (let attempt = 0; ; attempt++) {
-    const version = await docker("version", "--format", "{{.Server.Version}}");
-    if (version.code === 0) return { child, docker, version: version.stdout.trim() };
-    if (attempt > 60 || child.exitCode !== null) {
-      child.kill("SIGTERM");
-      throw new Error(`dockerd did not start: ${version.stderr}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-}
-
-async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  child.kill("SIGTERM");
-  const kill = setTimeout(() => child.kill("SIGKILL"), 30_000);
-  await exited;
-  clearTimeout(kill);
-}
-
 export async function runDockerReuseBench(sequence = reuseSequence): Promise<DockerReuseResult> {
-  const dir = await mkdtemp(join(tmpdir(), "nixery-dockerd-"));
   const origin = await startOrigin();
   const proxy = await startCountingProxy(origin.url);
-  let dockerd: Awaited<ReturnType<typeof startDockerd>> | null = null;
+  let dockerd: Dockerd | null = null;
   try {
-    dockerd = await startDockerd(dir, proxy.host);
+    dockerd = await startDockerd([proxy.host]);
     const client = new ChainIdClient();
     const steps: DockerReuseStep[] = [];
     for (const image of sequence) {
@@ -138,10 +90,9 @@ export async function runDockerReuseBench(sequence = reuseSequence): Promise<Doc
       ratio: dockerDownloaded / missing,
     };
   } finally {
-    if (dockerd) await stopProcess(dockerd.child);
+    await dockerd?.stop();
     await proxy.stop();
     await origin.stop();
-    await rm(dir, { recursive: true, force: true });
   }
 }
 
