@@ -3,56 +3,11 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { createApp } from "./app.ts";
-import type { ImageService } from "./builder/image-service.ts";
-import { BuildRecords } from "./cache/build-records.ts";
-import { openDatabase } from "./cache/database.ts";
-import { createLogger } from "./log.ts";
-import { Readiness } from "./readiness.ts";
-import { FilesystemStorage } from "./storage/filesystem.ts";
+import { makeTestApp, testAccess } from "../test/support/origin-app.ts";
+import type { AccessControl } from "./auth/access-control.ts";
 
-async function makeApp(options: { secret?: string; private?: boolean } = {}) {
-  const storage = await new FilesystemStorage(await mkdtemp(join(tmpdir(), "nixery-app-"))).init();
-  const builds = new BuildRecords(openDatabase(":memory:"));
-  builds.record({
-    image: "broken",
-    tag: "latest",
-    revision: null,
-    outcome: "failed",
-    durationMs: 5,
-    error: "builder for '/nix/store/x-broken.drv' failed <script>",
-    finishedAt: 0,
-  });
-  const images = {
-    sourceId: "path:/srv/pkgs",
-    stats: { running: 0, queued: 0 },
-    counters: {
-      manifestHits: 0,
-      manifestMisses: 0,
-      jobsJoined: 0,
-      failuresRepeated: 0,
-      layersPacked: 0,
-      layersReused: 0,
-      objectsRestored: 0,
-    },
-    currentRevision: async () => "0123456789abcdef0123456789abcdef01234567",
-    platformNames: ["linux/amd64", "linux/arm64"],
-    hostPlatformName: "linux/amd64",
-  } as unknown as ImageService;
-  return createApp({
-    images,
-    storage,
-    builds,
-    originSecret: options.secret ?? null,
-    originPrivate: options.private ?? false,
-    readiness: new Readiness({ storage: () => storage.check() }),
-    nixProcesses: new Map([["nix-instantiate", 3]]),
-    collector: null,
-    log: createLogger(() => {}),
-  });
+function makeApp(options: { secret?: string; access?: AccessControl | null } = {}) {
+  return makeTestApp(options);
 }
 
 async function errorCode(response: Response): Promise<string> {
@@ -88,22 +43,40 @@ describe("origin app", () => {
     assert.equal(await errorCode(response), "BAD_REQUEST");
   });
 
-  it("guards build endpoints, and with ORIGIN_PRIVATE the registry and metrics too", async () => {
+  it("guards build endpoints with the secret and leaves a public registry open", async () => {
     const open = await makeApp({ secret: "s" });
-    assert.equal(
-      (await open.request("/_origin/builds", { method: "POST", body: "{}" })).status,
-      401,
-    );
+    const refused = await open.request("/_origin/builds", { method: "POST", body: "{}" });
+    assert.equal(refused.status, 401);
+    assert.equal(await errorCode(refused), "UNAUTHORIZED");
     assert.equal((await open.request("/v2/")).status, 200);
     assert.equal((await open.request("/metrics")).status, 200);
-    const closed = await makeApp({ secret: "s", private: true });
-    assert.equal(await errorCode(await closed.request("/v2/")), "UNAUTHORIZED");
-    assert.equal((await closed.request("/metrics")).status, 401);
+    assert.equal((await open.request("/auth/token")).status, 404);
+  });
+
+  it("with ORIGIN_PRIVATE serves only the edge: its secret, never a user", async () => {
+    const closed = await makeApp({
+      secret: "s",
+      access: await testAccess({ users: null, secret: "s" }),
+    });
+    const denied = await closed.request("http://builder.example.com/v2/");
+    assert.equal(await errorCode(denied), "UNAUTHORIZED");
     assert.equal(
-      (await closed.request("/v2/", { headers: { Authorization: "Bearer s" } })).status,
-      200,
+      denied.headers.get("www-authenticate"),
+      'Bearer realm="http://builder.example.com/auth/token",service="nixery"',
     );
-    assert.equal((await closed.request("/healthz")).status, 200);
+    const token = await closed.request("http://builder.example.com/auth/token");
+    assert.equal(token.status, 401);
+    assert.match(
+      ((await token.json()) as { errors: { message: string }[] }).errors[0]!.message,
+      /serves only its edge: pull from the edge/,
+    );
+    const secret = { headers: { Authorization: "Bearer s" } };
+    assert.equal((await closed.request("/v2/", secret)).status, 200);
+    for (const path of ["/", "/healthz", "/metrics"]) {
+      assert.equal((await closed.request(path)).status, 401, path);
+      assert.equal((await closed.request(path, secret)).status, 200, path);
+    }
+    assert.equal((await closed.request("/livez")).status, 200);
   });
 
   it("answers under Host values that a URL parser refuses (a.1, 999.1.1.1, 1.2.3.4.5, 09.1)", async () => {

@@ -1,16 +1,23 @@
 // The origin's HTTP application: start page, build endpoints for the edge, and the pull-only
 // registry API from shared/registry-handler.ts. One error handler writes every error.
 
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
+import { tokenPath } from "../shared/auth-challenge.ts";
 import { errorResponse, RegistryError, toRegistryError } from "../shared/errors.ts";
 import { handleRegistryRequest } from "../shared/registry-handler.ts";
+import {
+  authorizeRegistry,
+  buildNeedsLogin,
+  pageGuard,
+  tokenHandler,
+  type AccessControl,
+} from "./auth/access-control.ts";
 import type { BuildRecords } from "./cache/build-records.ts";
 import type { ImageService } from "./builder/image-service.ts";
 import type { Logger } from "./log.ts";
 import { renderMetrics } from "./metrics.ts";
 import { createOriginSource } from "./registry-source.ts";
 import { buildRoutes } from "./routes/builds.ts";
-import { requireSecret } from "./routes/require-secret.ts";
 import { upkeepRoutes } from "./routes/upkeep.ts";
 import type { GarbageCollector } from "./gc/scheduler.ts";
 import type { Readiness } from "./readiness.ts";
@@ -28,16 +35,23 @@ export interface AppDeps {
   /** The storage collector (null: none, e.g. in unit tests). */
   collector: GarbageCollector | null;
   originSecret: string | null;
-  /** Require the shared secret on the registry API too (an origin reachable only by the edge). */
-  originPrivate: boolean;
+  /**
+   * Null: a public origin. Otherwise the registry API needs a user's token or the edge's secret,
+   * and the start page and readiness details a login (NIXERY_HTPASSWD, or ORIGIN_PRIVATE).
+   */
+  access: AccessControl | null;
   log: Logger;
 }
 
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono();
   const source = createOriginSource(deps.images, deps.storage);
+  const open: MiddlewareHandler = (_c, next) => next();
+  const page = deps.access ? pageGuard(deps.access) : open;
 
-  app.get("/", async (c) => {
+  if (deps.access) app.on(["GET", "HEAD", "POST"], tokenPath, tokenHandler(deps.access));
+
+  app.get("/", page, async (c) => {
     const revision = await deps.images.currentRevision().catch(() => null);
     return c.html(
       renderStartPage({
@@ -54,7 +68,7 @@ export function createApp(deps: AppDeps): Hono {
   });
 
   // Readiness: 503 while a dependency a pull needs is down. /livez only says the process answers.
-  app.get("/healthz", async (c) => {
+  app.get("/healthz", page, async (c) => {
     const report = await deps.readiness.report();
     return c.json(
       { ok: report.ready, checks: report.checks, builds: deps.images.stats },
@@ -64,8 +78,7 @@ export function createApp(deps: AppDeps): Hono {
   });
   app.get("/livez", (c) => c.text("ok\n", 200, { "Cache-Control": "no-store" }));
 
-  if (deps.originPrivate) app.use("/metrics", requireSecret(deps.originSecret));
-  app.get("/metrics", (c) =>
+  app.get("/metrics", page, (c) =>
     c.text(
       renderMetrics({
         buildOutcomes: deps.builds.counts(),
@@ -82,10 +95,18 @@ export function createApp(deps: AppDeps): Hono {
   app.route("/_origin", buildRoutes(deps.images, deps.originSecret));
   app.route("/_origin", upkeepRoutes(deps.images, deps.collector, deps.originSecret));
 
-  if (deps.originPrivate) app.use("/v2/*", requireSecret(deps.originSecret));
-
   app.all("/v2/*", async (c) => {
-    const response = await handleRegistryRequest(c.req.raw, source);
+    const access = deps.access;
+    const viewer = access ? await authorizeRegistry(access, c) : { mayBuild: true };
+    const response = await handleRegistryRequest(
+      c.req.raw,
+      viewer.mayBuild
+        ? source
+        : createOriginSource(deps.images, deps.storage, (name, tag) =>
+            buildNeedsLogin(access!, c, name, tag),
+          ),
+      access ? "private" : "public",
+    );
     if (response) return response;
     throw new RegistryError("NOT_FOUND", `no registry route ${c.req.method} ${c.req.path}`);
   });

@@ -7,6 +7,14 @@ import type { PackageSetPolicy } from "./nix/expression.ts";
 import type { SourceConfig } from "./nix/source.ts";
 import type { Architecture } from "../shared/image-name.ts";
 import { InvalidPlatformList, parsePlatformList } from "../shared/platform.ts";
+import {
+  gitSshCommand,
+  parseAccessSettings,
+  parseSshSource,
+  PrivateConfigError,
+  type AccessSettings,
+  type SshSourceSettings,
+} from "./config-private.ts";
 
 export type SourceSetting = SourceConfig;
 
@@ -50,11 +58,16 @@ export interface Config {
   /** Objects younger than this are never collected. */
   gcGraceSeconds: number;
   originSecret: string | null;
+  /** Only the edge may use the registry API (with the secret), unless users log in. */
   originPrivate: boolean;
   /** Platforms a name without `arm64/` is built for (an index when there are several). */
   platforms: Architecture[];
   /** This machine's platform: what clients that take only a single manifest get. */
   hostArch: Architecture;
+  /** Users, tokens and login limits of a private instance (see config-private.ts). */
+  access: AccessSettings;
+  /** The deploy key of a package repository reached over SSH. */
+  sshSource: SshSourceSettings | null;
   /** What the package set's config allows: NIXERY_ALLOW_UNFREE, _INSECURE, _BROKEN. */
   policy: PackageSetPolicy;
   /** Environment for Nix and git subprocesses: an allowlist (see childEnvironment). */
@@ -202,6 +215,16 @@ function parsePlatforms(env: Env, hostArch: Architecture): Architecture[] {
   }
 }
 
+/** The private-instance settings, their errors reported like every other setting's. */
+function parsePrivateSettings(env: Env): { access: AccessSettings; ssh: SshSourceSettings | null } {
+  try {
+    return { access: parseAccessSettings(env), ssh: parseSshSource(env) };
+  } catch (error) {
+    if (error instanceof PrivateConfigError) throw new ConfigError(error.message);
+    throw error;
+  }
+}
+
 function flag(env: Env, name: string): boolean {
   const value = env[name] || "false";
   if (!["true", "false"].includes(value)) {
@@ -212,7 +235,10 @@ function flag(env: Env, name: string): boolean {
 
 export function parseConfig(env: Env): Config {
   const dataDir = resolve(env.NIXERY_DATA_DIR || "data");
+  const { access, ssh } = parsePrivateSettings(env);
   const childEnv = childEnvironment(env);
+  // The deploy key's path (not the key) for git and for Nix's fetchGit, which runs git too.
+  if (ssh) childEnv.GIT_SSH_COMMAND = gitSshCommand(ssh);
   return {
     host: env.HOST || "0.0.0.0",
     port: integer(env, "PORT", 8081, 0, 65535),
@@ -251,6 +277,8 @@ export function parseConfig(env: Env): Config {
     originPrivate: parsePrivate(env),
     platforms: parsePlatforms(env, hostArchitecture()),
     hostArch: hostArchitecture(),
+    access,
+    sshSource: ssh,
     policy: {
       allowUnfree: flag(env, "NIXERY_ALLOW_UNFREE"),
       allowInsecure: flag(env, "NIXERY_ALLOW_INSECURE"),

@@ -9,6 +9,7 @@ import { platformName } from "../shared/platform.ts";
 import { errorResponse, RegistryError } from "../shared/errors.ts";
 import { startHardenedServer, type HardenedServer } from "./http/hardened-server.ts";
 import { createApp } from "./app.ts";
+import { checkSshKey, openAccessControl } from "./auth/setup.ts";
 import { BuildRecords } from "./cache/build-records.ts";
 import { LayerCache } from "./cache/layer-cache.ts";
 import { ManifestCache } from "./cache/manifest-cache.ts";
@@ -139,7 +140,9 @@ async function start(config: Config, log: Logger): Promise<void> {
   if (newerThanTested(nix.version)) {
     log.warn("nix is newer than the newest version tested (2.34)", { version: nix.version.text });
   }
+  await checkSshKey(config, runner);
   await checkSource(config.source, runner);
+  const access = await openAccessControl(config, log);
   // Without a popularity file the layer order is learned from the images this origin publishes.
   const popularity =
     config.popularitySource === null ? null : await loadPopularityChecked(config.popularitySource);
@@ -226,7 +229,7 @@ async function start(config: Config, log: Logger): Promise<void> {
     nixProcesses: runner.counts,
     collector,
     originSecret: config.originSecret,
-    originPrivate: config.originPrivate,
+    access,
     log,
   });
   const server = await listen(app, config, log);
@@ -239,6 +242,7 @@ async function start(config: Config, log: Logger): Promise<void> {
     storage: storage.description,
     nix: nix.version.text,
     substituters: nix.substituters,
+    access: access ? (access.users ? "users" : "edge only") : "public",
   });
   writeHolderUrl(
     config.dataDir,

@@ -19,7 +19,15 @@ import type { ImageService } from "./builder/image-service.ts";
 import { toBuildRegistryError } from "./builder/map-error.ts";
 import type { BlobReader } from "./storage/storage.ts";
 
-export function createOriginSource(images: ImageService, storage: BlobReader): RegistrySource {
+/**
+ * `refuseBuild`, when given, is what a tag that would need a new build answers (an anonymous
+ * pull on an instance where only users build): tags answer only from what exists.
+ */
+export function createOriginSource(
+  images: ImageService,
+  storage: BlobReader,
+  refuseBuild?: (name: string, tag: string) => Error,
+): RegistrySource {
   const restore = (digest: Digest) =>
     images.restore(digest).catch((error: unknown) => {
       throw toBuildRegistryError(error);
@@ -46,7 +54,13 @@ export function createOriginSource(images: ImageService, storage: BlobReader): R
       tag: string,
       wanted: ManifestWanted,
     ): Promise<TagAnswer> {
-      const result = await images.resolve(image, tag).catch((error: unknown) => {
+      const answer = async () => {
+        if (!refuseBuild) return images.resolve(image, tag);
+        const existing = await images.existing(image, tag);
+        if (!existing) throw refuseBuild(image.name, tag);
+        return existing.result();
+      };
+      const result = await answer().catch((error: unknown) => {
         throw toBuildRegistryError(error);
       });
       // An index is served only once every manifest it lists is stored (image-service.ts).

@@ -6,9 +6,6 @@
 
 export type Visibility = "public" | "private";
 
-/** What this registry serves today: every image to anyone (private instances come later). */
-export const defaultVisibility: Visibility = "public";
-
 const yearSeconds = 31536000;
 
 /** Manifests and blobs by digest. */

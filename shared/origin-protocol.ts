@@ -23,6 +23,12 @@ export interface BuildRequest {
   tag: string;
   /** How long the origin may hold this request waiting for the build (≤ maxWaitSeconds). */
   waitSeconds?: number;
+  /**
+   * Answer only from what exists (a cached image, or a build already running or remembered):
+   * never start a build. The edge asks this way for a client past its cold-build limit, so that
+   * pulls of images already built are never limited. Nothing to answer with is `unbuilt`.
+   */
+  onlyIfBuilt?: boolean;
 }
 
 /** A manifest by digest and size (what a tag record or an index entry needs of it). */
@@ -91,6 +97,9 @@ export type BuildStatus =
  * The edge's report of manifests it served from its own caches, so the origin's storage collector
  * counts those images as used. Sent at most once a day per manifest (see worker/usage-marks.ts).
  */
+/** The answer to an `onlyIfBuilt` request: a build status, or `unbuilt` (none exists or runs). */
+export type ExistingBuildStatus = BuildStatus | { id: string; state: "unbuilt" };
+
 export interface UsageReport {
   digests: string[];
 }

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { sha256Digest, type Digest } from "./digest.ts";
 import { errorResponse, RegistryError, toRegistryError } from "./errors.ts";
 import { mediaTypes } from "./media-types.ts";
+import type { Visibility } from "./cache-policy.ts";
 import { handleRegistryRequest, type RegistrySource } from "./registry-handler.ts";
 
 const encoder = new TextEncoder();
@@ -50,11 +51,13 @@ async function request(
   source: RegistrySource,
   path: string,
   init?: RequestInit,
+  visibility: Visibility = "public",
 ): Promise<Response> {
   try {
     const response = await handleRegistryRequest(
       new Request(`http://registry${path}`, init),
       source,
+      visibility,
     );
     return response ?? errorResponse(new RegistryError("NOT_FOUND"));
   } catch (error) {
@@ -89,6 +92,20 @@ describe("handleRegistryRequest", () => {
     assert.equal(response.headers.get("vary"), "Accept");
     const moving = await request(source, "/v2/hello/manifests/latest");
     assert.equal(moving.headers.get("cache-control"), "no-cache");
+  });
+
+  it("marks a private instance's tags, manifests and blobs private, never public", async () => {
+    const { source, manifestDigest, blobDigest } = await makeSource();
+    for (const path of [
+      "/v2/hello/manifests/pinned",
+      `/v2/hello/manifests/${manifestDigest}`,
+      `/v2/hello/blobs/${blobDigest}`,
+      `/v2/hello/blobs/${manifestDigest}`,
+    ]) {
+      const response = await request(source, path, undefined, "private");
+      assert.equal(response.status, 200, path);
+      assert.match(response.headers.get("cache-control")!, /^private, max-age=\d+/, path);
+    }
   });
 
   it("answers If-None-Match with 304", async () => {
@@ -185,7 +202,7 @@ describe("handleRegistryRequest", () => {
       // What @hono/node-server hands over: the URL as text, built from the Host header.
       const raw = new Request("http://placeholder/v2/x/tags/list?n=1");
       Object.defineProperty(raw, "url", { value: `http://${host}/v2/x/tags/list?n=1` });
-      const response = await handleRegistryRequest(raw, source);
+      const response = await handleRegistryRequest(raw, source, "public");
       assert.equal(response?.status, 200, host);
     }
   });

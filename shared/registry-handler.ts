@@ -3,7 +3,6 @@
 
 import { isDigest, looksLikeDigest, type Digest } from "./digest.ts";
 import {
-  defaultVisibility,
   digestCacheControl,
   tagCacheControl,
   uncachedControl,
@@ -97,7 +96,8 @@ function parseDigestParam(value: string): Digest {
 export async function handleRegistryRequest(
   request: Request,
   source: RegistrySource,
-  visibility: Visibility = defaultVisibility,
+  /** "private" for an instance that needs a login: its answers are never marked public. */
+  visibility: Visibility,
 ): Promise<Response | null> {
   const url = requestTarget(request.url);
   const route = matchRoute(url.pathname);

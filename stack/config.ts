@@ -1,6 +1,7 @@
 // The local stack's settings, parsed from an environment object in one place: ports, the data
-// directory, the shared secret and the origin's environment (every variable passes through;
-// an offline fixture package set is the default source so the quick start needs no network).
+// directory, the shared secret, the users and limits of a private edge, and the origin's
+// environment (every variable passes through; an offline fixture package set is the default
+// source so the quick start needs no network).
 
 import { randomBytes } from "node:crypto";
 import { resolve } from "node:path";
@@ -17,11 +18,21 @@ export interface StackConfig {
   secretGenerated: boolean;
   pollSeconds: number | undefined;
   deadlineSeconds: number | undefined;
+  /** NIXERY_HTPASSWD: the users of a private stack (edge and origin); null: public. */
+  htpasswdPath: string | null;
+  /** NIXERY_TOKEN_KEY; null: kept in the data dir (token-key), made at first start. */
+  tokenKey: string | null;
+  anonymousPull: boolean;
+  /** The edge's rate limits per minute (NIXERY_LOGIN_MAX_FAILURES, NIXERY_BUILD_LIMIT). */
+  limits: { loginFailures: number; coldBuilds: number };
   /** The complete environment of the origin process. */
   originEnv: Record<string, string>;
   /** Defaults the stack chose, worth telling the user about. */
   notes: string[];
 }
+
+/** The edge's rate limits per minute, as wrangler.toml's [[ratelimits]] (stack/config.test.ts). */
+export const defaultEdgeLimits = { loginFailures: 5, coldBuilds: 10 } as const;
 
 export class StackConfigError extends Error {
   override name = "StackConfigError";
@@ -46,6 +57,21 @@ function optionalSeconds(
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 1) {
     throw new StackConfigError(`${name} must be a whole number of seconds, got "${raw}"`);
+  }
+  return value;
+}
+
+function perMinute(
+  env: Record<string, string | undefined>,
+  name: string,
+  fallback: number,
+  min: number,
+): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > 10_000) {
+    throw new StackConfigError(`${name} must be a whole number from ${min} to 10000, got "${raw}"`);
   }
   return value;
 }
@@ -91,6 +117,19 @@ export function parseStackConfig(
     edgeDir: resolve(dataDir, "edge"),
     originSecret,
     secretGenerated: !env.ORIGIN_SECRET,
+    htpasswdPath: env.NIXERY_HTPASSWD ? resolve(repoRoot, env.NIXERY_HTPASSWD) : null,
+    tokenKey: env.NIXERY_TOKEN_KEY || null,
+    anonymousPull: env.NIXERY_ANONYMOUS_PULL === "true",
+    limits: {
+      loginFailures: perMinute(
+        env,
+        "NIXERY_LOGIN_MAX_FAILURES",
+        defaultEdgeLimits.loginFailures,
+        1,
+      ),
+      // 0: no cold-build limit.
+      coldBuilds: perMinute(env, "NIXERY_BUILD_LIMIT", defaultEdgeLimits.coldBuilds, 0),
+    },
     pollSeconds: optionalSeconds(env, "ORIGIN_POLL_SECONDS"),
     deadlineSeconds: optionalSeconds(env, "BUILD_DEADLINE_SECONDS"),
     originEnv,

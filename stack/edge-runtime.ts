@@ -1,14 +1,25 @@
 // Runs the edge Worker in real workerd through Miniflare (no wrangler dev, no inspector): bundles
-// worker/index.ts with esbuild and binds KV, R2 and the Cache API, persisted when asked.
-// Binding names and the compatibility date match wrangler.toml.
+// worker/index.ts with esbuild and binds KV, R2 and the Cache API, persisted when asked, and the
+// rate limiting bindings, which Miniflare simulates. Binding names, the compatibility date and
+// flags match wrangler.toml.
 
 import { build } from "esbuild";
 import { Log, LogLevel, Miniflare } from "miniflare";
 import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
+import { defaultEdgeLimits } from "./config.ts";
 
 const repoRoot = fileURLToPath(new URL("../", import.meta.url));
 export const compatibilityDate = "2026-05-03";
+/** bcryptjs imports node's `crypto` (and uses it only where Web Crypto is missing). */
+export const compatibilityFlags = ["nodejs_compat"];
+
+/** Failed logins per client and per user, and cold builds per client, each per minute. */
+export interface EdgeLimits {
+  loginFailures?: number;
+  /** Unset: no cold-build limit (the binding is not bound). */
+  coldBuilds?: number;
+}
 
 export interface EdgeRuntimeOptions {
   originUrl: string;
@@ -22,6 +33,14 @@ export interface EdgeRuntimeOptions {
   host?: string;
   /** Receives every line the Worker logs (default: written to this process's stdout). */
   onLogLine?: (line: string) => void;
+  /** Makes the edge private: its users (htpasswd text) and the token keys it shares with the origin. */
+  access?: {
+    htpasswd: string;
+    tokenKeys: string[];
+    tokenSeconds?: number;
+    anonymousPull?: boolean;
+  };
+  limits?: EdgeLimits;
 }
 
 export interface EdgeRuntime {
@@ -41,6 +60,8 @@ export async function bundleWorker(): Promise<string> {
     target: "es2022",
     conditions: ["workerd", "worker", "browser"],
     mainFields: ["module", "main"],
+    // Node's built-ins stay imports: workerd provides them under nodejs_compat, as wrangler does.
+    external: ["crypto", "node:*"],
     write: false,
     logLevel: "silent",
   });
@@ -64,12 +85,29 @@ export async function startEdgeRuntime(options: EdgeRuntimeOptions): Promise<Edg
   if (options.originSecret) bindings.ORIGIN_SECRET = options.originSecret;
   if (options.pollSeconds) bindings.ORIGIN_POLL_SECONDS = String(options.pollSeconds);
   if (options.deadlineSeconds) bindings.BUILD_DEADLINE_SECONDS = String(options.deadlineSeconds);
+  if (options.access) {
+    bindings.HTPASSWD = options.access.htpasswd;
+    bindings.TOKEN_KEY = options.access.tokenKeys.join(" ");
+    if (options.access.tokenSeconds) bindings.TOKEN_SECONDS = String(options.access.tokenSeconds);
+    if (options.access.anonymousPull) bindings.ANONYMOUS_PULL = "true";
+  }
+  const limits = options.limits ?? {};
+  const ratelimits: Record<string, { simple: { limit: number; period: 60 } }> = {
+    LOGIN_LIMITER: {
+      simple: { limit: limits.loginFailures ?? defaultEdgeLimits.loginFailures, period: 60 },
+    },
+  };
+  if (limits.coldBuilds) {
+    ratelimits.BUILD_LIMITER = { simple: { limit: limits.coldBuilds, period: 60 } };
+  }
   const onLine = options.onLogLine ?? ((line: string) => process.stdout.write(`${line}\n`));
   const persist = options.persistDir;
   const miniflare = new Miniflare({
     modules: [{ type: "ESModule", path: "index.js", contents: script }],
     compatibilityDate,
+    compatibilityFlags,
     bindings,
+    ratelimits,
     kvNamespaces: ["MANIFESTS"],
     r2Buckets: ["BLOBS"],
     cache: true,

@@ -27,6 +27,8 @@ const requestFieldsNotForwarded = new Set([
   // The edge never encodes responses; workerd answers an unsatisfiable Accept-Encoding
   // (`*;q=0`) with a plain-text 415, where RFC 9110 lets a server send identity instead.
   "accept-encoding",
+  // The client's address, as Cloudflare sets it: from the socket, never from the client.
+  "cf-connecting-ip",
 ]);
 const responseFieldsNotForwarded = new Set([
   "connection",
@@ -57,6 +59,8 @@ export function forwardRequest(
     if (token.trim()) dropped.add(token.trim().toLowerCase());
   }
   const headers: string[] = ["Host", target.host];
+  // The edge limits failed logins and cold builds per client address.
+  headers.push("CF-Connecting-IP", clientAddress(req));
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
     const name = req.rawHeaders[i]!;
     if (!dropped.has(name.toLowerCase())) headers.push(name, req.rawHeaders[i + 1]!);
@@ -69,6 +73,11 @@ export function forwardRequest(
     headers.push("Content-Length", String(body.length));
     send(req, res, target, upstream, headers, body, true);
   });
+}
+
+/** The peer's address without IPv6's IPv4-mapped prefix (`::ffff:127.0.0.1`). */
+function clientAddress(req: IncomingMessage): string {
+  return (req.socket.remoteAddress ?? "unknown").replace(/^::ffff:(?=\d+\.)/, "");
 }
 
 /** Bodies up to this size are forwarded; larger ones are read and dropped. */

@@ -3,7 +3,9 @@
 # and the arm64 busybox that the fixture package set's aarch64-linux images hold.
 # Runs before `npm start` and `npm test` (npm's pre-scripts); quick when all is present.
 # debootstrap makes the Debian 13 chroot in which `npm test` runs the Nix tests on Nix 2.26 too
-# (test/nix-current/run.sh).
+# (test/nix-current/run.sh). The private-instance tests log in with docker (docker.io: the tests
+# run a private dockerd of their own), make users with apache2-utils' htpasswd, and serve a
+# package repository over SSH with a private sshd (openssh-server, openssh-client).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -11,10 +13,10 @@ sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 export DEBIAN_FRONTEND=noninteractive
 
-# qemu-user-static runs the arm64 images' binaries in tests; openssh-server is the remote Nix
+# qemu-user-static runs the arm64 images' binaries in tests; openssh-server is also the remote Nix
 # builder the tests start on 127.0.0.1 (its own config, key and port; Debian's service is not used).
-packages=(nix-bin busybox-static git skopeo umoci podman runc containerd docker-registry wrk procps
-  debootstrap qemu-user-static openssh-server)
+packages=(nix-bin busybox-static git skopeo umoci podman runc containerd docker-registry wrk procps debootstrap
+  docker.io apache2-utils openssh-server openssh-client qemu-user-static)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

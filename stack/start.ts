@@ -4,11 +4,13 @@
 // Ctrl-C stops both. This file and origin/main.ts are the entry points that read process.env.
 
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdir } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseStackConfig, StackConfigError, type StackConfig } from "./config.ts";
-import { startEdgeRuntime, type EdgeRuntime } from "./edge-runtime.ts";
+import { startEdgeRuntime, type EdgeRuntime, type EdgeRuntimeOptions } from "./edge-runtime.ts";
 import { startPlainHttpFront, type PlainHttpFront } from "./plain-http-front.ts";
 
 const repoRoot = fileURLToPath(new URL("../", import.meta.url));
@@ -46,6 +48,38 @@ function startOrigin(config: StackConfig): Promise<ChildProcess> {
   });
 }
 
+/**
+ * A private stack's users (the text of NIXERY_HTPASSWD, bound to the Worker as HTPASSWD) and
+ * token key: NIXERY_TOKEN_KEY, or the one kept in the data dir (made at first start, 0600), which
+ * the origin gets too. Null for a public stack.
+ */
+async function privateAccess(config: StackConfig): Promise<EdgeRuntimeOptions["access"] | null> {
+  if (!config.htpasswdPath) return null;
+  let htpasswd: string;
+  try {
+    htpasswd = await readFile(config.htpasswdPath, "utf8");
+  } catch (error) {
+    throw new StackConfigError(
+      `NIXERY_HTPASSWD=${config.htpasswdPath}: cannot read it (${(error as Error).message})`,
+    );
+  }
+  let key = config.tokenKey;
+  if (!key) {
+    await mkdir(config.dataDir, { recursive: true });
+    const file = join(config.dataDir, "token-key");
+    key = (await readFile(file, "utf8").catch(() => "")).trim();
+    if (key.length < 32) {
+      key = randomBytes(32).toString("hex");
+      await writeFile(file, `${key}\n`, { mode: 0o600 });
+    }
+  }
+  return {
+    htpasswd,
+    tokenKeys: key.split(/[\s,]+/).filter((part) => part !== ""),
+    anonymousPull: config.anonymousPull,
+  };
+}
+
 async function main(): Promise<void> {
   let config: StackConfig;
   try {
@@ -60,6 +94,18 @@ async function main(): Promise<void> {
   for (const note of config.notes) say(note);
   await mkdir(config.edgeDir, { recursive: true });
   if (config.secretGenerated) say("ORIGIN_SECRET not set: generated one for this run");
+  const access = await privateAccess(config).catch((error: unknown) => {
+    if (!(error instanceof StackConfigError)) throw error;
+    process.stderr.write(`configuration error: ${error.message}\n`);
+    process.exit(2);
+  });
+  if (access) {
+    // The origin signs and checks tokens with the same key, so a login works at both.
+    config.originEnv.NIXERY_TOKEN_KEY = access.tokenKeys.join(" ");
+    say(
+      `private: users from ${config.htpasswdPath} (NIXERY_HTPASSWD) on the edge and the origin; restart after changing them for the edge to see it`,
+    );
+  }
 
   const origin = await startOrigin(config);
   let stopping = false;
@@ -77,6 +123,11 @@ async function main(): Promise<void> {
       pollSeconds: config.pollSeconds,
       deadlineSeconds: config.deadlineSeconds,
       persistDir: config.edgeDir,
+      ...(access ? { access } : {}),
+      limits: {
+        loginFailures: config.limits.loginFailures,
+        ...(config.limits.coldBuilds > 0 ? { coldBuilds: config.limits.coldBuilds } : {}),
+      },
       port: 0,
       host: "127.0.0.1",
       onLogLine: (line) => process.stdout.write(`edge   | ${line}\n`),

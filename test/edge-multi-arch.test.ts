@@ -119,14 +119,12 @@ describe("one name for amd64 and arm64, through the edge", () => {
     "docker pulls the platform it asks for through the edge",
     { skip: !docker && "needs root and dockerd (docker.io)" },
     async () => {
-      const dir = await mkdtemp(join(tmpdir(), "nixery-dockerd-"));
-      const dockerd = await startDockerd(dir, stack.edgeHost);
+      const dockerd = await startDockerd([stack.edgeHost]);
       try {
         const image = `${stack.edgeHost}/shell/hello:latest`;
         assert.equal(await dockerPullArch(dockerd, image, "linux/arm64"), "arm64");
       } finally {
         await dockerd.stop();
-        await rm(dir, { recursive: true, force: true });
       }
     },
   );

@@ -1,12 +1,21 @@
-// The edge's Hono app: the start page, the shared registry handler over the edge's composed
-// RegistrySource, and the one error handler that writes every error as registry JSON.
+// The edge's Hono app: the start page, the token endpoint of a private edge, the shared registry
+// handler over the edge's composed RegistrySource (after the token check, when private), and
+// the one error handler that writes every error as registry JSON.
 
 import { Hono } from "hono";
+import { tokenPath } from "../shared/auth-challenge.ts";
 import { errorResponse, RegistryError, toRegistryError } from "../shared/errors.ts";
 import { handleRegistryRequest } from "../shared/registry-handler.ts";
 import { requestHost, requestTarget } from "../shared/request-target.ts";
 import { matchRoute } from "../shared/routes.ts";
+import {
+  answerTokenRequest,
+  authorizeRoute,
+  buildNeedsLogin,
+  edgeAccess,
+} from "./auth/edge-guard.ts";
 import { BlobStore } from "./blob-store.ts";
+import { clientKey, noBuilds, rateLimitedBuilds } from "./cold-build-admission.ts";
 import { EdgeCache } from "./edge-cache.ts";
 import { readSettings, type Env } from "./env.ts";
 import { logEvent } from "./log.ts";
@@ -37,13 +46,27 @@ export function createApp(): Hono<{ Bindings: Env }> {
   const app = new Hono<{ Bindings: Env }>();
 
   app.on(["GET", "HEAD"], "/", (c) => {
-    return c.html(renderStartPage(requestHost(c.req.url), Boolean(c.env.ORIGIN_URL)));
+    const isPrivate = Boolean(c.env.HTPASSWD || c.env.TOKEN_KEY);
+    return c.html(renderStartPage(requestHost(c.req.url), Boolean(c.env.ORIGIN_URL), isPrivate));
+  });
+
+  app.on(["GET", "HEAD", "POST"], tokenPath, async (c) => {
+    const access = edgeAccess(c.env);
+    if (!access) throw new RegistryError("NOT_FOUND", "this registry is public: it needs no token");
+    const cache = new EdgeCache(caches.default, cacheBase(requestTarget(c.req.url).origin));
+    return answerTokenRequest(c.req.raw, access, c.env, cache);
   });
 
   app.all("*", async (c) => {
     const request = c.req.raw;
     const url = requestTarget(request.url);
+    const route = matchRoute(url.pathname);
+    // A private edge checks the token before anything else is asked (Cache API, KV, R2, the
+    // origin): nothing it holds reaches a request without one.
+    const access = edgeAccess(c.env);
+    const claims = access && route ? await authorizeRoute(request, route, access) : null;
     const origin = new OriginClient(() => readSettings(c.env));
+    const anonymous = claims !== null && claims.sub === "";
     const source = new EdgeRegistrySource({
       manifests: new ManifestStore(c.env.MANIFESTS, c.env.BLOBS),
       blobs: new BlobStore(c.env.BLOBS),
@@ -51,8 +74,12 @@ export function createApp(): Hono<{ Bindings: Env }> {
       origin,
       waitUntil: (promise) => c.executionCtx.waitUntil(promise),
       repository: repositoryOf(url.pathname),
+      admission:
+        access && anonymous
+          ? noBuilds((name, tag) => buildNeedsLogin(request, access, name, tag))
+          : rateLimitedBuilds(c.env.BUILD_LIMITER, clientKey(request, claims?.sub || null)),
     });
-    const response = await handleRegistryRequest(request, source);
+    const response = await handleRegistryRequest(request, source, access ? "private" : "public");
     if (!response)
       throw new RegistryError("NOT_FOUND", `no such route: ${url.pathname.slice(0, 100)}`);
     // A manifest served counts as a use of its image for the origin's storage collector.

@@ -1,5 +1,7 @@
 // The data-centre-local Cache API in front of KV and R2: tag answers (keyed by image, tag and
-// what the client takes, a manifest flavour and maybe an index, since tag responses vary on Accept), manifests and blobs by digest. The only
+// what the client takes: a manifest flavour and maybe an index, since tag responses vary on
+// Accept), manifests and blobs by digest, and the marks of login limiter keys that must wait
+// (worker/auth/login-limiter.ts). The only
 // code that touches `caches`. Entries live under a private path of the edge's own host. Their
 // Cache-Control only tells the Cache API how long to keep them: they are never sent to clients
 // (shared/cache-policy.ts decides what clients are told).
@@ -97,6 +99,26 @@ export class EdgeCache {
       return null;
     }
     return { size, body: response.body };
+  }
+
+  /** Until when (epoch ms) a login limiter key (a hash) must wait, or null. */
+  async matchLoginBlock(keyHash: string): Promise<number | null> {
+    const response = await this.#cache.match(this.#key(`login-limited/${keyHash}`));
+    if (!response) return null;
+    await response.body?.cancel();
+    const until = Number(response.headers.get(expiresHeader));
+    return Number.isFinite(until) ? until : null;
+  }
+
+  async putLoginBlock(keyHash: string, until: number, now: number): Promise<void> {
+    const seconds = Math.ceil((until - now) / 1000);
+    if (seconds <= 0) return;
+    await this.#cache.put(
+      this.#key(`login-limited/${keyHash}`),
+      new Response(null, {
+        headers: { [expiresHeader]: String(until), "Cache-Control": `public, max-age=${seconds}` },
+      }),
+    );
   }
 
   async putBlob(digest: Digest, size: number, body: ReadableStream<Uint8Array>): Promise<void> {

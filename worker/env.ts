@@ -15,6 +15,24 @@ export interface Env {
   ORIGIN_POLL_SECONDS?: string;
   /** Seconds a client's manifest request may wait for a build in total (default 1200). */
   BUILD_DEADLINE_SECONDS?: string;
+  /**
+   * A private edge's users: the text of an htpasswd file with bcrypt entries (the origin's
+   * NIXERY_HTPASSWD), set with `wrangler secret put HTPASSWD < FILE`. With TOKEN_KEY it makes
+   * the edge private; see worker/auth/edge-access.ts.
+   */
+  HTPASSWD?: string;
+  /** The token signing key(s), the same as the origin's NIXERY_TOKEN_KEY (a secret). */
+  TOKEN_KEY?: string;
+  /** Seconds an access token lives (60-3600, default 300). */
+  TOKEN_SECONDS?: string;
+  /** The edge's public base URL for its token realm, when clients reach it under another name. */
+  PUBLIC_URL?: string;
+  /** "true": anyone may pull what is built, only users make the origin build. */
+  ANONYMOUS_PULL?: string;
+  /** Rate limiting binding: failed logins per client and per user (wrangler.toml [[ratelimits]]). */
+  LOGIN_LIMITER?: RateLimit;
+  /** Rate limiting binding: cold builds (images this edge never saw) per client. */
+  BUILD_LIMITER?: RateLimit;
 }
 
 export interface EdgeSettings {

@@ -10,6 +10,7 @@ import {
   originPaths,
   type BuildRequest,
   type BuildStatus,
+  type ExistingBuildStatus,
   type TagManifests,
   type UsageReport,
 } from "../shared/origin-protocol.ts";
@@ -98,9 +99,25 @@ export class OriginClient {
 
   /** Builds (or finds) the image for name:tag, polling until done or the deadline passes. */
   async resolveTag(name: string, tag: string): Promise<TagManifests> {
+    const { pollSeconds } = this.#settings;
+    const result = await this.#settle({ name, tag, waitSeconds: pollSeconds });
+    if (!result) throw new OriginUnreachable("the origin answered a build request with unbuilt");
+    return result;
+  }
+
+  /**
+   * The image for name:tag if the origin has it or is building it (then polled like a build),
+   * never starting a build; null when there is none.
+   */
+  async existingTag(name: string, tag: string): Promise<TagManifests | null> {
+    const { pollSeconds } = this.#settings;
+    return this.#settle({ name, tag, waitSeconds: pollSeconds, onlyIfBuilt: true });
+  }
+
+  async #settle(start: BuildRequest): Promise<TagManifests | null> {
+    const { name, tag } = start;
     const { pollSeconds, deadlineSeconds } = this.#settings;
     const deadline = this.#now() + deadlineSeconds * 1000;
-    const start: BuildRequest = { name, tag, waitSeconds: pollSeconds };
     let status = await this.#buildStatus(originPaths.builds, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
@@ -120,6 +137,7 @@ export class OriginClient {
       status = await this.#buildStatus(`${originPaths.build(status.id)}?wait=${wait}`, {}, start);
     }
     if (status.state === "failed") throw failedBuildError(status);
+    if (status.state === "unbuilt") return null;
     return status.result;
   }
 
@@ -127,7 +145,7 @@ export class OriginClient {
     path: string,
     init: RequestInit,
     restart?: BuildRequest,
-  ): Promise<BuildStatus> {
+  ): Promise<ExistingBuildStatus> {
     const response = await this.#request(path, init);
     if (response.status === 404 && restart) {
       // The origin forgot the build (restarted): start it again.
@@ -140,11 +158,11 @@ export class OriginClient {
     }
     const text = await response.text();
     if (!response.ok) throw errorFromBody(response.status, text);
-    const status = JSON.parse(text) as BuildStatus;
+    const status = JSON.parse(text) as ExistingBuildStatus;
     if (
       !status ||
       typeof status.id !== "string" ||
-      !["pending", "done", "failed"].includes(status.state)
+      !["pending", "done", "failed", "unbuilt"].includes(status.state)
     ) {
       throw new OriginUnreachable(
         `the origin sent an unreadable build status (${text.slice(0, 100)})`,

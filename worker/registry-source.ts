@@ -25,6 +25,7 @@ import type { BlobStore } from "./blob-store.ts";
 import { maxCachedBlobBytes, type EdgeCache } from "./edge-cache.ts";
 import { logEvent } from "./log.ts";
 import type { ManifestStore } from "./manifest-store.ts";
+import type { BuildAdmission } from "./cold-build-admission.ts";
 import { OriginUnreachable, type OriginClient } from "./origin-client.ts";
 
 export interface EdgeSourceDeps {
@@ -35,6 +36,8 @@ export interface EdgeSourceDeps {
   waitUntil: (promise: Promise<unknown>) => void;
   /** The repository name of the request, used in origin URLs for digest reads. */
   repository: string;
+  /** Whether this request may make the origin build (cold-build limits); null: it may. */
+  admission?: BuildAdmission | null;
   now?: () => number;
 }
 
@@ -75,7 +78,7 @@ export class EdgeRegistrySource implements RegistrySource {
     const started = this.#now();
     let fresh: TagRecord;
     try {
-      fresh = await this.#resolve(image.name, tag, canonical);
+      fresh = await this.#resolve(image.name, tag, canonical, record === null);
     } catch (error) {
       if (!isOriginOutage(error)) throw error;
       const reason = error instanceof Error ? error.message : String(error);
@@ -118,8 +121,8 @@ export class EdgeRegistrySource implements RegistrySource {
    * Asks the origin, stores every manifest the answer names in R2 (both flavours, and with an
    * index the index and every platform's), then the tag record in KV.
    */
-  async #resolve(name: string, tag: string, canonical: string): Promise<TagRecord> {
-    const result: TagManifests = await this.#deps.origin.resolveTag(name, tag);
+  async #resolve(name: string, tag: string, canonical: string, cold: boolean): Promise<TagRecord> {
+    const result = await this.#fromOrigin(name, tag, cold);
     const record = tagRecordFrom(result, this.#now());
     const stored = await Promise.all(
       tagManifestDigests(record).map((digest) => this.manifestByDigest(digest)),
@@ -133,6 +136,19 @@ export class EdgeRegistrySource implements RegistrySource {
         .catch(logFailure("kv put", { image: name, tag })),
     );
     return record;
+  }
+
+  /**
+   * The origin's answer for a tag: a build when this request may start one, else only what the
+   * origin already has (so a client past its cold-build limit still pulls built images).
+   */
+  async #fromOrigin(name: string, tag: string, cold: boolean): Promise<TagManifests> {
+    const { origin, admission } = this.#deps;
+    if (!admission || (await admission.mayBuild(cold))) return origin.resolveTag(name, tag);
+    const existing = await origin.existingTag(name, tag);
+    if (existing) return existing;
+    logEvent("build refused", { image: name, tag, reason: "admission" });
+    throw admission.refused(name, tag);
   }
 
   #cacheTag(

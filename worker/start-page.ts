@@ -1,5 +1,6 @@
-// The start page at `/`: what this registry is, how to pull from it, and whether a builder stands
-// behind it. The builder's address is not shown: the origin is meant to stay private.
+// The start page at `/`: what this registry is, how to pull from it (and, when private, that a
+// login comes first), and whether a builder stands behind it. It names nothing a user could not
+// see anyway: the builder's address is not shown, the origin is meant to stay private.
 
 import { metaPackages, shellPackages } from "../shared/image-name.ts";
 
@@ -7,8 +8,13 @@ function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-export function renderStartPage(host: string, hasOrigin: boolean): string {
+export function renderStartPage(host: string, hasOrigin: boolean, isPrivate = false): string {
   const h = escapeHtml(host);
+  const login = isPrivate
+    ? `<p>This registry is private: log in first with a user name and password its operator gave
+you (<code>docker login ${h}</code>, <code>podman login ${h}</code>, <code>skopeo login ${h}</code>,
+<code>ctr images pull --user NAME</code>).</p>\n`
+    : "";
   return `<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><title>Nixery edge</title>
@@ -20,7 +26,7 @@ export function renderStartPage(host: string, hasOrigin: boolean): string {
 image name is a package; the image contains exactly those packages and their dependencies.
 This edge serves images it has seen from its own cache and asks the builder only for new ones.</p>
 <h2>Pulling</h2>
-<pre>docker pull ${h}/shell/git/htop:latest
+${login}<pre>docker pull ${h}/shell/git/htop:latest
 podman pull ${h}/hello
 skopeo copy docker://${h}/shell/hello:latest oci:/tmp/image:latest
 ctr images pull ${h}/hello:latest</pre>

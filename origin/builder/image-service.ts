@@ -212,6 +212,21 @@ export class ImageService {
     );
   }
 
+  /**
+   * The job that answers (image, tag) from what exists (a running or remembered build, or the
+   * cache), or null: never starts a build.
+   */
+  async existing(image: ImageRequest, tag: string): Promise<BuildJob | null> {
+    const id = this.jobId(image, tag);
+    const joined = this.join(id);
+    if (joined) return joined;
+    const hit = await this.cached(image, tag);
+    if (!hit) return this.join(id) ?? null;
+    this.counters.manifestHits++;
+    this.touch([hit.manifests.docker.digest]);
+    return this.jobs.finished(id, hit);
+  }
+
   /** Cached answer, or the outcome of the (shared) job. Throws the domain errors of the build. */
   async resolve(image: ImageRequest, tag: string): Promise<TagManifests> {
     return (await this.start(image, tag)).result();

@@ -70,4 +70,24 @@ describe("a failed nix-store --realise, as each Nix version prints it", () => {
     });
     assert.equal(downloadFailureInLog(["make: *** [all] Error 2"]), null);
   });
+
+  it("2.26: sees the derivations Nix's own auto-GC deleted as the build started (min-free)", () => {
+    // As seen in the Nix 2.26 chroot with min-free set above the free space.
+    const stderr = [
+      "these 2 derivations will be built:",
+      "  /nix/store/b7q5j0w8damw4s951my1ix8z04ja292s-busybox-1.35.0.drv",
+      "  /nix/store/w6jrg0b2jicbmj14xi7f4hjly8ww1hyy-fleeting-2c1dd5dbb5ce.drv",
+      "running auto-GC to free 1999923483303936 bytes",
+      "finding garbage collector roots...",
+      "deleting garbage...",
+      "deleting '/nix/store/9kml8vz3635x180mil9s8v15i1id6xxz-iana-etc-20240318.drv'",
+      "deleting '/nix/store/w6jrg0b2jicbmj14xi7f4hjly8ww1hyy-fleeting-2c1dd5dbb5ce.drv'",
+      "deleting unused links...",
+      "nix-store: ../src/libstore/build/derivation-goal.cc:187: nix::Goal::Co nix::DerivationGoal::loadDerivation(): Assertion `drv' failed.",
+    ];
+    assert.equal(
+      parseRealiseFailure(stderr).gone,
+      "/nix/store/w6jrg0b2jicbmj14xi7f4hjly8ww1hyy-fleeting-2c1dd5dbb5ce.drv",
+    );
+  });
 });

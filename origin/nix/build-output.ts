@@ -7,6 +7,9 @@
 //                    2.34:      error: Cannot build '/nix/store/…-y.drv'.  Reason: 1 dependency failed.
 //   a .drv is gone   2.8, 2.26: error: cannot build missing derivation '…drv' (or path '…drv' is not valid)
 //                    2.34:      error: failed to obtain derivation of '…drv'
+//                    2.26, when Nix's own auto-GC (min-free) runs as the build starts and deletes
+//                    the derivations it was asked to build: `deleting '…drv'` lines, then
+//                    nix-store: …derivation-goal.cc:…: loadDerivation(): Assertion `drv' failed.
 //   a failed fetch   all:       [error: | nested error:] unable to download 'URL': reason
 //   a binary cache   all:       warning: unable to download 'CACHE/nix-cache-info': reason
 //
@@ -43,6 +46,7 @@ export function parseRealiseFailure(stderr: readonly string[]): RealiseFailure {
     unreachableCaches: [],
   };
   let listing = false;
+  const deletedDrvs: string[] = [];
   lines.forEach((line, index) => {
     if (/^(these \d+ derivations|this derivation) will be built:$/.test(line)) {
       listing = true;
@@ -60,6 +64,12 @@ export function parseRealiseFailure(stderr: readonly string[]): RealiseFailure {
         line,
       );
     if (gone) result.gone ??= gone[1] ?? gone[2] ?? gone[3]!;
+    const deleted = /^deleting '(\/nix\/store\/[^']+\.drv)'$/.exec(line);
+    if (deleted) deletedDrvs.push(deleted[1]!);
+    if (/Assertion `drv' failed/.test(line)) {
+      const ours = deletedDrvs.find((drv) => result.toBuild.includes(drv));
+      result.gone ??= ours ?? deletedDrvs[0] ?? "a derivation (collected by Nix's auto-GC)";
+    }
 
     const builder = /builder for '([^']+\.drv)' failed with exit code (\d+)/.exec(line);
     if (builder) result.failed ??= { drv: builder[1]!, exitCode: Number(builder[2]) };

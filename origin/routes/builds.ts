@@ -9,6 +9,7 @@ import {
   maxWaitSeconds,
   type BuildRequest,
   type BuildStatus,
+  type ExistingBuildStatus,
   type TagManifests,
 } from "../../shared/origin-protocol.ts";
 import type { BuildJob, ImageService } from "../builder/image-service.ts";
@@ -30,6 +31,11 @@ export function buildRoutes(images: ImageService, secret: string | null): Hono {
       const image = parseImageName(request.name);
       assertValidTag(request.tag);
       id = images.jobId(image, request.tag);
+      if (request.onlyIfBuilt === true) {
+        const existing = await images.existing(image, request.tag);
+        if (!existing) return c.json({ id, state: "unbuilt" } satisfies ExistingBuildStatus);
+        return c.json(await statusAfter(existing, request.waitSeconds));
+      }
       const job = await images.start(image, request.tag);
       return c.json(await statusAfter(job, request.waitSeconds));
     } catch (error) {

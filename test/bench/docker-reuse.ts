@@ -7,9 +7,6 @@
 
 import { createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { ChainIdClient } from "../support/chain-client.ts";
 import { dockerAvailable, startDockerd, type Dockerd } from "../support/dockerd.ts";
 import { startOrigin } from "../support/origin-process.ts";
@@ -25,8 +22,6 @@ export interface DockerReuseStep {
   /** Bytes of layers dockerd held under no chain before the pull. */
   missing: number;
 }
-
-export { dockerAvailable };
 
 export interface DockerReuseResult {
   dockerVersion: string;
@@ -65,12 +60,11 @@ async function startCountingProxy(target: string) {
 }
 
 export async function runDockerReuseBench(sequence = reuseSequence): Promise<DockerReuseResult> {
-  const dir = await mkdtemp(join(tmpdir(), "nixery-dockerd-"));
   const origin = await startOrigin();
   const proxy = await startCountingProxy(origin.url);
   let dockerd: Dockerd | null = null;
   try {
-    dockerd = await startDockerd(dir, proxy.host);
+    dockerd = await startDockerd([proxy.host]);
     const client = new ChainIdClient();
     const steps: DockerReuseStep[] = [];
     for (const image of sequence) {
@@ -96,10 +90,9 @@ export async function runDockerReuseBench(sequence = reuseSequence): Promise<Doc
       ratio: dockerDownloaded / missing,
     };
   } finally {
-    if (dockerd) await dockerd.stop();
+    await dockerd?.stop();
     await proxy.stop();
     await origin.stop();
-    await rm(dir, { recursive: true, force: true });
   }
 }
 

@@ -4,7 +4,8 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { formatGcBench, runGcBench } from "./gc.ts";
-import { dockerAvailable, formatDockerReuseBench, runDockerReuseBench } from "./docker-reuse.ts";
+import { dockerAvailable } from "../support/dockerd.ts";
+import { formatDockerReuseBench, runDockerReuseBench } from "./docker-reuse.ts";
 import { formatReuseBench, runReuseBench } from "./layer-reuse.ts";
 import { formatPackBench, runPackBench } from "./pack.ts";
 import { formatPlatformBench, runPlatformBench } from "./platforms.ts";

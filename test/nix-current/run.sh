@@ -34,14 +34,15 @@ cd "$repo"
 cacheDir=$repo/.cache/nix-current
 root=$cacheDir/$suite
 stamp=$root/.nixery-chroot-ready
-# qemu-user-static runs the arm64 images' binaries; openssh-server is the tests' remote Nix builder.
+# qemu-user-static runs the arm64 images' binaries; openssh-server is the tests' remote Nix builder
+# and the SSH package source.
 packages=(nodejs nix-bin busybox-static git skopeo umoci containerd runc podman ca-certificates procps
-  qemu-user-static openssh-server)
+  openssh-server openssh-client qemu-user-static)
 # The stamp holds this line: a chroot made for another list (or layout) is made again.
 recipe="layout=1 suite=$suite packages=${packages[*]}"
 
 # The tests that start real Nix, and the integration tests of the origin with every client
-# (skopeo, umoci, containerd's ctr, podman).
+# (skopeo, umoci, containerd's ctr, podman), and a package repository over SSH (sshd).
 defaultTests=(origin/nix/*.test.ts origin/builder/pipeline.test.ts test/origin/*.test.ts test/nix-store/*.test.ts)
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -9,7 +9,11 @@ import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { originPaths, type BuildStatus } from "../../shared/origin-protocol.ts";
+import {
+  originPaths,
+  type BuildStatus,
+  type ExistingBuildStatus,
+} from "../../shared/origin-protocol.ts";
 import { fixturePackageSet } from "../support/nix-env.ts";
 import { startOrigin, type OriginProcess } from "../support/origin-process.ts";
 
@@ -183,6 +187,27 @@ describe("builds", () => {
     }
     // The registry API itself stays public.
     assert.equal((await fetch(`${origin.url}/v2/`)).status, 200);
+  });
+
+  it("answers onlyIfBuilt from what exists and never starts a build for it", async () => {
+    const origin = await start();
+    const ask = async (name: string, onlyIfBuilt = true) =>
+      (await (
+        await fetch(`${origin.url}${originPaths.builds}`, {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ name, tag: "latest", waitSeconds: 30, onlyIfBuilt }),
+        })
+      ).json()) as ExistingBuildStatus;
+    assert.equal((await ask("goodbye")).state, "unbuilt");
+    assert.equal(count(origin, "build started"), 0);
+    assert.equal((await ask("goodbye", false)).state, "done");
+    assert.equal((await ask("goodbye")).state, "done", "built now: answered");
+    assert.equal((await ask("nosuchpackage", false)).state, "failed");
+    assert.equal((await ask("nosuchpackage")).state, "failed", "a remembered failure is answered");
+    assert.equal((await ask("hello")).state, "unbuilt");
+    // Only goodbye was built (the unknown package failed at the lookup, before a build starts).
+    assert.equal(count(origin, "build started"), 1);
   });
 
   it("requires the secret on the registry API too when ORIGIN_PRIVATE=true", async () => {

@@ -138,15 +138,13 @@ describe("one name for amd64 and arm64, from the origin", () => {
     "docker pulls the platform it asks for",
     { skip: !docker && "needs root and dockerd (docker.io)" },
     async () => {
-      const dir = await mkdtemp(join(tmpdir(), "nixery-dockerd-"));
-      const dockerd = await startDockerd(dir, host);
+      const dockerd = await startDockerd([host]);
       try {
         const image = `${host}/shell/hello:latest`;
         assert.equal(await dockerPullArch(dockerd, image, "linux/arm64"), "arm64");
         assert.equal(await dockerPullArch(dockerd, image, "linux/amd64"), "amd64");
       } finally {
         await dockerd.stop();
-        await rm(dir, { recursive: true, force: true });
       }
     },
   );

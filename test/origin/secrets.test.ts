@@ -1,6 +1,7 @@
 // Secrets never reach package-set code: the origin runs Nix and git with an allowlisted
-// environment, so `builtins.getEnv` in a package set cannot read storage credentials or the
-// origin secret and write them into a store path (world-readable) or an image.
+// environment, so `builtins.getEnv` in a package set cannot read storage credentials, the
+// origin secret or the token signing key and write them into a store path (world-readable) or
+// an image.
 
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -25,6 +26,7 @@ describe("the environment package-set code sees", () => {
         AWS_SECRET_ACCESS_KEY: "canary-aws-secret",
         AWS_ACCESS_KEY_ID: "canary-aws-key",
         ORIGIN_SECRET: "canary-origin-secret",
+        NIXERY_TOKEN_KEY: "canary-token-key-0123456789abcdef0123456789",
         NIXERY_TEST_CANARY: "canary-other",
       },
     });
@@ -49,6 +51,7 @@ describe("the environment package-set code sees", () => {
         "AWS_SECRET_ACCESS_KEY=",
         "AWS_ACCESS_KEY_ID=",
         "ORIGIN_SECRET=",
+        "NIXERY_TOKEN_KEY=",
         "NIXERY_TEST_CANARY=",
         `NIX_CONF_DIR=${fileURLToPath(new URL("../fixtures/nix", import.meta.url))}`,
         "",

@@ -5,7 +5,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:net";
-import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { S3Client } from "../../origin/storage/s3-client.ts";
@@ -90,6 +90,40 @@ describe("start-up checks", () => {
     assert.match(
       await refusal({ NIX_POPULARITY_URL: missing }),
       new RegExp(`^configuration error: NIX_POPULARITY_URL=${missing}: cannot read file \\(ENOENT`),
+    );
+  });
+
+  it("names an htpasswd file it cannot use, and the line that is wrong", async () => {
+    const file = join(work, "htpasswd");
+    await writeFile(file, "# users\nalice:$apr1$xyz$0123456789abcdefghijkl\n");
+    assert.equal(
+      await refusal({ NIXERY_HTPASSWD: file }),
+      `configuration error: NIXERY_HTPASSWD=${file}: line 2: user alice has MD5 ($apr1$); only bcrypt entries are accepted (htpasswd -B)`,
+    );
+    await writeFile(file, "# nobody yet\n");
+    assert.equal(
+      await refusal({ NIXERY_HTPASSWD: file }),
+      `configuration error: NIXERY_HTPASSWD=${file}: lists no users; add one with htpasswd -B FILE NAME`,
+    );
+    const missing = join(work, "no-htpasswd");
+    assert.match(
+      await refusal({ NIXERY_HTPASSWD: missing }),
+      new RegExp(`^configuration error: NIXERY_HTPASSWD=${missing}: cannot read it \\(ENOENT`),
+    );
+  });
+
+  it("names a deploy key ssh would refuse", async () => {
+    const key = join(work, "deploy_key");
+    await writeFile(key, "not really a key\n", { mode: 0o644 });
+    await chmod(key, 0o644);
+    const env = { NIXERY_PKGS_REPO: "ssh://git@127.0.0.1:1/pkgs.git", NIXERY_PKGS_SSH_KEY: key };
+    assert.equal(
+      await refusal(env),
+      `configuration error: NIXERY_PKGS_SSH_KEY=${key}: is readable by others (mode 644); ssh refuses such keys: chmod 600 it`,
+    );
+    assert.match(
+      await refusal({ ...env, NIXERY_PKGS_SSH_KEY: join(work, "none") }),
+      /^configuration error: NIXERY_PKGS_SSH_KEY=.*none: cannot read it \(ENOENT/,
     );
   });
 

@@ -17,34 +17,45 @@ export interface CommandResult {
 }
 
 /** Runs a command; never throws for a non-zero exit (the caller asserts on `code`). */
-export async function command(
+export function command(
   file: string,
   args: string[],
   timeoutMs = 120_000,
+  options: { env?: NodeJS.ProcessEnv; input?: string } = {},
 ): Promise<CommandResult> {
-  try {
-    const { stdout, stderr } = await run(file, args, { timeout: timeoutMs, maxBuffer: 64 << 20 });
-    return { stdout, stderr, code: 0 };
-  } catch (error) {
-    const failure = error as { stdout?: string; stderr?: string; code?: number | string };
-    return {
-      stdout: failure.stdout ?? "",
-      stderr: failure.stderr ?? String(error),
-      code: typeof failure.code === "number" ? failure.code : 1,
-    };
-  }
+  return new Promise((resolve) => {
+    const child = execFile(
+      file,
+      args,
+      { timeout: timeoutMs, maxBuffer: 64 << 20, env: options.env },
+      (error, stdout, stderr) => {
+        if (!error) return resolve({ stdout, stderr, code: 0 });
+        const code = (error as { code?: number | string }).code;
+        resolve({
+          stdout,
+          stderr: stderr || String(error),
+          code: typeof code === "number" ? code : 1,
+        });
+      },
+    );
+    // A program that exits without reading its input closes the pipe: that is no failure.
+    child.stdin?.on("error", () => {});
+    child.stdin?.end(options.input ?? "");
+  });
 }
 
-/** `skopeo copy docker://HOST/NAME:TAG oci:DIR:TAG` over plain HTTP. */
+/** `skopeo copy docker://HOST/NAME:TAG oci:DIR:TAG` over plain HTTP (`extra`: e.g. --src-creds). */
 export async function skopeoCopy(
   registry: string,
   reference: string,
   layoutDir: string,
+  extra: string[] = [],
 ): Promise<CommandResult> {
   return command("skopeo", [
     "copy",
     "--src-tls-verify=false",
     "--retry-times=0",
+    ...extra,
     `docker://${registry}/${reference}`,
     `oci:${layoutDir}:latest`,
   ]);
@@ -64,8 +75,11 @@ export async function runInRootfs(rootfs: string, args: string[]): Promise<Comma
 
 export interface Containerd {
   socket: string;
-  /** `ctr images pull --plain-http [ARGS…] REFERENCE`, e.g. ARGS `--platform linux/arm64`. */
-  pull(reference: string, args?: string[]): Promise<CommandResult>;
+  /**
+   * `ctr images pull`, with `--user NAME:PASSWORD` when `user` is given and any further ARGS
+   * (e.g. `--platform linux/arm64`).
+   */
+  pull(reference: string, user?: string, args?: string[]): Promise<CommandResult>;
   /** `ctr` with the daemon's socket and the tests' namespace. */
   ctr(args: string[]): Promise<CommandResult>;
   /** `ctr run --rm REFERENCE ID ARGS…` of a pulled image, as Kubernetes runs a command by name. */
@@ -100,15 +114,10 @@ export async function startContainerd(): Promise<Containerd> {
   }
   return {
     socket,
-    pull: (reference, args = []) =>
+    pull: (reference, user, args = []) =>
       command("ctr", [
-        "--address",
-        socket,
-        "-n",
-        "nixery-test",
-        "images",
-        "pull",
-        "--plain-http",
+        ...["--address", socket, "-n", "nixery-test", "images", "pull", "--plain-http"],
+        ...(user ? ["--user", user] : []),
         ...args,
         reference,
       ]),
@@ -138,7 +147,10 @@ export interface Podman {
   cleanup(): Promise<void>;
 }
 
-/** podman with private configuration and storage (vfs, runc, cgroupfs) so nothing global changes. */
+/**
+ * podman with private configuration, storage (vfs, runc, cgroupfs) and login file, so nothing
+ * global changes.
+ */
 export async function privatePodman(): Promise<Podman> {
   const dir = await mkdtemp(join(tmpdir(), "nixery-podman-"));
   const containersConf = join(dir, "containers.conf");
@@ -153,6 +165,8 @@ export async function privatePodman(): Promise<Podman> {
     storageConf,
     `[storage]\ndriver = "vfs"\nrunroot = "${join(dir, "run")}"\ngraphroot = "${join(dir, "root")}"\n`,
   );
+  // podman reads the login file on every pull, and fails if it is named but missing.
+  await writeFile(join(dir, "auth.json"), '{"auths":{}}\n');
   await writeFile(
     registriesConf,
     'unqualified-search-registries = []\nshort-name-mode = "permissive"\n',
@@ -162,6 +176,8 @@ export async function privatePodman(): Promise<Podman> {
     CONTAINERS_CONF: containersConf,
     CONTAINERS_STORAGE_CONF: storageConf,
     CONTAINERS_REGISTRIES_CONF: registriesConf,
+    // `podman login` keeps credentials here, not in the machine's /run/containers/0/auth.json.
+    REGISTRY_AUTH_FILE: join(dir, "auth.json"),
   };
   return {
     async run(args) {

@@ -1,15 +1,22 @@
-// A private dockerd (Debian's docker.io, 20.10) for tests and benchmarks: its own data root, exec
-// root, pid file and unix socket under a directory of the caller's, no bridge, no iptables, and
-// the registry under test as a plain-HTTP insecure registry. Needs root and dockerd on PATH.
+// A private Docker daemon for tests and benchmarks (Debian's docker.io, 20.10): its own data
+// root, exec root, pid file and unix socket under a temporary directory, no bridge and no
+// iptables rules, one plain-HTTP registry allowed, and a docker CLI configuration of its own
+// (DOCKER_CONFIG) so logins never touch the machine's. Needs root and dockerd on PATH.
 
 import { spawn, type ChildProcess } from "node:child_process";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { command, type CommandResult } from "./clients.ts";
 
 export interface Dockerd {
-  child: ChildProcess;
-  version: string;
+  /** `docker` with this daemon's socket and this test's CLI configuration. */
   docker(...args: string[]): Promise<CommandResult>;
+  /** The same with input on stdin (`docker login --password-stdin`). */
+  dockerWithInput(input: string, ...args: string[]): Promise<CommandResult>;
+  /** The CLI configuration directory (config.json holds what `docker login` kept). */
+  configDir: string;
+  version: string;
   stop(): Promise<void>;
 }
 
@@ -19,8 +26,20 @@ export async function dockerAvailable(): Promise<boolean> {
   return (await command("dockerd", ["--version"])).code === 0;
 }
 
-export async function startDockerd(dir: string, insecureRegistry: string): Promise<Dockerd> {
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  const kill = setTimeout(() => child.kill("SIGKILL"), 30_000);
+  await exited;
+  clearTimeout(kill);
+}
+
+export async function startDockerd(insecureRegistries: string[]): Promise<Dockerd> {
+  const dir = await mkdtemp(join(tmpdir(), "nixery-dockerd-"));
   const socket = join(dir, "docker.sock");
+  const configDir = join(dir, "cli");
+  await mkdir(configDir);
   const child: ChildProcess = spawn(
     "dockerd",
     [
@@ -30,29 +49,27 @@ export async function startDockerd(dir: string, insecureRegistry: string): Promi
       `-H=unix://${socket}`,
       "--bridge=none",
       "--iptables=false",
-      `--insecure-registry=${insecureRegistry}`,
+      ...insecureRegistries.map((registry) => `--insecure-registry=${registry}`),
     ],
     { stdio: "ignore" },
   );
-  const docker = (...args: string[]) =>
-    command("docker", [`--host=unix://${socket}`, ...args], 600_000);
-  const stop = () => stopProcess(child);
+  const env = { ...process.env, DOCKER_CONFIG: configDir, DOCKER_HOST: `unix://${socket}` };
+  const docker = (...args: string[]) => command("docker", args, 600_000, { env });
+  const dockerWithInput = (input: string, ...args: string[]) =>
+    command("docker", args, 600_000, { env, input });
+  const stop = async () => {
+    await stopProcess(child);
+    await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+  };
   for (let attempt = 0; ; attempt++) {
     const version = await docker("version", "--format", "{{.Server.Version}}");
-    if (version.code === 0) return { child, docker, version: version.stdout.trim(), stop };
+    if (version.code === 0) {
+      return { docker, dockerWithInput, configDir, version: version.stdout.trim(), stop };
+    }
     if (attempt > 60 || child.exitCode !== null) {
       await stop();
       throw new Error(`dockerd did not start: ${version.stderr}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
-}
-
-async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  child.kill("SIGTERM");
-  const kill = setTimeout(() => child.kill("SIGKILL"), 30_000);
-  await exited;
-  clearTimeout(kill);
 }

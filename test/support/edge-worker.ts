@@ -2,7 +2,7 @@
 // Miniflare, requests through dispatchFetch), with its JSON log lines collected.
 
 import type { Miniflare } from "miniflare";
-import { startEdgeRuntime } from "../../stack/edge-runtime.ts";
+import { startEdgeRuntime, type EdgeRuntimeOptions } from "../../stack/edge-runtime.ts";
 
 export interface EdgeWorkerOptions {
   originUrl: string;
@@ -10,6 +10,8 @@ export interface EdgeWorkerOptions {
   pollSeconds?: number;
   deadlineSeconds?: number;
   persistDir?: string;
+  access?: EdgeRuntimeOptions["access"];
+  limits?: EdgeRuntimeOptions["limits"];
 }
 
 export interface EdgeWorker {

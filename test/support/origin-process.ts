@@ -17,6 +17,8 @@ export interface OriginProcess {
   dataDir: string;
   /** Every JSON log line the origin printed so far. */
   logs: Record<string, unknown>[];
+  /** Everything the origin wrote to stderr so far. */
+  stderr(): string;
   process: ChildProcess;
   stop(): Promise<void>;
 }
@@ -107,6 +109,7 @@ export async function startOrigin(options: OriginOptions = {}): Promise<OriginPr
     port,
     dataDir,
     logs,
+    stderr: () => stderr,
     process: child,
     stop() {
       stopped ??= (async () => {

@@ -119,7 +119,7 @@ export async function ctrPullPlatform(
   image: string,
   platform: string,
 ): Promise<Set<string>> {
-  const pull = await containerd.pull(image, ["--platform", platform]);
+  const pull = await containerd.pull(image, undefined, ["--platform", platform]);
   assert.equal(pull.code, 0, pull.stderr);
   const content = await containerd.ctr(["content", "ls", "-q"]);
   assert.equal(content.code, 0, content.stderr);

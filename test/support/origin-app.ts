@@ -1,0 +1,113 @@
+// The origin's HTTP application without a server (app.request), over real storage and a real
+// SQLite build record, with a stand-in image service (no Nix): for tests of routes, guards and
+// errors. Private instances get real bcrypt users and real jose tokens.
+
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import bcrypt from "bcryptjs";
+import { createApp } from "../../origin/app.ts";
+import type { AccessControl } from "../../origin/auth/access-control.ts";
+import { MemoryLoginLimiter } from "../../shared/memory-login-limiter.ts";
+import { bcryptHasher } from "../../origin/auth/password-hasher.ts";
+import { createTokenSigner } from "../../origin/auth/token-signer.ts";
+import { UsersFile } from "../../origin/auth/users-file.ts";
+import type { ImageService } from "../../origin/builder/image-service.ts";
+import { BuildRecords } from "../../origin/cache/build-records.ts";
+import { openDatabase } from "../../origin/cache/database.ts";
+import { createLogger } from "../../origin/log.ts";
+import { Readiness } from "../../origin/readiness.ts";
+import { FilesystemStorage } from "../../origin/storage/filesystem.ts";
+
+export const testTokenKey = "0123456789abcdef0123456789abcdef-test-key";
+
+export interface TestAppOptions {
+  secret?: string;
+  access?: AccessControl | null;
+}
+
+export async function makeTestApp(options: TestAppOptions = {}) {
+  const storage = await new FilesystemStorage(await mkdtemp(join(tmpdir(), "nixery-app-"))).init();
+  const builds = new BuildRecords(openDatabase(":memory:"));
+  builds.record({
+    image: "broken",
+    tag: "latest",
+    revision: null,
+    outcome: "failed",
+    durationMs: 5,
+    error: "builder for '/nix/store/x-broken.drv' failed <script>",
+    finishedAt: 0,
+  });
+  const images = {
+    sourceId: "path:/srv/pkgs",
+    stats: { running: 0, queued: 0 },
+    counters: {
+      manifestHits: 0,
+      manifestMisses: 0,
+      jobsJoined: 0,
+      failuresRepeated: 0,
+      layersPacked: 0,
+      layersReused: 0,
+      objectsRestored: 0,
+    },
+    currentRevision: async () => "0123456789abcdef0123456789abcdef01234567",
+    listTags: async () => ["latest"],
+    restore: async () => null,
+    touch: () => {},
+    platformNames: ["linux/amd64", "linux/arm64"],
+    hostPlatformName: "linux/amd64",
+  } as unknown as ImageService;
+  return createApp({
+    images,
+    storage,
+    builds,
+    originSecret: options.secret ?? null,
+    access: options.access ?? null,
+    readiness: new Readiness({ storage: () => storage.check() }),
+    nixProcesses: new Map([["nix-instantiate", 3]]),
+    collector: null,
+    log: createLogger(() => {}),
+  });
+}
+
+/** An htpasswd file with bcrypt entries of cost 5 (what `htpasswd -B` writes by default). */
+export async function writeHtpasswd(users: Record<string, string>, path?: string): Promise<string> {
+  const file = path ?? join(await mkdtemp(join(tmpdir(), "nixery-users-")), "htpasswd");
+  const lines = Object.entries(users).map(([user, pw]) => `${user}:${bcrypt.hashSync(pw, 5)}`);
+  await writeFile(file, `${lines.join("\n")}\n`);
+  return file;
+}
+
+/** The access control main.ts would build, over real users, keys and limiter. */
+export async function testAccess(
+  options: {
+    users?: Record<string, string> | null;
+    secret?: string;
+    maxFailures?: number;
+    htpasswdPath?: string;
+    tokenSeconds?: number;
+    anonymousPull?: boolean;
+  } = {},
+): Promise<AccessControl & { htpasswdPath: string | null }> {
+  const htpasswdPath =
+    options.users === null
+      ? null
+      : (options.htpasswdPath ?? (await writeHtpasswd(options.users ?? { alice: "secret" })));
+  return {
+    htpasswdPath,
+    users: htpasswdPath
+      ? await UsersFile.open(
+          htpasswdPath,
+          bcryptHasher,
+          createLogger(() => {}),
+        )
+      : null,
+    signer: createTokenSigner([testTokenKey]),
+    limiter: new MemoryLoginLimiter({ maxFailures: options.maxFailures ?? 5, windowSeconds: 60 }),
+    originSecret: options.secret ?? null,
+    publicUrl: null,
+    tokenSeconds: options.tokenSeconds ?? 300,
+    anonymousPull: options.anonymousPull ?? false,
+    log: createLogger(() => {}),
+  };
+}
