@@ -17,7 +17,7 @@ import type { ManifestRef, TagIndex, TagManifests } from "../../shared/origin-pr
 import type { BuildOutcome, BuildRecords } from "../cache/build-records.ts";
 import type { ManifestCache, ManifestEntry } from "../cache/manifest-cache.ts";
 import type { Logger } from "../log.ts";
-import { NixBuildTimedOut, nixOutputOf, PackagesNotFound, TagNotFound } from "../nix/errors.ts";
+import { nixOutputOf } from "../nix/errors.ts";
 import type { NixRunner } from "../nix/runner.ts";
 import {
   describeSource,
@@ -46,7 +46,9 @@ import {
 import { RevisionMemo } from "./revision-memo.ts";
 import { StoredManifests } from "./stored-manifests.ts";
 import type { PublishedImages } from "../cache/published-images.ts";
-import { restoreObject, type Restored } from "../gc/restore.ts";
+import type { Restored } from "../gc/restore.ts";
+import { ObjectUpkeep } from "./object-upkeep.ts";
+import { entryFor, outcomeOf, toTagManifests } from "./tag-entry.ts";
 
 export interface ImageServiceDeps {
   source: SourceConfig;
@@ -88,14 +90,10 @@ interface Produced {
 
 /** By default a use of an image is written to the database at most every 10 minutes. */
 const defaultTouchEveryMs = 10 * 60 * 1000;
-/** At most this many uses are remembered (then the memo starts again). */
-const touchedLimit = 10_000;
 /** How long a finished job's status stays available to pollers. */
 const keepFinishedMs = 10 * 60 * 1000;
 /** How long the revision a tag names is remembered. */
 const revisionMemoMs = 60_000;
-/** A pinned answer never changes; caches may keep it for a year. */
-const pinnedMaxAgeSeconds = 31536000;
 
 export class ImageService {
   private readonly jobs: JobTable<TagManifests>;
@@ -103,8 +101,7 @@ export class ImageService {
   private readonly limiter: Limiter;
   private readonly now: () => number;
   private readonly stored: StoredManifests;
-  private readonly restores: JobTable<Restored>;
-  private readonly touched = new Map<Digest, number>();
+  private readonly upkeep: ObjectUpkeep;
   /** One build per platform image and revision, joined by every tag job and index that needs it. */
   private readonly platformBuilds: JobTable<BuiltImage>;
   private readonly platforms: readonly Architecture[];
@@ -142,11 +139,28 @@ export class ImageService {
       remember: () => false,
       now: this.now,
     });
-    this.restores = new JobTable({
-      keepFinishedMs: 0,
+    const { published, storageWriter } = deps;
+    this.upkeep = new ObjectUpkeep({
+      restore:
+        published && storageWriter
+          ? {
+              source: deps.source,
+              published,
+              pipeline: deps.pipeline,
+              storage: storageWriter,
+              runner: deps.runner,
+              log: deps.log,
+            }
+          : null,
+      published: published ?? null,
       failureTtlMs: deps.failureTtlSeconds * 1000,
-      remember: (error) => !(error instanceof OriginStopping || deps.signal?.aborted),
+      touchEveryMs: deps.touchEveryMs ?? defaultTouchEveryMs,
+      signal: deps.signal,
       now: this.now,
+      onRestored: (digest) => {
+        this.counters.objectsRestored++;
+        this.stored.forget(digest);
+      },
     });
     this.revisions = new RevisionMemo(
       (tag) => resolveSource(deps.source, tag, deps.runner, { signal: deps.signal }),
@@ -240,49 +254,17 @@ export class ImageService {
   /** The cached answer, without building or touching Nix; null when unknown or expired. */
   async cached(image: ImageRequest, tag: string): Promise<TagManifests | null> {
     const entry = await this.validEntry(this.jobId(image, tag));
-    return entry ? this.toTagManifests(image, tag, entry) : null;
+    return entry ? toTagManifests(image, tag, entry, this.now()) : null;
   }
 
-  /**
-   * Makes a collected manifest or blob again (one job per digest, however many ask); resolves to
-   * what was restored, or null when the origin never published that digest.
-   */
-  async restore(digest: Digest): Promise<Restored> {
-    const { published, storageWriter } = this.deps;
-    if (!published || !storageWriter) return null;
-    const job = this.restores.start(`restore:${digest}`, async () => {
-      const restored = await restoreObject(
-        {
-          source: this.deps.source,
-          published,
-          pipeline: this.deps.pipeline,
-          storage: storageWriter,
-          runner: this.deps.runner,
-          log: this.deps.log,
-        },
-        digest,
-        this.deps.signal,
-      );
-      if (restored) {
-        this.counters.objectsRestored++;
-        this.stored.forget(digest);
-      }
-      return restored;
-    });
-    return job.result();
+  /** Makes a collected manifest or blob again (see object-upkeep.ts). */
+  restore(digest: Digest): Promise<Restored> {
+    return this.upkeep.restore(digest);
   }
 
-  /** Records that the image holding manifest `digest` was requested (written at most every 10 min). */
+  /** Records that the images holding these manifests were requested now. */
   touch(digests: readonly Digest[]): void {
-    const published = this.deps.published;
-    if (!published) return;
-    const now = this.now();
-    const every = this.deps.touchEveryMs ?? defaultTouchEveryMs;
-    const due = digests.filter((digest) => now - (this.touched.get(digest) ?? 0) >= every);
-    if (due.length === 0) return;
-    if (this.touched.size >= touchedLimit) this.touched.clear();
-    for (const digest of due) this.touched.set(digest, now);
-    published.touch(due, now);
+    this.upkeep.touch(digests);
   }
 
   /** The tags the package source offers (the same for every image). */
@@ -326,7 +308,7 @@ export class ImageService {
     try {
       source = await this.revisions.get(tag);
       const produced = await produce(source);
-      const entry = this.entryFor(image, tag, source, produced.manifests, produced.index);
+      const entry = this.entry(image, tag, source, produced.manifests, produced.index);
       // Every manifest is stored by now (buildImage and publishIndex store before returning).
       this.deps.manifests.put(this.jobId(image, tag), entry);
       if (produced.built) this.record(image, tag, source.revision, "success", started, null);
@@ -337,7 +319,7 @@ export class ImageService {
         ...produced.fields,
         ms: this.now() - started,
       });
-      return this.toTagManifests(image, tag, entry);
+      return toTagManifests(image, tag, entry, this.now());
     } catch (error) {
       const stopping = this.deps.signal?.aborted === true;
       const failure = stopping ? new OriginStopping() : error;
@@ -391,7 +373,7 @@ export class ImageService {
         // A pull of `arm64/NAME` at this tag is answered from the cache from now on.
         if (child.archNamed) {
           const key = tagCacheKey(this.sourceId, tag, child);
-          this.deps.manifests.put(key, this.entryFor(child, tag, source, manifests, null));
+          this.deps.manifests.put(key, this.entry(child, tag, source, manifests, null));
         }
         return manifests;
       }),
@@ -410,7 +392,7 @@ export class ImageService {
     );
     const manifests = images.find((child) => child.arch === this.hostArch)!.manifests;
     if (revKey) {
-      const entry = this.entryFor(image, tag, source, manifests, index);
+      const entry = this.entry(image, tag, source, manifests, index);
       this.deps.manifests.put(revKey, { ...entry, pinned: true, expiresAt: null });
     }
     return { manifests, index, built: true, fields: { platforms: index.platforms.length } };
@@ -432,7 +414,7 @@ export class ImageService {
     const job = this.platformBuilds.start(buildId, () => this.buildInSlot(image, source));
     const built = await job.result();
     if (revKey) {
-      const entry = this.entryFor(image, tag, source, built.manifests, null);
+      const entry = this.entry(image, tag, source, built.manifests, null);
       this.deps.manifests.put(revKey, { ...entry, pinned: true, expiresAt: null });
     }
     return { manifests: built.manifests, built };
@@ -446,26 +428,6 @@ export class ImageService {
       this.counters.layersReused += built.layers.length - built.packedLayers;
       return built;
     });
-  }
-
-  private entryFor(
-    image: ImageRequest,
-    tag: string,
-    source: ResolvedSource,
-    manifests: TagManifests["manifests"],
-    index: TagIndex | null,
-  ): ManifestEntry {
-    const createdAt = this.now();
-    return {
-      image: image.name,
-      tag,
-      revision: source.revision,
-      pinned: source.pinned,
-      manifests,
-      index,
-      createdAt,
-      expiresAt: source.pinned ? null : createdAt + this.deps.tagTtlSeconds * 1000,
-    };
   }
 
   /**
@@ -486,19 +448,14 @@ export class ImageService {
     return null;
   }
 
-  private toTagManifests(image: ImageRequest, tag: string, entry: ManifestEntry): TagManifests {
-    const maxAgeSeconds = entry.pinned
-      ? pinnedMaxAgeSeconds
-      : Math.max(0, Math.floor(((entry.expiresAt ?? 0) - this.now()) / 1000));
-    return {
-      name: image.name,
-      tag,
-      revision: entry.revision,
-      pinned: entry.pinned,
-      maxAgeSeconds,
-      manifests: entry.manifests,
-      ...(entry.index ? { index: entry.index } : {}),
-    };
+  private entry(
+    image: ImageRequest,
+    tag: string,
+    source: ResolvedSource,
+    manifests: TagManifests["manifests"],
+    index: TagIndex | null,
+  ): ManifestEntry {
+    return entryFor(image, tag, source, manifests, index, this.now(), this.deps.tagTtlSeconds);
   }
 
   private record(
@@ -519,10 +476,4 @@ export class ImageService {
       finishedAt: this.now(),
     });
   }
-}
-
-function outcomeOf(error: unknown): BuildOutcome {
-  if (error instanceof PackagesNotFound || error instanceof TagNotFound) return "not_found";
-  if (error instanceof NixBuildTimedOut) return "timeout";
-  return "failed";
 }

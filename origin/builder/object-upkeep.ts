@@ -1,0 +1,65 @@
+// The builder's side of the storage lifecycle: making a collected manifest or blob again (one
+// restore per digest, however many requests ask for it, failures remembered like failed builds),
+// and recording that an image was used (written to the database at most every `touchEveryMs` per
+// manifest, so a warm pull costs no write).
+
+import type { Digest } from "../../shared/digest.ts";
+import type { PublishedImages } from "../cache/published-images.ts";
+import { restoreObject, type RestoreDeps, type Restored } from "../gc/restore.ts";
+import { OriginStopping } from "./errors.ts";
+import { JobTable } from "./job-table.ts";
+
+export interface ObjectUpkeepOptions {
+  /** What a restore needs; null when the origin records no published images (unit tests). */
+  restore: RestoreDeps | null;
+  published: PublishedImages | null;
+  failureTtlMs: number;
+  touchEveryMs: number;
+  signal?: AbortSignal;
+  now: () => number;
+  /** Called for every object restored (to drop memos of what storage holds). */
+  onRestored?: (digest: Digest) => void;
+}
+
+/** At most this many uses are remembered (then the memo starts again). */
+const touchedLimit = 10_000;
+
+export class ObjectUpkeep {
+  readonly #restores: JobTable<Restored>;
+  readonly #touched = new Map<Digest, number>();
+
+  constructor(private readonly options: ObjectUpkeepOptions) {
+    this.#restores = new JobTable({
+      keepFinishedMs: 0,
+      failureTtlMs: options.failureTtlMs,
+      remember: (error) => !(error instanceof OriginStopping || options.signal?.aborted),
+      now: options.now,
+    });
+  }
+
+  /** Makes a collected object again; what was restored, or null for a digest never published. */
+  async restore(digest: Digest): Promise<Restored> {
+    const deps = this.options.restore;
+    if (!deps) return null;
+    const job = this.#restores.start(`restore:${digest}`, async () => {
+      const restored = await restoreObject(deps, digest, this.options.signal);
+      if (restored) this.options.onRestored?.(digest);
+      return restored;
+    });
+    return job.result();
+  }
+
+  /** Records that the images holding these manifests were requested now. */
+  touch(digests: readonly Digest[]): void {
+    const published = this.options.published;
+    if (!published) return;
+    const now = this.options.now();
+    const due = digests.filter(
+      (digest) => now - (this.#touched.get(digest) ?? 0) >= this.options.touchEveryMs,
+    );
+    if (due.length === 0) return;
+    if (this.#touched.size >= touchedLimit) this.#touched.clear();
+    for (const digest of due) this.#touched.set(digest, now);
+    published.touch(due, now);
+  }
+}
