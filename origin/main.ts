@@ -4,7 +4,6 @@
 
 import { getRequestListener } from "@hono/node-server";
 import { rm } from "node:fs/promises";
-import { resolve } from "node:path";
 import { platformName } from "../shared/platform.ts";
 import { errorResponse, RegistryError } from "../shared/errors.ts";
 import { startHardenedServer, type HardenedServer } from "./http/hardened-server.ts";
@@ -33,51 +32,11 @@ import { Readiness } from "./readiness.ts";
 import { PublishedImages } from "./cache/published-images.ts";
 import { Pins } from "./gc/pins.ts";
 import { GarbageCollector } from "./gc/scheduler.ts";
-import { holderUrl, writeHolderUrl, type DataDirLock } from "./data-dir-lock.ts";
-import { collectGarbage, type CollectionReport } from "./gc/collector.ts";
+import { writeHolderUrl } from "./data-dir-lock.ts";
 import { Limiter } from "./builder/limiter.ts";
 import { newerThanTested } from "./nix/version.ts";
-import { FilesystemStorage } from "./storage/filesystem.ts";
-import { S3Storage } from "./storage/s3.ts";
-import type { Storage } from "./storage/storage.ts";
-import { UploadJournal } from "./storage/upload-journal.ts";
-
-async function openStorage(config: Config): Promise<Storage> {
-  const setting = config.storage;
-  if (setting.backend === "filesystem") {
-    try {
-      const storage = await new FilesystemStorage(setting.path).init();
-      await storage.check();
-      return storage;
-    } catch (error) {
-      throw new StartupError(
-        "STORAGE_PATH",
-        setting.path,
-        `cannot write there (${describe(error)})`,
-      );
-    }
-  }
-  const storage = await new S3Storage({
-    endpoint: setting.endpoint,
-    bucket: setting.bucket,
-    region: setting.region,
-    accessKeyId: setting.accessKeyId,
-    secretAccessKey: setting.secretAccessKey,
-    forcePathStyle: setting.forcePathStyle,
-    partSize: setting.partSizeBytes,
-    presignRedirects: setting.presignSeconds ? { expiresSeconds: setting.presignSeconds } : null,
-    scratchDir: resolve(config.dataDir, "scratch"),
-    journal: await new UploadJournal(resolve(config.dataDir, "uploads")).init(),
-  }).init();
-  await storage.check().catch((error: unknown) => {
-    throw new StartupError(
-      "S3_BUCKET",
-      `${setting.bucket} at S3_ENDPOINT=${setting.endpoint}`,
-      `unreachable or refused (${describe(error)})`,
-    );
-  });
-  return storage;
-}
+import { openStorage } from "./storage/open-storage.ts";
+import { collectOnce } from "./gc/collect-once.ts";
 
 /**
  * Listens through the hardened server (every malformed or odd request gets registry JSON, the app
@@ -272,58 +231,6 @@ async function start(config: Config, log: Logger): Promise<void> {
 
 function stackOf(error: unknown): string {
   return error instanceof Error ? (error.stack ?? error.message) : String(error);
-}
-
-/**
- * `npm run gc`: one storage collection, printed. When an origin holds the data dir, it is asked
- * to collect (POST /_origin/gc); otherwise the collection runs here, under the data dir's lock.
- */
-async function collectOnce(config: Config): Promise<void> {
-  let report: CollectionReport;
-  let lock: DataDirLock | null = null;
-  try {
-    lock = await claimDataDir(config.dataDir);
-  } catch (error) {
-    const url = holderUrl(config.dataDir);
-    if (!(error instanceof StartupError) || !url) throw error;
-    process.stderr.write(
-      `an origin is running on ${config.dataDir}; asking it (${url}) to collect\n`,
-    );
-    const response = await fetch(`${url}/_origin/gc`, {
-      method: "POST",
-      headers: config.originSecret ? { Authorization: `Bearer ${config.originSecret}` } : {},
-    });
-    if (!response.ok)
-      throw new Error(`${url}/_origin/gc answered ${response.status}: ${await response.text()}`);
-    report = (await response.json()) as CollectionReport;
-  }
-  if (lock) {
-    const db = openDatabaseIn(config.dataDir, config.databasePath);
-    const storage = await openStorage(config);
-    report = await collectGarbage({
-      storage,
-      published: new PublishedImages(db),
-      pins: new Pins(),
-      unusedMs: config.gcUnusedSeconds * 1000,
-      graceMs: config.gcGraceSeconds * 1000,
-    });
-    db.close();
-    lock.release();
-  }
-  process.stdout.write(formatReport(report!));
-}
-
-function formatReport(report: CollectionReport): string {
-  const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
-  const lines = [
-    `collected storage in ${report.durationMs} ms`,
-    `removed ${report.deleted.objects} objects (${mb(report.deleted.bytes)})`,
-    ...report.deleted.keys.map((key) => `  ${key}`),
-    ...(report.deleted.keys.length < report.deleted.objects ? ["  …"] : []),
-    `kept ${report.kept.objects} objects (${mb(report.kept.bytes)})`,
-    `images in use: ${report.images.inUse}; unused (objects given up, restored on request): ${report.images.unused}`,
-  ];
-  return `${lines.join("\n")}\n`;
 }
 
 async function main(): Promise<void> {
