@@ -250,21 +250,50 @@ describe("builds", () => {
   });
 
   it("stops running builds with SIGTERM when the origin shuts down", async () => {
-    const sleepers = async () =>
-      (await exec("ps", ["-eo", "args"])).stdout
+    // Only this origin's own builders count (other test runs may have sleepers of their own).
+    const sleepersUnder = async (root: number) => {
+      const rows = (await exec("ps", ["-eo", "pid=,ppid=,args="])).stdout
         .split("\n")
-        .filter((line) => line.trim() === "sleep 3600").length;
-    const before = await sleepers();
+        .map((line) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line))
+        .filter((match) => match !== null)
+        .map((match) => ({
+          pid: Number(match[1]),
+          ppid: Number(match[2]),
+          args: match[3]!.trim(),
+        }));
+      const tree = new Set([root]);
+      for (let grew = true; grew;) {
+        grew = false;
+        for (const row of rows) {
+          if (tree.has(row.ppid) && !tree.has(row.pid)) {
+            tree.add(row.pid);
+            grew = true;
+          }
+        }
+      }
+      return rows
+        .filter((row) => tree.has(row.pid) && row.args === "sleep 3600")
+        .map((row) => row.pid);
+    };
+    /** Those of `pids` still running `sleep 3600` (a zombie awaiting its reaper does not count). */
+    const stillSleeping = async (pids: number[]) => {
+      const rows = (await exec("ps", ["-eo", "pid=,args="])).stdout.split("\n");
+      return pids.filter((pid) =>
+        rows.some((row) => new RegExp(`^\\s*${pid}\\s+sleep 3600$`).test(row.trimEnd())),
+      );
+    };
     const origin = await start();
     const pending = fetch(`${origin.url}/v2/hangs/manifests/latest`).catch(() => null);
-    for (let i = 0; i < 100 && (await sleepers()) === before; i++) {
+    let sleepers: number[] = [];
+    for (let i = 0; i < 100 && sleepers.length === 0; i++) {
       await new Promise((resolve) => setTimeout(resolve, 100));
+      sleepers = await sleepersUnder(origin.process.pid!);
     }
-    assert.equal(await sleepers(), before + 1, "the hanging builder is running");
+    assert.equal(sleepers.length, 1, "the hanging builder is running");
     const started = Date.now();
     await origin.stop();
     assert.ok(Date.now() - started < 9_000, "stopped without waiting for SIGKILL");
-    assert.equal(await sleepers(), before, "no builder outlives the origin");
+    assert.deepEqual(await stillSleeping(sleepers), [], "no builder outlives the origin");
     await pending;
   });
 
