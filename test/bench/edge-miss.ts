@@ -7,14 +7,14 @@
 // only server throughput counts) from the origin, the fresh edge, and the edge once warm (R2).
 // Medians of several runs; the misses are reported as ratios to the origin-direct pulls.
 
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startEdgeRuntime } from "../../stack/edge-runtime.ts";
 import { startPlainHttpFront } from "../../stack/plain-http-front.ts";
 import { command } from "../support/clients.ts";
-import { fixturePackageSet } from "../support/nix-env.ts";
 import { startOrigin } from "../support/origin-process.ts";
+import { randomLayerPackageSet } from "../support/random-layer-set.ts";
 
 const runs = 5;
 const layerMegabytes = 100;
@@ -98,29 +98,10 @@ async function skopeoSeconds(host: string, into: string): Promise<number> {
   return seconds;
 }
 
-export async function randomLayerPackageSet(dir: string): Promise<string> {
-  await writeFile(
-    join(dir, "default.nix"),
-    `args@{ system ? builtins.currentSystem, ... }:
-let base = import ${fixturePackageSet}/default.nix args;
-in base // {
-  randomdata = derivation {
-    inherit system;
-    name = "randomdata-1.0";
-    builder = "\${base.busybox}/bin/sh";
-    args = [ "-e" "-c" "mkdir -p $out/share/randomdata; head -c ${layerMegabytes * 1024 * 1024} /dev/urandom > $out/share/randomdata/data" ];
-    PATH = "\${base.busybox}/bin";
-  } // { meta = { }; };
-}
-`,
-  );
-  return dir;
-}
-
 export async function runEdgeMissBench(): Promise<EdgeMissResult> {
   const dir = await mkdtemp(join(tmpdir(), "nixery-edge-miss-"));
   const origin = await startOrigin({
-    pkgsPath: await randomLayerPackageSet(dir),
+    pkgsPath: await randomLayerPackageSet(dir, layerMegabytes),
     env: { NIXERY_BIG_PATH_BYTES: "10000000" },
   });
   try {
