@@ -15,8 +15,18 @@ import { startPlainHttpFront, type PlainHttpFront } from "./plain-http-front.ts"
 
 const repoRoot = fileURLToPath(new URL("../", import.meta.url));
 
+/** Once stdout fails (its reader went away), lines are dropped and the stack keeps running. */
+let stdoutBroken = false;
+process.stdout.on("error", () => {
+  stdoutBroken = true;
+});
+
+function print(line: string): void {
+  if (!stdoutBroken && process.stdout.writable) process.stdout.write(`${line}\n`);
+}
+
 function say(message: string): void {
-  process.stdout.write(`stack | ${message}\n`);
+  print(`stack | ${message}`);
 }
 
 function prefixLines(
@@ -25,7 +35,7 @@ function prefixLines(
   onLine?: (line: string) => void,
 ): void {
   createInterface({ input: stream }).on("line", (line) => {
-    process.stdout.write(`${prefix}${line}\n`);
+    print(`${prefix}${line}`);
     onLine?.(line);
   });
 }
@@ -130,7 +140,7 @@ async function main(): Promise<void> {
       },
       port: 0,
       host: "127.0.0.1",
-      onLogLine: (line) => process.stdout.write(`edge   | ${line}\n`),
+      onLogLine: (line) => print(`edge   | ${line}`),
     });
   } catch (error) {
     origin.kill("SIGTERM");
@@ -153,8 +163,13 @@ async function main(): Promise<void> {
     `pull: skopeo copy --src-tls-verify=false docker://${edgeHost}/shell/hello:latest oci:/tmp/img:latest`,
   );
   say(`      ctr images pull --plain-http ${edgeHost}/hello:latest`);
-  process.stdout.write(
-    `${JSON.stringify({ event: "stack ready", edge: `http://${edgeHost}`, origin: originUrl, originPid: origin.pid })}\n`,
+  print(
+    JSON.stringify({
+      event: "stack ready",
+      edge: `http://${edgeHost}`,
+      origin: originUrl,
+      originPid: origin.pid,
+    }),
   );
 
   const stop = async (signal: string) => {
@@ -176,10 +191,11 @@ async function main(): Promise<void> {
   };
   // Miniflare installs SIGINT/SIGTERM handlers that exit at once (its exit hook still disposes
   // workerd); replace them so that the origin is stopped first and never left behind.
-  process.removeAllListeners("SIGINT");
-  process.removeAllListeners("SIGTERM");
-  process.on("SIGINT", () => void stop("SIGINT"));
-  process.on("SIGTERM", () => void stop("SIGTERM"));
+  // SIGHUP: the terminal it ran in was closed.
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.removeAllListeners(signal);
+    process.on(signal, () => void stop(signal));
+  }
 }
 
 await main();
