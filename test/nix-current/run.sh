@@ -149,12 +149,13 @@ if [ "${NIX_CURRENT_REBUILD:-}" = 1 ] || [ ! -f "$stamp" ] || [ "$(cat "$stamp")
 fi
 
 mountSystem
-# The repository at the same absolute path; its .cache is replaced by the chroot's own (Nix's
-# fetcher and git caches of the newer Nix stay apart from the host's), and /tmp is a fresh tmpfs.
+# /tmp is a fresh tmpfs, mounted first: a checkout under /tmp is bound inside it, not hidden by it.
+# The repository is at the same absolute path; its .cache is replaced by the chroot's own (Nix's
+# fetcher and git caches of the newer Nix stay apart from the host's).
+mountInto tmpfs "$root/tmp" -t tmpfs -o mode=1777
 mountInto "$repo" "$root$repo" --bind
 mkdir -p "$cacheDir/$suite-cache"
 mountInto "$cacheDir/$suite-cache" "$root$repo/.cache" --bind
-mountInto tmpfs "$root/tmp" -t tmpfs -o mode=1777
 # A git worktree's .git points into the main checkout's git directory: bind that too (read-only),
 # or every git command the tests run from the repository fails with "not a git repository".
 gitDir=$(git -C "$repo" rev-parse --path-format=absolute --git-common-dir 2>/dev/null || true)
@@ -171,6 +172,11 @@ inChroot() {
     sh -c 'cd "$0" && exec "$@"' "$repo" "$@"
 }
 
+if ! inChroot test -f package.json 2>/dev/null; then
+  echo "the repository $repo is not visible inside the $suite chroot at the same path" >&2
+  mountsUnder "$root" >&2
+  exit 1
+fi
 log "$(inChroot nix --version), node $(inChroot node --version)"
 nodeModulesLoad() {
   inChroot node --import tsx --input-type=module -e \
