@@ -4,7 +4,7 @@
 // cannot execute and qemu-user-static runs.
 
 import assert from "node:assert/strict";
-import { copyFile, open, readlink } from "node:fs/promises";
+import { access, copyFile, open, readlink } from "node:fs/promises";
 import { join } from "node:path";
 import { mediaTypes } from "../../shared/media-types.ts";
 import { command, runInRootfs, umociUnpack, type Containerd, type Podman } from "./clients.ts";
@@ -52,12 +52,29 @@ async function resolveInRootfs(rootfs: string, path: string): Promise<string> {
   throw new Error(`too many symlinks at ${path}`);
 }
 
+/**
+ * The static qemu for AArch64: qemu-user-static's binary, or (Debian after trixie, where the
+ * package only points to qemu-user, whose binaries are static) qemu-user's.
+ */
+async function staticQemuAarch64(): Promise<string> {
+  for (const path of ["/usr/bin/qemu-aarch64-static", "/usr/bin/qemu-aarch64"]) {
+    if (
+      await access(path).then(
+        () => true,
+        () => false,
+      )
+    )
+      return path;
+  }
+  throw new Error("no qemu-aarch64-static or qemu-aarch64: install qemu-user-static");
+}
+
 /** An arm64 rootfs: /bin/sh is an AArch64 busybox, this machine cannot run it, qemu can. */
 export async function assertArm64Rootfs(rootfs: string): Promise<void> {
   assert.equal(await elfMachine(await resolveInRootfs(rootfs, "/bin/sh")), 183, "AArch64 ELF");
   const native = await runInRootfs(rootfs, ["/bin/sh", "-c", "echo native"]);
   assert.notEqual(native.code, 0, "an arm64 binary does not run natively here");
-  await copyFile("/usr/bin/qemu-aarch64-static", join(rootfs, "qemu-aarch64-static"));
+  await copyFile(await staticQemuAarch64(), join(rootfs, "qemu-aarch64-static"));
   const emulated = await runInRootfs(rootfs, [
     "/qemu-aarch64-static",
     "/bin/sh",
@@ -114,6 +131,44 @@ export async function podmanPullArch(
  * ctr pull --platform: containerd fetches the index and only that platform's manifest; resolves
  * to the manifest digests it holds afterwards.
  */
+/** The layer digests of the image manifest `digest`, read from the registry at `base`. */
+export async function manifestLayers(
+  base: string,
+  name: string,
+  digest: string,
+): Promise<string[]> {
+  const response = await fetch(`${base}/v2/${name}/manifests/${digest}`, {
+    headers: { Accept: indexAccept },
+  });
+  assert.equal(response.status, 200, `manifest ${digest}`);
+  const manifest = (await response.json()) as { layers: { digest: string }[] };
+  return manifest.layers.map((layer) => layer.digest);
+}
+
+/**
+ * What a containerd pull of one platform fetched holds that platform's manifest and layers and no
+ * layer of the other platform alone. (containerd 2's transfer service also fetches the other
+ * platforms' manifests, metadata only; 1.6 does not; either is right.)
+ */
+export async function assertFetchedOnlyPlatform(
+  content: Set<string>,
+  base: string,
+  name: string,
+  wanted: string,
+  other: string,
+): Promise<void> {
+  const wantedLayers = await manifestLayers(base, name, wanted);
+  const otherOnly = (await manifestLayers(base, name, other)).filter(
+    (layer) => !wantedLayers.includes(layer),
+  );
+  assert.ok(otherOnly.length > 0, "the platforms differ in at least one layer");
+  assert.ok(content.has(wanted), "the asked-for platform's manifest was fetched");
+  for (const layer of wantedLayers) assert.ok(content.has(layer), `its layer ${layer}`);
+  for (const layer of otherOnly) {
+    assert.ok(!content.has(layer), `the other platform's layer ${layer} was not fetched`);
+  }
+}
+
 export async function ctrPullPlatform(
   containerd: Containerd,
   image: string,
