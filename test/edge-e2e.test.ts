@@ -8,24 +8,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, it } from "node:test";
 import { runInRootfs, skopeoCopy, startContainerd, umociUnpack } from "./support/clients.ts";
-import { freePort, startLocalStack, type LocalStack } from "./support/edge-stack.ts";
-import { testNixEnv } from "./support/nix-env.ts";
+import { localStackEnv, startLocalStack, type LocalStack } from "./support/edge-stack.ts";
 
 let work: string;
 let stack: LocalStack;
 
 before(async () => {
   work = await mkdtemp(join(tmpdir(), "nixery-edge-e2e-"));
-  const env: Record<string, string> = {
-    ...(process.env as Record<string, string>),
-    ...testNixEnv(),
-    PORT: String(await freePort()),
-    ORIGIN_PORT: String(await freePort()),
-    NIXERY_DATA_DIR: join(work, "data"),
-  };
-  for (const name of ["NIXERY_PKGS_PATH", "NIXERY_PKGS_REPO", "NIXERY_CHANNEL", "ORIGIN_SECRET"])
-    delete env[name];
-  stack = await startLocalStack(env);
+  stack = await startLocalStack(await localStackEnv(join(work, "data")));
 });
 
 after(async () => {

@@ -12,8 +12,7 @@ import { after, before, it } from "node:test";
 import { imageFactsOf } from "./load/image-facts.ts";
 import { hostileCases, runHostile, tlsProbe, type ImageFacts } from "./load/hostile-cases.ts";
 import { exchange } from "./load/raw-http.ts";
-import { freePort, startLocalStack, type LocalStack } from "./support/edge-stack.ts";
-import { testNixEnv } from "./support/nix-env.ts";
+import { localStackEnv, startLocalStack, type LocalStack } from "./support/edge-stack.ts";
 
 let work: string;
 let stack: LocalStack;
@@ -22,16 +21,7 @@ let facts: ImageFacts;
 
 before(async () => {
   work = await mkdtemp(join(tmpdir(), "nixery-edge-hostile-"));
-  const env: Record<string, string> = {
-    ...(process.env as Record<string, string>),
-    ...testNixEnv(),
-    PORT: String(await freePort()),
-    ORIGIN_PORT: String(await freePort()),
-    NIXERY_DATA_DIR: join(work, "data"),
-  };
-  for (const name of ["NIXERY_PKGS_PATH", "NIXERY_PKGS_REPO", "NIXERY_CHANNEL", "ORIGIN_SECRET"])
-    delete env[name];
-  stack = await startLocalStack(env);
+  stack = await startLocalStack(await localStackEnv(join(work, "data")));
   port = Number(stack.edgeHost.split(":").pop());
   facts = await imageFactsOf(`http://${stack.edgeHost}`, "hello");
 });

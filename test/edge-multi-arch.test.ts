@@ -12,8 +12,7 @@ import { after, before, describe, it } from "node:test";
 import { mediaTypes } from "../shared/media-types.ts";
 import { privatePodman, startContainerd } from "./support/clients.ts";
 import { dockerAvailable, startDockerd } from "./support/dockerd.ts";
-import { freePort, startLocalStack, type LocalStack } from "./support/edge-stack.ts";
-import { testNixEnv } from "./support/nix-env.ts";
+import { localStackEnv, startLocalStack, type LocalStack } from "./support/edge-stack.ts";
 import {
   assertAmd64Rootfs,
   assertArm64Rootfs,
@@ -35,17 +34,9 @@ describe("one name for amd64 and arm64, through the edge", () => {
 
   before(async () => {
     work = await mkdtemp(join(tmpdir(), "nixery-edge-multi-arch-"));
-    const env: Record<string, string> = {
-      ...(process.env as Record<string, string>),
-      ...testNixEnv(),
-      PORT: String(await freePort()),
-      ORIGIN_PORT: String(await freePort()),
-      NIXERY_DATA_DIR: join(work, "data"),
-      NIXERY_PLATFORMS: "linux/amd64,linux/arm64",
-    };
-    for (const name of ["NIXERY_PKGS_PATH", "NIXERY_PKGS_REPO", "NIXERY_CHANNEL", "ORIGIN_SECRET"])
-      delete env[name];
-    stack = await startLocalStack(env);
+    stack = await startLocalStack(
+      await localStackEnv(join(work, "data"), { NIXERY_PLATFORMS: "linux/amd64,linux/arm64" }),
+    );
     edge = `http://${stack.edgeHost}`;
   });
   after(async () => {

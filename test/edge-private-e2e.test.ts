@@ -16,9 +16,8 @@ import {
   umociUnpack,
 } from "./support/clients.ts";
 import { dockerAvailable, startDockerd } from "./support/dockerd.ts";
-import { freePort, startLocalStack, type LocalStack } from "./support/edge-stack.ts";
+import { freePort, localStackEnv, startLocalStack, type LocalStack } from "./support/edge-stack.ts";
 import { htpasswdFile } from "./support/htpasswd.ts";
-import { testNixEnv } from "./support/nix-env.ts";
 
 const privateMessage = /private registry: log in first/;
 
@@ -30,25 +29,14 @@ describe("a private local stack with real clients", () => {
   before(async () => {
     work = await mkdtemp(join(tmpdir(), "nixery-private-e2e-"));
     originPort = await freePort();
-    const env: Record<string, string> = {
-      ...(process.env as Record<string, string>),
-      ...testNixEnv(),
-      PORT: String(await freePort()),
-      ORIGIN_PORT: String(originPort),
-      NIXERY_DATA_DIR: join(work, "data"),
-      NIXERY_HTPASSWD: await htpasswdFile({ alice: "secret" }),
-      // Every client here comes from 127.0.0.1.
-      NIXERY_LOGIN_MAX_FAILURES: "50",
-    };
-    for (const name of [
-      "NIXERY_PKGS_PATH",
-      "NIXERY_PKGS_REPO",
-      "NIXERY_CHANNEL",
-      "ORIGIN_SECRET",
-      "NIXERY_TOKEN_KEY",
-    ])
-      delete env[name];
-    stack = await startLocalStack(env);
+    stack = await startLocalStack(
+      await localStackEnv(join(work, "data"), {
+        ORIGIN_PORT: String(originPort),
+        NIXERY_HTPASSWD: await htpasswdFile({ alice: "secret" }),
+        // Every client here comes from 127.0.0.1.
+        NIXERY_LOGIN_MAX_FAILURES: "50",
+      }),
+    );
   });
   after(async () => {
     await stack?.stop();

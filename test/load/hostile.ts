@@ -10,8 +10,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { freePort, startLocalStack } from "../support/edge-stack.ts";
-import { testNixEnv } from "../support/nix-env.ts";
+import { localStackEnv, startLocalStack } from "../support/edge-stack.ts";
 import { hostileCases, runHostile, tlsProbe } from "./hostile-cases.ts";
 import { imageFactsOf } from "./image-facts.ts";
 import { exchange } from "./raw-http.ts";
@@ -25,18 +24,11 @@ const { values } = parseArgs({
 });
 
 const work = await mkdtemp(join(tmpdir(), "nixery-hostile-"));
-const env: Record<string, string> = {
-  ...(process.env as Record<string, string>),
-  ...testNixEnv(),
-  PORT: String(await freePort()),
-  ORIGIN_PORT: String(await freePort()),
-  NIXERY_DATA_DIR: join(work, "data"),
+const env = await localStackEnv(join(work, "data"), {
   // 10,000 requests from one address include many tag misses of names that build nothing; what
   // is measured is how each is answered, not the cold-build limit (which would answer 429).
   NIXERY_BUILD_LIMIT: "0",
-};
-for (const name of ["NIXERY_PKGS_PATH", "NIXERY_PKGS_REPO", "NIXERY_CHANNEL", "ORIGIN_SECRET"])
-  delete env[name];
+});
 const stack = await startLocalStack(env, values.root);
 try {
   const port = Number(stack.edgeHost.split(":").pop());

@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createServer, type AddressInfo } from "node:net";
 import { createInterface } from "node:readline";
 import { join } from "node:path";
+import { testNixEnv } from "./nix-env.ts";
 import { repoRoot } from "./origin-process.ts";
 
 export interface LocalStack {
@@ -26,6 +27,33 @@ export async function freePort(): Promise<number> {
   const { port } = server.address() as AddressInfo;
   await new Promise((resolve) => server.close(resolve));
   return port;
+}
+
+/**
+ * A test stack's environment: this process's, the test Nix configuration, free ports and data
+ * under `dataDir`, without an inherited package source, origin secret or token key (so the stack
+ * uses the offline fixture set and makes its own secret), then `extra`.
+ */
+export async function localStackEnv(
+  dataDir: string,
+  extra: Record<string, string> = {},
+): Promise<Record<string, string>> {
+  const env: Record<string, string> = {
+    ...(process.env as Record<string, string>),
+    ...testNixEnv(),
+    PORT: String(await freePort()),
+    ORIGIN_PORT: String(await freePort()),
+    NIXERY_DATA_DIR: dataDir,
+  };
+  for (const name of [
+    "NIXERY_PKGS_PATH",
+    "NIXERY_PKGS_REPO",
+    "NIXERY_CHANNEL",
+    "ORIGIN_SECRET",
+    "NIXERY_TOKEN_KEY",
+  ])
+    delete env[name];
+  return { ...env, ...extra };
 }
 
 /** Starts `stack/start.ts` of this checkout, or of another one (`root`, for before/after runs). */
