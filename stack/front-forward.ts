@@ -11,8 +11,8 @@ import { RegistryError } from "../shared/errors.ts";
 import { endAfterRequest } from "../origin/http/drain.ts";
 import { answerWithError } from "../origin/http/http-errors.ts";
 
-/** Hop-by-hop fields (RFC 9110 §7.6.1) and the ones the front decides itself. */
-const requestFieldsNotForwarded = new Set([
+/** Hop-by-hop fields (RFC 9110 §7.6.1): never forwarded, in either direction. */
+const hopByHopFields = [
   "connection",
   "keep-alive",
   "proxy-connection",
@@ -20,6 +20,10 @@ const requestFieldsNotForwarded = new Set([
   "trailer",
   "transfer-encoding",
   "upgrade",
+];
+/** Hop-by-hop fields and the ones the front decides itself. */
+const requestFieldsNotForwarded = new Set([
+  ...hopByHopFields,
   "host",
   "expect",
   // Set from the body actually forwarded.
@@ -30,15 +34,7 @@ const requestFieldsNotForwarded = new Set([
   // The client's address, as Cloudflare sets it: from the socket, never from the client.
   "cf-connecting-ip",
 ]);
-const responseFieldsNotForwarded = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-]);
+const responseFieldsNotForwarded = new Set(hopByHopFields);
 
 export interface Upstream {
   host: string;
