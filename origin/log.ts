@@ -15,7 +15,7 @@ export interface Logger {
  * this, the failed write's 'error' reached the uncaught-exception handler, which logged it to the
  * same broken stdout: a loop that kept a core busy for as long as the origin ran.
  */
-function stdoutLines(): (line: string) => void {
+export function stdoutLines(): (line: string) => void {
   let broken = false;
   process.stdout.on("error", () => {
     broken = true;

@@ -9,6 +9,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { stdoutLines } from "../origin/log.ts";
 import { parseStackConfig, StackConfigError, type StackConfig } from "./config.ts";
 import { startEdgeRuntime, type EdgeRuntime, type EdgeRuntimeOptions } from "./edge-runtime.ts";
 import { startPlainHttpFront, type PlainHttpFront } from "./plain-http-front.ts";
@@ -16,13 +17,10 @@ import { startPlainHttpFront, type PlainHttpFront } from "./plain-http-front.ts"
 const repoRoot = fileURLToPath(new URL("../", import.meta.url));
 
 /** Once stdout fails (its reader went away), lines are dropped and the stack keeps running. */
-let stdoutBroken = false;
-process.stdout.on("error", () => {
-  stdoutBroken = true;
-});
+const writeOut = stdoutLines();
 
 function print(line: string): void {
-  if (!stdoutBroken && process.stdout.writable) process.stdout.write(`${line}\n`);
+  writeOut(`${line}\n`);
 }
 
 function say(message: string): void {
