@@ -21,8 +21,10 @@ import { buildRoutes } from "./routes/builds.ts";
 import { upkeepRoutes } from "./routes/upkeep.ts";
 import type { GarbageCollector } from "./gc/scheduler.ts";
 import type { Readiness } from "./readiness.ts";
-import { renderStartPage } from "./start-page.ts";
 import type { BlobReader } from "./storage/storage.ts";
+import type { ImageCatalog } from "./cache/image-catalog.ts";
+import { WaitBudget } from "./web/wait-budget.ts";
+import { webRoutes } from "./web/web-routes.ts";
 
 export interface AppDeps {
   images: ImageService;
@@ -41,7 +43,14 @@ export interface AppDeps {
    */
   access: AccessControl | null;
   log: Logger;
+  /** The published images the pages show (recent, most pulled, an image's layers). */
+  catalog: ImageCatalog;
+  /** Waiting progress requests per client and in total (default 6 and 256). */
+  progressWaits?: { perClient: number; total: number };
 }
+
+/** How long one progress request waits for a change before answering as it is. */
+const progressWaitMs = 20_000;
 
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono();
@@ -51,21 +60,21 @@ export function createApp(deps: AppDeps): Hono {
 
   if (deps.access) app.on(["GET", "HEAD", "POST"], tokenPath, tokenHandler(deps.access));
 
-  app.get("/", page, async (c) => {
-    const revision = await deps.images.currentRevision().catch(() => null);
-    return c.html(
-      renderStartPage({
-        host: c.req.header("host") ?? "localhost",
-        source: deps.images.sourceId,
-        revision,
-        storage: deps.storage.description,
-        recentErrors: deps.builds.recentErrors(15),
-        builds: deps.images.stats,
-        platforms: deps.images.platformNames,
-        hostPlatform: deps.images.hostPlatformName,
-      }),
-    );
-  });
+  // The start page, image pages and their JSON (shared/web); everything else passes through.
+  const waits = deps.progressWaits ?? { perClient: 6, total: 256 };
+  app.use(
+    "*",
+    webRoutes(
+      {
+        images: deps.images,
+        catalog: deps.catalog,
+        storage: deps.storage,
+        waits: new WaitBudget(waits.perClient, waits.total),
+        waitMs: progressWaitMs,
+      },
+      { secret: deps.originSecret, guard: deps.access ? page : null },
+    ),
+  );
 
   // Readiness: 503 while a dependency a pull needs is down. /livez only says the process answers.
   app.get("/healthz", page, async (c) => {

@@ -30,6 +30,8 @@ import {
 } from "./preflight.ts";
 import { Readiness } from "./readiness.ts";
 import { PublishedImages } from "./cache/published-images.ts";
+import { PullCounts } from "./cache/pull-counts.ts";
+import { ImageCatalog } from "./cache/image-catalog.ts";
 import { Pins } from "./gc/pins.ts";
 import { GarbageCollector } from "./gc/scheduler.ts";
 import { writeHolderUrl } from "./data-dir-lock.ts";
@@ -113,6 +115,7 @@ async function start(config: Config, log: Logger): Promise<void> {
 
   const builds = new BuildRecords(db);
   const published = new PublishedImages(db);
+  const pulls = new PullCounts(db);
   const pins = new Pins();
   const shutdownController = new AbortController();
   const images = new ImageService({
@@ -133,6 +136,7 @@ async function start(config: Config, log: Logger): Promise<void> {
     touchEveryMs: Math.min(10 * 60 * 1000, (config.gcUnusedSeconds * 1000) / 4),
     platforms: config.platforms,
     hostArch: config.hostArch,
+    pulls,
     pipeline: {
       runner,
       storage,
@@ -190,6 +194,7 @@ async function start(config: Config, log: Logger): Promise<void> {
     originSecret: config.originSecret,
     access,
     log,
+    catalog: new ImageCatalog(db),
   });
   const server = await listen(app, config, log);
   const port = server.port;
@@ -221,6 +226,7 @@ async function start(config: Config, log: Logger): Promise<void> {
     // Stop running Nix builds and packing (SIGTERM reaches their builders); let them record it.
     shutdownController.abort(new Error(`origin stopping (${signal})`));
     await Promise.race([images.drain(), new Promise((done) => setTimeout(done, 15_000))]);
+    pulls.flush();
     db.close();
     lock.release();
     process.exit(0);

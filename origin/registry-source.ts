@@ -69,6 +69,7 @@ export function createOriginSource(
       const manifest = await manifestByDigest(digest);
       if (!manifest)
         throw new RegistryError("MANIFEST_UNKNOWN", `manifest ${digest} vanished from storage`);
+      images.countPulls([digest]);
       return { manifest, maxAgeSeconds: result.maxAgeSeconds, revision: result.revision };
     },
 

@@ -25,6 +25,11 @@ export interface ImageConfigInput {
   env: readonly string[];
   cmd?: readonly string[];
   labels?: Readonly<Record<string, string>>;
+  /**
+   * One entry per layer, in order: what `docker history` shows as the layer's CREATED BY and
+   * COMMENT (its packages); "nixery-edge" when absent.
+   */
+  history?: readonly { createdBy: string; comment?: string }[];
 }
 
 export interface Descriptor {
@@ -53,7 +58,14 @@ export function buildImageConfig(input: ImageConfigInput): Uint8Array<ArrayBuffe
       ...indexPlatform(input.arch),
       config,
       rootfs: { type: "layers", diff_ids: input.layers.map((layer) => layer.diffId) },
-      history: input.layers.map(() => ({ created: fixedCreated, created_by: "nixery-edge" })),
+      history: input.layers.map((_layer, index) => {
+        const entry = input.history?.[index];
+        return {
+          created: fixedCreated,
+          created_by: entry?.createdBy ?? "nixery-edge",
+          ...(entry?.comment ? { comment: entry.comment } : {}),
+        };
+      }),
     }),
   );
 }

@@ -6,7 +6,7 @@ import { Hono } from "hono";
 import { tokenPath } from "../shared/auth-challenge.ts";
 import { errorResponse, RegistryError, toRegistryError } from "../shared/errors.ts";
 import { handleRegistryRequest } from "../shared/registry-handler.ts";
-import { requestHost, requestTarget } from "../shared/request-target.ts";
+import { requestTarget } from "../shared/request-target.ts";
 import { matchRoute } from "../shared/routes.ts";
 import {
   answerTokenRequest,
@@ -22,7 +22,7 @@ import { logEvent } from "./log.ts";
 import { ManifestStore } from "./manifest-store.ts";
 import { OriginClient } from "./origin-client.ts";
 import { EdgeRegistrySource } from "./registry-source.ts";
-import { renderStartPage } from "./start-page.ts";
+import { edgeWebRoutes } from "./web-routes.ts";
 import { reportUse } from "./usage-marks.ts";
 
 function repositoryOf(pathname: string): string {
@@ -45,10 +45,8 @@ function cacheBase(origin: string): string {
 export function createApp(): Hono<{ Bindings: Env }> {
   const app = new Hono<{ Bindings: Env }>();
 
-  app.on(["GET", "HEAD"], "/", (c) => {
-    const isPrivate = Boolean(c.env.HTPASSWD || c.env.TOKEN_KEY);
-    return c.html(renderStartPage(requestHost(c.req.url), Boolean(c.env.ORIGIN_URL), isPrivate));
-  });
+  // The start page, image pages and their data (asked of the origin); registry routes pass on.
+  app.use("*", edgeWebRoutes());
 
   app.on(["GET", "HEAD", "POST"], tokenPath, async (c) => {
     const access = edgeAccess(c.env);

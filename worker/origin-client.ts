@@ -84,6 +84,22 @@ export class OriginClient {
     return response;
   }
 
+  /**
+   * A request for the web pages' data (/api/…): forwarded with the secret, answered as the
+   * origin answers it. `client` names the browser it is for (the origin shares out its
+   * waiting requests per client); `signal` ends the request when the browser goes away.
+   */
+  async web(
+    path: string,
+    init: { method?: string; client: string; signal?: AbortSignal },
+  ): Promise<Response> {
+    return this.#request(path, {
+      method: init.method ?? "GET",
+      headers: { Accept: "application/json", "X-Nixery-Client": init.client },
+      signal: init.signal,
+    });
+  }
+
   /** Tells the origin's storage collector that these manifests were served from the edge. */
   async reportUsage(digests: readonly string[]): Promise<void> {
     const body: UsageReport = { digests: [...digests] };

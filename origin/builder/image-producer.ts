@@ -10,6 +10,8 @@ import type { ManifestFlavour } from "../../shared/media-types.ts";
 import type { ManifestRef, TagIndex, TagManifests } from "../../shared/origin-protocol.ts";
 import type { ManifestCache, ManifestEntry } from "../cache/manifest-cache.ts";
 import type { ResolvedSource } from "../nix/source.ts";
+import { platformName } from "../../shared/platform.ts";
+import { noProgress, type ProgressSink } from "./build-progress.ts";
 import { indexRevisionCacheKey, revisionCacheKey, tagCacheKey } from "./cache-key.ts";
 import { OriginStopping } from "./errors.ts";
 import { JobTable } from "./job-table.ts";
@@ -62,8 +64,13 @@ export class ImageProducer {
   }
 
   /** One platform's image at the tag's revision. */
-  async platform(image: ImageRequest, tag: string, source: ResolvedSource): Promise<Produced> {
-    const { manifests, built } = await this.platformImage(image, tag, source);
+  async platform(
+    image: ImageRequest,
+    tag: string,
+    source: ResolvedSource,
+    progress: ProgressSink = noProgress,
+  ): Promise<Produced> {
+    const { manifests, built } = await this.platformImage(image, tag, source, progress);
     return {
       manifests,
       index: null,
@@ -78,6 +85,7 @@ export class ImageProducer {
     platforms: readonly Architecture[],
     tag: string,
     source: ResolvedSource,
+    progress: ProgressSink = noProgress,
   ): Promise<Produced> {
     const revKey = source.revision
       ? indexRevisionCacheKey(this.deps.sourceId, source.revision, platforms, image)
@@ -89,7 +97,7 @@ export class ImageProducer {
     const children = platforms.map((arch) => platformRequest(image, arch));
     const settled = await Promise.allSettled(
       children.map(async (child) => {
-        const { manifests } = await this.platformImage(child, tag, source);
+        const { manifests } = await this.platformImage(child, tag, source, progress);
         // A pull of `arm64/NAME` at this tag is answered from the cache from now on.
         if (child.archNamed) {
           const key = tagCacheKey(this.deps.sourceId, tag, child);
@@ -126,6 +134,7 @@ export class ImageProducer {
     image: ImageRequest,
     tag: string,
     source: ResolvedSource,
+    progress: ProgressSink,
   ): Promise<{ manifests: Record<ManifestFlavour, ManifestRef>; built: BuiltImage | null }> {
     const revKey = source.revision
       ? revisionCacheKey(this.deps.sourceId, source.revision, image)
@@ -133,7 +142,7 @@ export class ImageProducer {
     const known = revKey ? await this.validEntry(revKey) : null;
     if (known) return { manifests: known.manifests, built: null };
     const buildId = revKey ?? tagCacheKey(this.deps.sourceId, tag, image);
-    const job = this.builds.start(buildId, () => this.buildInSlot(image, source));
+    const job = this.builds.start(buildId, () => this.buildInSlot(image, source, progress));
     const built = await job.result();
     if (revKey) {
       const entry = this.entry(image, tag, source, built.manifests, null);
@@ -142,10 +151,23 @@ export class ImageProducer {
     return { manifests: built.manifests, built };
   }
 
-  private async buildInSlot(image: ImageRequest, source: ResolvedSource): Promise<BuiltImage> {
+  /**
+   * Builds in a slot of the limiter. Only the first job that asks for a platform image hears of
+   * its progress; a job that joins it (another tag at the same revision) waits without details.
+   */
+  private async buildInSlot(
+    image: ImageRequest,
+    source: ResolvedSource,
+    progress: ProgressSink,
+  ): Promise<BuiltImage> {
+    const platform = platformName(image.arch);
+    if (this.deps.limiter.full) {
+      progress.phase("queued", { queuePosition: this.deps.limiter.queued + 1, platform });
+    }
     return this.deps.limiter.run(async () => {
       if (this.deps.signal?.aborted) throw new OriginStopping();
-      const built = await buildImage(this.deps.pipeline, image, source, this.deps.signal);
+      progress.phase("evaluating", { platform });
+      const built = await buildImage(this.deps.pipeline, image, source, this.deps.signal, progress);
       this.deps.counters.layersPacked += built.packedLayers;
       this.deps.counters.layersReused += built.layers.length - built.packedLayers;
       return built;

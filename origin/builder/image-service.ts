@@ -29,6 +29,7 @@ import { platformRequest } from "./platform-index.ts";
 import { RevisionMemo } from "./revision-memo.ts";
 import { StoredManifests } from "./stored-manifests.ts";
 import type { PublishedImages } from "../cache/published-images.ts";
+import type { PullCounts } from "../cache/pull-counts.ts";
 import type { Restored } from "../gc/restore.ts";
 import { ObjectUpkeep } from "./object-upkeep.ts";
 import { toTagManifests } from "./tag-entry.ts";
@@ -61,6 +62,8 @@ export interface ImageServiceDeps {
   platforms?: readonly Architecture[];
   /** The platform whose manifest clients that take no index get (default: the first listed). */
   hostArch?: Architecture;
+  /** Where pulls are counted (the start page's most pulled images); none in unit tests. */
+  pulls?: PullCounts;
 }
 
 export type BuildJob = Job<TagManifests>;
@@ -208,15 +211,16 @@ export class ImageService {
     }
     this.counters.manifestMisses++;
     const platforms = this.platformsOf(image);
-    return this.jobs.start(id, () =>
+    return this.jobs.start(id, (progress) =>
       runTagJob(this.tagJobDeps, {
         image,
         tag,
         key: id,
+        progress,
         produce: (source) =>
           platforms.length === 1
-            ? this.producer.platform(platformRequest(image, platforms[0]!), tag, source)
-            : this.producer.index(image, platforms, tag, source),
+            ? this.producer.platform(platformRequest(image, platforms[0]!), tag, source, progress)
+            : this.producer.index(image, platforms, tag, source, progress),
       }),
     );
   }
@@ -260,6 +264,16 @@ export class ImageService {
   /** Records that the images holding these manifests were requested now. */
   touch(digests: readonly Digest[]): void {
     this.upkeep.touch(digests);
+  }
+
+  /** Counts a pull of the images holding these manifests (a tag answered, or an edge's report). */
+  countPulls(digests: readonly Digest[]): void {
+    this.deps.pulls?.count(digests);
+  }
+
+  /** Writes the pulls counted so far, before they are read. */
+  flushPulls(): void {
+    this.deps.pulls?.flush();
   }
 
   /** The tags the package source offers (the same for every image). */

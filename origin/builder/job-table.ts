@@ -5,6 +5,9 @@
 // Invariants: a job's work promise has its handler attached the moment it is created, so no
 // outcome can become an unhandled rejection; `whenSettled` never rejects; between looking for a
 // running job and registering a new one there is no await, so two callers cannot both start one.
+// Each job owns its progress (build-progress.ts): the work reports to it, pages read it.
+
+import { BuildProgressTracker, type ProgressSink } from "./build-progress.ts";
 
 export type JobState<T> =
   { state: "running" } | { state: "done"; result: T } | { state: "failed"; error: unknown };
@@ -12,6 +15,8 @@ export type JobState<T> =
 export class Job<T> {
   #state: JobState<T> = { state: "running" };
   #settledAt = 0;
+  /** What the job is doing now; its last phase is `done` or `failed` once it settled. */
+  readonly progress: BuildProgressTracker;
   /** Resolves when the job has finished, whatever the outcome; never rejects. */
   readonly whenSettled: Promise<void>;
 
@@ -19,7 +24,9 @@ export class Job<T> {
     readonly id: string,
     work: Promise<T>,
     private readonly now: () => number,
+    progress?: BuildProgressTracker,
   ) {
+    this.progress = progress ?? new BuildProgressTracker(now());
     this.whenSettled = work.then(
       (result) => this.#settle({ state: "done", result }),
       (error: unknown) => this.#settle({ state: "failed", error }),
@@ -63,6 +70,7 @@ export class Job<T> {
   #settle(state: JobState<T>): void {
     this.#state = state;
     this.#settledAt = this.now();
+    this.progress.finish(state.state === "done" ? "done" : "failed");
   }
 
   #settleNow(state: JobState<T>): this {
@@ -105,11 +113,20 @@ export class JobTable<T> {
     return undefined;
   }
 
-  /** Starts `work` as the job `id`, or returns the job a caller should join instead. */
-  start(id: string, work: () => Promise<T>): Job<T> {
+  /**
+   * Starts `work` as the job `id`, or returns the job a caller should join instead. The work
+   * reports its progress to the sink it is given, which is the new job's.
+   */
+  start(id: string, work: (progress: ProgressSink) => Promise<T>): Job<T> {
     const existing = this.joinable(id);
     if (existing) return existing;
-    const job = new Job(id, settleLater(work), this.#options.now);
+    const progress = new BuildProgressTracker(this.#options.now());
+    const job = new Job(
+      id,
+      settleLater(() => work(progress)),
+      this.#options.now,
+      progress,
+    );
     this.#running.set(id, job);
     void job.whenSettled.then(() => this.#retire(job));
     return job;

@@ -22,6 +22,11 @@ export class Limiter {
     return this.active;
   }
 
+  /** Whether a task started now would wait. */
+  get full(): boolean {
+    return this.active >= this.limit;
+  }
+
   get queued(): number {
     return this.waiting.length;
   }

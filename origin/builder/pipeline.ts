@@ -32,6 +32,8 @@ import { symlinkLayerEntries } from "../pack/symlink-layer.ts";
 import type { TarEntrySpec } from "../pack/tar-entry.ts";
 import type { BlobWriter } from "../storage/storage.ts";
 import { mapLimited } from "./limiter.ts";
+import { noProgress, type ProgressSink } from "./build-progress.ts";
+import { imageLabels, layerHistory } from "./image-metadata.ts";
 
 /**
  * Part of every layer key: bumped whenever the packer's output for the same paths changes. The
@@ -78,6 +80,7 @@ export async function lookupAndRealise(
   image: ImageRequest,
   source: ResolvedSource,
   signal: AbortSignal | undefined,
+  progress: ProgressSink = noProgress,
 ): Promise<{ lookup: PackageLookup; packages: string[]; realised: RealisedPackages }> {
   const system = nixSystems[image.arch];
   for (let attempt = 1; ; attempt++) {
@@ -110,8 +113,10 @@ export async function lookupAndRealise(
       revision: source.revision,
       ...(leftOut.length > 0 ? { leftOut } : {}),
     });
+    progress.phase("realising");
     try {
       const realised = await realisePackages(deps.runner, lookup.found, {
+        onOutput: (line) => progress.nixLine(line),
         timeoutMs: deps.nixTimeoutMs,
         rootDir: deps.gcRootDir,
         signal,
@@ -133,16 +138,34 @@ export async function buildImage(
   image: ImageRequest,
   source: ResolvedSource,
   signal?: AbortSignal,
+  progress: ProgressSink = noProgress,
 ): Promise<BuiltImage> {
-  const { lookup, packages, realised } = await lookupAndRealise(deps, image, source, signal);
+  const { lookup, packages, realised } = await lookupAndRealise(
+    deps,
+    image,
+    source,
+    signal,
+    progress,
+  );
   const pinned = deps.pins?.pin();
   try {
+    progress.phase("grouping");
     const graph = await readClosure(deps.runner, realised.outPaths, {
       signal,
       version: deps.nix.version,
     });
     const groups = deps.layering.arrange(graph, realised.outPaths);
     let packedLayers = 0;
+    // Layers ready (packed and stored, or found), of the store layers and the symlink layer.
+    let readyLayers = 0;
+    let readyBytes = 0;
+    progress.phase("packing");
+    progress.layers(0, groups.length + 1, 0);
+    const ready = (layer: LayerDescriptor): LayerDescriptor => {
+      readyBytes += layer.size;
+      progress.layers(++readyLayers, groups.length + 1, readyBytes);
+      return layer;
+    };
     const cachedOrPacked = async (
       key: string,
       entries: () => Promise<AsyncIterable<TarEntrySpec> | Iterable<TarEntrySpec>>,
@@ -150,11 +173,11 @@ export async function buildImage(
     ): Promise<LayerDescriptor> => {
       const cached = deps.layerCache.get(key);
       if (cached) pinned?.add(cached.digest);
-      if (cached && (await deps.storage.has(blobKey(cached.digest)))) return cached;
+      if (cached && (await deps.storage.has(blobKey(cached.digest)))) return ready(cached);
       const layer = await packAndStore(deps, await entries(), key, packSignal, pinned);
       deps.layerCache.put(key, layer);
       packedLayers++;
-      return layer;
+      return ready(layer);
     };
     // Fail-fast: the first layer that fails stops the others, and this waits for all of them
     // before the GC roots are released (finally, below).
@@ -185,14 +208,17 @@ export async function buildImage(
     );
     const layers = [...storeLayers, symlinkLayer];
 
-    const labels: Record<string, string> = { "dev.nixery.packages": packages.join(" ") };
-    if (source.revision) labels["org.opencontainers.image.revision"] = source.revision;
+    progress.phase("uploading");
     const configBytes = buildImageConfig({
       arch: image.arch,
       layers,
       env: imageEnv(packages),
       cmd: packages.includes("bashInteractive") ? ["bash"] : undefined,
-      labels,
+      labels: imageLabels(image, source, lookup.found, packages),
+      history: layerHistory(
+        groups.map((group) => group.paths),
+        installed,
+      ),
     });
     const config = await storeBytes(deps.storage, configBytes, blobKey, "application/json", pinned);
     const manifests = {} as BuiltImage["manifests"];
@@ -204,6 +230,7 @@ export async function buildImage(
       manifestBytes.push({ digest: manifests[flavour].digest, mediaType, bytes });
     }
     // Last, once every object is stored: what the collector and restores know of this image.
+    progress.phase("publishing");
     deps.published?.record({
       name: image.name,
       revision: source.revision,

@@ -9,6 +9,7 @@ import type { ManifestCache } from "../cache/manifest-cache.ts";
 import type { Logger } from "../log.ts";
 import { nixOutputOf } from "../nix/errors.ts";
 import type { ResolvedSource } from "../nix/source.ts";
+import type { ProgressSink } from "./build-progress.ts";
 import { OriginStopping } from "./errors.ts";
 import type { ImageProducer, Produced } from "./image-producer.ts";
 import type { RevisionMemo } from "./revision-memo.ts";
@@ -29,6 +30,8 @@ export interface TagJob {
   tag: string;
   /** The tag's cache key (the job's id). */
   key: string;
+  /** Where the job's progress goes (the job table's tracker of this job). */
+  progress?: ProgressSink;
   produce: (source: ResolvedSource) => Promise<Produced>;
 }
 
@@ -47,6 +50,7 @@ export async function runTagJob(deps: TagJobDeps, job: TagJob): Promise<TagManif
     });
   let source: ResolvedSource | null = null;
   try {
+    job.progress?.phase("resolving");
     source = await deps.revisions.get(tag);
     const produced = await job.produce(source);
     const entry = deps.producer.entry(image, tag, source, produced.manifests, produced.index);

@@ -87,6 +87,9 @@ const migrations: readonly string[] = [
      child_id TEXT NOT NULL,
      PRIMARY KEY (image_id, child_id)
    );`,
+  // 5: how often each image's manifests were asked for (pull-counts.ts), for the start page's
+  // most pulled images.
+  `ALTER TABLE images ADD COLUMN pulls INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 export function openDatabase(path: string): Db {

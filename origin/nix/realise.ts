@@ -24,6 +24,8 @@ export interface RealiseOptions {
   signal?: AbortSignal;
   /** The Nix configuration's binary caches (from detectNix; null or absent: unknown). */
   substituters?: readonly string[] | null;
+  /** Each line Nix writes while realising, as it comes (for a build's progress). */
+  onOutput?: (line: string) => void;
 }
 
 export interface RealisedPackages {
@@ -59,7 +61,7 @@ export async function realisePackages(
         join(rootDir, "result"),
         "--indirect",
       ],
-      { timeoutMs: options.timeoutMs, signal: options.signal },
+      { timeoutMs: options.timeoutMs, signal: options.signal, onStderrLine: options.onOutput },
     );
   } catch (error) {
     await release();

@@ -12,6 +12,8 @@ export interface RunOptions {
   cwd?: string;
   /** Variables added to the runner's environment for this call. */
   env?: Record<string, string>;
+  /** Called with each complete line of stderr as it arrives (progress reports). */
+  onStderrLine?: (line: string) => void;
 }
 
 export interface ProcessResult {
@@ -85,7 +87,11 @@ export function createNixRunner(runnerOptions: NixRunnerOptions): NixRunner {
       signal?.addEventListener("abort", onAbort, { once: true });
 
       child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
-      child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk.toString("utf8")));
+      const onLine = options.onStderrLine;
+      child.stderr.on("data", (chunk: Buffer) => {
+        const lines = stderr.push(chunk.toString("utf8"));
+        if (onLine) for (const line of lines) onLine(line);
+      });
 
       const cleanUp = () => {
         clearTimeout(timeout);
@@ -121,13 +127,15 @@ class LineTail {
 
   constructor(private readonly limit: number) {}
 
-  push(text: string): void {
+  /** Adds a chunk; returns the lines it completed. */
+  push(text: string): string[] {
     const pieces = (this.partial + text).split("\n");
     this.partial = pieces.pop() ?? "";
     this.kept.push(...pieces);
     if (this.kept.length > this.limit) this.kept.splice(0, this.kept.length - this.limit);
     // A single line without end must not grow without bound.
     if (this.partial.length > 64 * 1024) this.partial = this.partial.slice(-64 * 1024);
+    return pieces;
   }
 
   lines(): string[] {

@@ -36,6 +36,7 @@ export function upkeepRoutes(
       (digest): digest is Digest => typeof digest === "string" && isDigest(digest),
     );
     images.touch(valid);
+    images.countPulls(valid);
     return c.json({ recorded: valid.length });
   });
 

@@ -15,6 +15,7 @@ import { UsersFile } from "../../origin/auth/users-file.ts";
 import type { ImageService } from "../../origin/builder/image-service.ts";
 import { BuildRecords } from "../../origin/cache/build-records.ts";
 import { openDatabase } from "../../origin/cache/database.ts";
+import { ImageCatalog } from "../../origin/cache/image-catalog.ts";
 import { createLogger } from "../../origin/log.ts";
 import { Readiness } from "../../origin/readiness.ts";
 import { FilesystemStorage } from "../../origin/storage/filesystem.ts";
@@ -28,7 +29,8 @@ export interface TestAppOptions {
 
 export async function makeTestApp(options: TestAppOptions = {}) {
   const storage = await new FilesystemStorage(await mkdtemp(join(tmpdir(), "nixery-app-"))).init();
-  const builds = new BuildRecords(openDatabase(":memory:"));
+  const db = openDatabase(":memory:");
+  const builds = new BuildRecords(db);
   builds.record({
     image: "broken",
     tag: "latest",
@@ -51,6 +53,7 @@ export async function makeTestApp(options: TestAppOptions = {}) {
       objectsRestored: 0,
     },
     currentRevision: async () => "0123456789abcdef0123456789abcdef01234567",
+    flushPulls: () => {},
     listTags: async () => ["latest"],
     restore: async () => null,
     touch: () => {},
@@ -67,6 +70,7 @@ export async function makeTestApp(options: TestAppOptions = {}) {
     nixProcesses: new Map([["nix-instantiate", 3]]),
     collector: null,
     log: createLogger(() => {}),
+    catalog: new ImageCatalog(db),
   });
 }
 

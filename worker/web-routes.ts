@@ -1,0 +1,213 @@
+// The edge's web pages: the shared handler (shared/web/web-handler.ts) over data the edge asks its
+// origin for, through the origin client with the secret, one request at a time (nothing is kept
+// across requests; a progress request is held open at the origin, and ends there when the
+// browser goes away, as its abort signal reaches the fetch). The package search (/api/packages)
+// is the origin's and is forwarded as it is. A private edge asks for a user's login first.
+
+import type { MiddlewareHandler } from "hono";
+import { checkLogin, basicCredentials, credentialsRefused } from "../shared/login-check.ts";
+import { displayHost } from "../shared/auth-challenge.ts";
+import { errorCodes, RegistryError, type ErrorCode } from "../shared/errors.ts";
+import { requestTarget } from "../shared/request-target.ts";
+import type { ImageRef } from "../shared/web/page-path.ts";
+import {
+  handleWebRequest,
+  isPublicAsset,
+  isWebRequest,
+  type WebData,
+} from "../shared/web/web-handler.ts";
+import type { BuildState, ImageDetails, InstanceInfo } from "../shared/web/web-types.ts";
+import { clientAddress, edgeAccess, type EdgeAccess } from "./auth/edge-guard.ts";
+import { loginLimiter } from "./auth/login-limiter.ts";
+import { edgeUsers } from "./auth/users.ts";
+import { clientKey, rateLimitedBuilds } from "./cold-build-admission.ts";
+import { EdgeCache } from "./edge-cache.ts";
+import { readSettings, type Env } from "./env.ts";
+import { logEvent } from "./log.ts";
+import { OriginClient, OriginUnreachable } from "./origin-client.ts";
+
+const packagesPath = "/api/packages";
+
+export function edgeWebRoutes(): MiddlewareHandler<{ Bindings: Env }> {
+  return async (c, next) => {
+    const request = c.req.raw;
+    const { pathname, origin: requestOrigin } = requestTarget(request.url);
+    const isSearch = pathname === packagesPath || pathname.startsWith(`${packagesPath}/`);
+    if (!isSearch && !isWebRequest(request, pathname)) return next();
+    const access = edgeAccess(c.env);
+    let user: string | null = null;
+    if (access && !isPublicAsset(pathname)) {
+      user = await requireLogin(
+        request,
+        access,
+        c.env,
+        new EdgeCache(caches.default, cacheBase(requestOrigin)),
+      );
+    }
+    const origin = new OriginClient(() => readSettings(c.env));
+    const client = clientAddress(request);
+    if (isSearch) return forwardSearch(origin, request, client);
+    const data = edgeWebData(origin, client, request, c.env, user);
+    const response = await handleWebRequest(request, pathname, data, {
+      role: "edge",
+      isPrivate: access !== null,
+    });
+    return response ?? next();
+  };
+}
+
+/** A private edge's pages need a user's Basic login (checked here, limited like the token's). */
+async function requireLogin(
+  request: Request,
+  access: EdgeAccess,
+  env: Env,
+  cache: EdgeCache,
+): Promise<string> {
+  const basic = basicCredentials(request.headers.get("authorization"));
+  if (!basic) {
+    throw credentialsRefused(
+      `${displayHost(request.url)} is private: log in with a user name and password`,
+    );
+  }
+  await checkLogin(
+    {
+      users: await edgeUsers(access.settings.htpasswd),
+      limiter: loginLimiter(env.LOGIN_LIMITER, cache),
+      audit: (event, fields) => logEvent(event, fields, "warn"),
+    },
+    clientAddress(request),
+    basic.user,
+    basic.password,
+  );
+  return basic.user;
+}
+
+function edgeWebData(
+  origin: OriginClient,
+  client: string,
+  request: Request,
+  env: Env,
+  user: string | null,
+): WebData {
+  const ask = async (path: string, method = "GET", signal?: AbortSignal): Promise<Response> => {
+    try {
+      return await origin.web(path, { method, client, signal });
+    } catch (error) {
+      if (error instanceof OriginUnreachable || error instanceof RegistryError) {
+        throw new RegistryError(
+          "ORIGIN_UNAVAILABLE",
+          "the image builder is unreachable; try again later",
+        );
+      }
+      throw error;
+    }
+  };
+  const refPath = (ref: ImageRef) => `${ref.name}:${ref.tag}`;
+
+  return {
+    async instance(): Promise<InstanceInfo> {
+      const response = await ask("/api/instance").catch(() => null);
+      if (response?.ok) return (await response.json()) as InstanceInfo;
+      await response?.body?.cancel();
+      // The start page still says how to pull what this edge has cached.
+      return {
+        source: {
+          label: "unknown: the image builder is unreachable now",
+          url: null,
+          revision: null,
+          revisionUrl: null,
+        },
+        platforms: ["linux/amd64"],
+        hostPlatform: "linux/amd64",
+        builds: { running: 0, queued: 0 },
+        recent: [],
+        popular: [],
+      };
+    },
+    async image(ref): Promise<ImageDetails | null> {
+      const response = await ask(`/api/images/${refPath(ref)}`);
+      if (response.status === 404) {
+        const body = (await response.json().catch(() => null)) as {
+          errors?: { code?: string }[];
+        } | null;
+        if (body?.errors?.[0]?.code === "MANIFEST_UNKNOWN") return null;
+        throw originError(404, body);
+      }
+      return (await answer(response)) as ImageDetails;
+    },
+    async startBuild(ref): Promise<BuildState> {
+      // A page that starts a build counts as a cold build of this client, as a pull would.
+      const admission = rateLimitedBuilds(env.BUILD_LIMITER, clientKey(request, user));
+      if (admission && !(await admission.mayBuild(true))) {
+        const refused = admission.refused(ref.name, ref.tag);
+        return {
+          name: ref.name,
+          tag: ref.tag,
+          state: "failed",
+          progress: null,
+          error: { code: refused.code, message: refused.message },
+        };
+      }
+      return (await answer(await ask(`/api/builds/${refPath(ref)}`, "POST"))) as BuildState;
+    },
+    async buildState(ref, after, signal): Promise<BuildState> {
+      const path = `/api/builds/${refPath(ref)}?after=${after}`;
+      return (await answer(await ask(path, "GET", signal))) as BuildState;
+    },
+  };
+}
+
+async function answer(response: Response): Promise<unknown> {
+  const body: unknown = await response.json().catch(() => null);
+  if (!response.ok) throw originError(response.status, body);
+  return body;
+}
+
+/** The origin's registry error, passed on as it is (its code and message are for the client). */
+function originError(status: number, body: unknown): RegistryError {
+  const entry = (body as { errors?: { code?: string; message?: string }[] } | null)?.errors?.[0];
+  const code =
+    entry?.code && entry.code in errorCodes ? (entry.code as ErrorCode) : "ORIGIN_UNAVAILABLE";
+  return new RegistryError(code, entry?.message, undefined, { status: entry ? status : 503 });
+}
+
+async function forwardSearch(
+  origin: OriginClient,
+  request: Request,
+  client: string,
+): Promise<Response> {
+  if (request.method !== "GET" && request.method !== "HEAD") {
+    throw new RegistryError("UNSUPPORTED", `${request.method} is not supported here; use GET`);
+  }
+  const { pathname, searchParams } = requestTarget(request.url);
+  const query = searchParams.toString();
+  let response: Response;
+  try {
+    response = await origin.web(`${pathname}${query ? `?${query}` : ""}`, {
+      client,
+      signal: request.signal,
+    });
+  } catch {
+    throw new RegistryError(
+      "ORIGIN_UNAVAILABLE",
+      "the package index is on the image builder, which is unreachable; try again later",
+    );
+  }
+  const headers = new Headers({
+    "Content-Type": response.headers.get("Content-Type") ?? "application/json",
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+  });
+  return new Response(request.method === "HEAD" ? null : response.body, {
+    status: response.status,
+    headers,
+  });
+}
+
+function cacheBase(origin: string): string {
+  try {
+    return new URL(origin).origin;
+  } catch {
+    return "https://edge.invalid";
+  }
+}
