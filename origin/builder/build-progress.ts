@@ -20,23 +20,26 @@ export const noProgress: ProgressSink = { phase() {}, nixLine() {}, layers() {} 
 const logLines = 20;
 const maxLineLength = 400;
 const shownBuilding = 3;
+/** Phases kept in the history (an index's platforms each pass through them). */
+const maxHistory = 24;
 
 export class BuildProgressTracker implements ProgressSink {
   #progress: BuildProgress;
   #plan: "derivations" | "downloads" | null = null;
   readonly #waiters = new Set<() => void>();
 
-  constructor(now: number) {
+  constructor(private readonly now: () => number) {
     this.#progress = {
       seq: 1,
       phase: "queued",
-      startedAt: now,
+      startedAt: now(),
       platform: null,
       queuePosition: null,
       derivations: null,
       downloads: null,
       layers: null,
       log: [],
+      history: [{ phase: "queued", at: 0 }],
     };
   }
 
@@ -45,9 +48,15 @@ export class BuildProgressTracker implements ProgressSink {
   }
 
   phase(phase: BuildPhase, fields: { queuePosition?: number; platform?: string } = {}): void {
+    const history = this.#progress.history;
+    const entered =
+      history.at(-1)?.phase === phase
+        ? history
+        : [...history, { phase, at: this.now() - this.#progress.startedAt }].slice(-maxHistory);
     this.#update({
       phase,
       queuePosition: fields.queuePosition ?? null,
+      history: entered,
       ...(fields.platform ? { platform: fields.platform } : {}),
     });
   }
@@ -105,7 +114,7 @@ export class BuildProgressTracker implements ProgressSink {
 
   /** The job ended: the last state pollers see. */
   finish(outcome: "done" | "failed"): void {
-    this.#update({ phase: outcome, queuePosition: null });
+    this.phase(outcome);
   }
 
   /**

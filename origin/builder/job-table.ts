@@ -26,16 +26,22 @@ export class Job<T> {
     private readonly now: () => number,
     progress?: BuildProgressTracker,
   ) {
-    this.progress = progress ?? new BuildProgressTracker(now());
+    this.progress = progress ?? new BuildProgressTracker(now);
     this.whenSettled = work.then(
       (result) => this.#settle({ state: "done", result }),
       (error: unknown) => this.#settle({ state: "failed", error }),
     );
   }
 
-  static done<T>(id: string, result: T, now: () => number): Job<T> {
+  /** A job that is already done; `progress`: the finished build's, when one is still known. */
+  static done<T>(
+    id: string,
+    result: T,
+    now: () => number,
+    progress?: BuildProgressTracker,
+  ): Job<T> {
     const work: Promise<T> = new Promise((resolve) => resolve(result));
-    return new Job(id, work, now).#settleNow({ state: "done", result });
+    return new Job(id, work, now, progress).#settleNow({ state: "done", result });
   }
 
   get status(): JobState<T> {
@@ -120,7 +126,7 @@ export class JobTable<T> {
   start(id: string, work: (progress: ProgressSink) => Promise<T>): Job<T> {
     const existing = this.joinable(id);
     if (existing) return existing;
-    const progress = new BuildProgressTracker(this.#options.now());
+    const progress = new BuildProgressTracker(this.#options.now);
     const job = new Job(
       id,
       settleLater(() => work(progress)),
@@ -134,7 +140,10 @@ export class JobTable<T> {
 
   /** Records an answer that needed no work (a cache hit), so pollers of `id` find it. */
   finished(id: string, result: T): Job<T> {
-    const job = Job.done(id, result, this.#options.now);
+    // A build that finished a moment ago keeps showing how it went.
+    const built = this.#finished.get(id);
+    const progress = built?.status.state === "done" ? built.progress : undefined;
+    const job = Job.done(id, result, this.#options.now, progress);
     if (!this.#running.has(id)) this.#keep(job);
     return job;
   }

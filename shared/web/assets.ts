@@ -12,7 +12,7 @@ h1{font-size:1.6rem;margin:1.2rem 0 .6rem;overflow-wrap:anywhere}h1 .tag{color:#
 h2{font-size:1.25rem;margin-top:1.8rem;border-bottom:1px solid #d0d7de}h3{font-size:1rem;margin:.9rem 0 .3rem}
 a{color:#0550ae}code,pre{font:.88rem/1.4 ui-monospace,monospace;background:#f3f4f6;border-radius:4px}
 code{padding:.05rem .25rem;overflow-wrap:anywhere}pre{padding:.5rem .6rem;margin:0;overflow-x:auto}pre code{padding:0;background:none}
-.cmd{display:flex;gap:.4rem;align-items:stretch;margin:.3rem 0}.cmd pre{flex:1;min-width:0}
+.cmd{display:flex;gap:.4rem;align-items:stretch;margin:.3rem 0}.cmd pre{flex:1;min-width:0;white-space:pre-wrap;overflow-wrap:anywhere}
 button{font:inherit;font-size:.85rem;border:1px solid #d0d7de;background:#f6f8fa;border-radius:6px;padding:.2rem .6rem;cursor:pointer}
 .note{color:#57606a;font-size:.9rem}
 .search{display:flex;gap:.5rem;align-items:center}.search input{flex:1;min-width:0;font:inherit;padding:.45rem .6rem;border:1px solid #8c959f;border-radius:6px}
@@ -21,7 +21,7 @@ button{font:inherit;font-size:.85rem;border:1px solid #d0d7de;background:#f6f8fa
 .flag{font-size:.75rem;border:1px solid #cf222e;color:#cf222e;border-radius:4px;padding:0 .3rem;margin-left:.3rem}
 .scroll{overflow-x:auto}table{border-collapse:collapse;width:100%;font-size:.92rem}
 th,td{border-bottom:1px solid #d0d7de;padding:.3rem .4rem;text-align:left;vertical-align:top}
-.digest{word-break:break-all}ul.paths{margin:.3rem 0;padding-left:1.1rem}
+.digest{word-break:break-all}td.size{white-space:nowrap}ul.paths{margin:.3rem 0;padding-left:1.1rem}
 .config dt{font-weight:600}.config dd{margin:0 0 .4rem 1rem;overflow-wrap:anywhere}
 .faq dt{font-weight:600;margin-top:.6rem}.faq dd{margin-left:0}
 .phases{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:.3rem}
@@ -152,15 +152,18 @@ export const clientScript = `"use strict";
   }
 
   // Package descriptions on an image page, from the package index (when it has them).
+  // Asked as searches (which answer 200 whether or not the index knows the package), one at a time.
   const describe = async () => {
     for (const cell of document.querySelectorAll("td[data-describe]")) {
+      const attr = cell.dataset.describe;
       try {
-        const response = await fetch("/api/packages/" + encodeURIComponent(cell.dataset.describe), {
+        const response = await fetch("/api/packages?limit=10&q=" + encodeURIComponent(attr), {
           headers: { accept: "application/json" },
         });
-        if (!response.ok) continue;
+        if (!response.ok) return;
         const body = await response.json();
-        cell.textContent = (body.package && body.package.description) || "";
+        const found = body.results.find((pkg) => pkg.attr === attr);
+        if (found) cell.textContent = found.description;
       } catch {
         return;
       }
@@ -168,7 +171,6 @@ export const clientScript = `"use strict";
   };
 
   // A build's progress, long-polled until it is done; then the page becomes the image's page.
-  const phases = ["queued", "resolving", "evaluating", "realising", "grouping", "packing", "uploading", "publishing", "done"];
   const labels = {
     queued: "Waiting for a build slot", resolving: "Resolving the tag", evaluating: "Evaluating the packages",
     realising: "Building and fetching with Nix", grouping: "Grouping the closure into layers",
@@ -183,8 +185,13 @@ export const clientScript = `"use strict";
     const phase = byId("phase");
     phase.dataset.phase = progress.phase;
     phase.textContent = labels[progress.phase] || progress.phase;
-    const current = phases.indexOf(progress.phase);
-    byId("phases").replaceChildren(...phases.map((name, i) => el("li", i < current ? "past" : i === current ? "now" : "", name)));
+    const history = progress.history;
+    byId("phases").replaceChildren(...history.map((entry, i) => {
+      const next = history[i + 1];
+      const last = i === history.length - 1;
+      const took = next ? " " + ((next.at - entry.at) / 1000).toFixed(1) + " s" : "";
+      return el("li", last && entry.phase !== "done" ? "now" : "past", entry.phase + took);
+    }));
     const details = [];
     if (progress.platform) details.push(progress.platform);
     if (progress.phase === "queued" && progress.queuePosition) details.push("position " + progress.queuePosition + " in the queue");
@@ -264,6 +271,8 @@ export const clientScript = `"use strict";
       }
     }
   };
+  const initial = byId("phase");
+  if (initial) seen.add(initial.dataset.phase);
   const ref = document.body.dataset.ref;
   if (ref && document.body.dataset.follow === "1") follow(ref);
   else if (ref) describe();

@@ -111,7 +111,7 @@ function layerRow(layer: LayerInfo, index: number): string {
     layer.sharedWith === 0
       ? "no other image"
       : `${layer.sharedWith} other image${layer.sharedWith === 1 ? "" : "s"}`;
-  return `<tr><td>${index + 1}</td><td>${formatBytes(layer.size)}</td><td>${shared}</td><td><details><summary>${escapeHtml(summary || "(empty)")}</summary><ul class="paths">${layer.paths.map((path) => `<li><code>${escapeHtml(path)}</code></li>`).join("")}</ul><code class="digest">${escapeHtml(layer.digest)}</code></details></td></tr>`;
+  return `<tr><td>${index + 1}</td><td class="size">${formatBytes(layer.size)}</td><td>${shared}</td><td><details><summary>${escapeHtml(summary || "(empty)")}</summary><ul class="paths">${layer.paths.map((path) => `<li><code>${escapeHtml(path)}</code></li>`).join("")}</ul><code class="digest">${escapeHtml(layer.digest)}</code></details></td></tr>`;
 }
 
 /** The page of an image that is building (or failed): the script follows the build. */

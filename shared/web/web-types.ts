@@ -108,6 +108,8 @@ export interface BuildProgress {
   layers: { done: number; total: number; bytes: number } | null;
   /** The last lines of the build's output (untrusted text). */
   log: string[];
+  /** Every phase entered so far and when (milliseconds after startedAt), oldest first. */
+  history: { phase: BuildPhase; at: number }[];
 }
 
 /** What the build of an image is doing: its progress, or how it ended. */
