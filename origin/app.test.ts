@@ -16,15 +16,32 @@ async function errorCode(response: Response): Promise<string> {
 }
 
 describe("origin app", () => {
-  it("renders the start page with the host, source, revision and escaped recent errors", async () => {
+  it("renders the start page for this host and scheme, without server paths", async () => {
     const app = await makeApp();
-    const page = await (await app.request("/", { headers: { Host: "nix.example.com" } })).text();
-    assert.match(page, /docker pull nix\.example\.com\/shell\/git\/htop/);
-    assert.match(page, /path:\/srv\/pkgs/);
+    const response = await app.request("http://nix.example.com/");
+    const page = await response.text();
+    assert.match(response.headers.get("content-security-policy")!, /script-src 'self'/);
+    assert.match(page, /<meta name="viewport"/);
+    assert.match(page, /podman pull --tls-verify=false nix\.example\.com\/hello:latest/);
+    assert.match(page, /a local package set/);
     assert.match(page, /0123456789abcdef0123456789abcdef01234567/);
-    assert.match(page, /x-broken\.drv&#39; failed &#60;script&#62;/);
+    assert.doesNotMatch(
+      page,
+      /\/srv\/pkgs|nixery-app-|broken\.drv/,
+      "no server paths or build errors",
+    );
+    assert.doesNotMatch(
+      page,
+      /<script>(?!<\/script>)|<style>|style="/,
+      "no inline script or style",
+    );
     assert.match(page, /built for <code>linux\/amd64<\/code>, <code>linux\/arm64<\/code>/);
-    assert.match(page, /clients that take no index get the linux\/amd64 image/);
+    assert.match(page, /clients that take no index get the\s+linux\/amd64 image/);
+    const tls = await (
+      await app.request("http://nix.example.com/", { headers: { "X-Forwarded-Proto": "https" } })
+    ).text();
+    assert.match(tls, /podman pull nix\.example\.com\/hello:latest/);
+    assert.doesNotMatch(tls, /tls-verify|plain-http|insecure/);
   });
 
   it("answers unknown routes, including under /_origin, with JSON NOT_FOUND", async () => {

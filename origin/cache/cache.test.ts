@@ -27,7 +27,9 @@ function entry(overrides: Partial<ManifestEntry> = {}): ManifestEntry {
 }
 
 /** Takes a fresh database back to schema 3 (before image indexes). */
+/** Takes a new database back to the schema before migration 4 (and 5, which came later). */
 function undoMigration4(db: ReturnType<typeof openDatabase>): void {
+  db.exec("ALTER TABLE images DROP COLUMN pulls");
   db.exec("DROP TABLE image_children; ALTER TABLE manifests DROP COLUMN index_json");
 }
 

@@ -37,9 +37,9 @@ export function renderStartPage(input: StartPageInput): string {
     ? `<p>This registry is private: registry clients log in first (<code>docker login ${host}</code>, <code>podman login ${host}</code>, <code>skopeo login ${host}</code>, <code>ctr images pull --user NAME</code>).</p>`
     : "";
   const body = `<h1>Container images from Nix packages</h1>
-<p>${host} builds container images on demand: every path component of an image name is a Nix
-package, and the image holds exactly those packages and their dependencies, in layers shared
-between images. ${input.role === "edge" ? "This edge serves the images it has seen from its own caches and asks its builder for new ones." : "This is the builder (origin) itself, serving the registry API directly."}</p>
+<p>${host} serves container images built on demand from Nix packages: every path component of an
+image name is a package, and the image holds exactly those packages and their dependencies, in
+layers shared between images. ${input.role === "edge" ? "This edge serves the images it has seen from its own caches and asks its builder for new ones." : "This is the builder (origin) itself, serving the registry API directly."}</p>
 
 <section id="search" aria-label="Package search">
 <h2>Find a package</h2>
@@ -57,7 +57,7 @@ ${pullList}
 <h2>Image names</h2>
 <ul>
 <li><code>${host}/git/htop</code> and <code>${host}/htop/git</code> are the same image: package order does not matter.</li>
-<li><code>shell</code> (at the front) adds an interactive shell: ${shellPackages.map((name) => `<code>${name}</code>`).join(", ")}.</li>
+<li><code>shell</code> (at the front) adds an interactive shell: ${shellPackages.map((name) => `<code>${name}</code>`).join(", ")}, e.g. <code>${host}/shell/${escapeHtml(example)}</code>.</li>
 <li><code>arm64</code> (at the front) builds for aarch64-linux only, e.g. <code>${host}/arm64/${escapeHtml(example)}</code>.</li>
 <li><code>cacert</code> and <code>iana-etc</code> are always added when the package set has them.</li>
 <li><code>a.b</code> reaches nested sets; lowercase names find camelCase attributes (<code>haskellpackages.pandoc</code>).</li>

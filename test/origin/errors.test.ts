@@ -170,8 +170,11 @@ describe("bad input and failed builds", () => {
     );
     assert.equal(again.message, entry.message);
     assert.equal(origin.logs.filter((l) => l.event === "build started").length, builds);
-    const page = await (await fetch(`${origin.url}/`)).text();
-    assert.match(page, /broken/);
+    // The image's page says the same as the registry client was told.
+    const page = await fetch(`${origin.url}/broken`, { headers: { Accept: "text/html" } });
+    assert.equal(page.status, 404);
+    const escaped = entry.message.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+    assert.ok((await page.text()).includes(escaped), "the page shows the registry's message");
   });
 
   it("stops a build that runs past NIX_TIMEOUT and says so", async () => {
