@@ -13,10 +13,11 @@ sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 export DEBIAN_FRONTEND=noninteractive
 
-# qemu-user-static runs the arm64 images' binaries in tests; openssh-server is also the remote Nix
+# chromium is the headless browser of the page tests (test/web, driven by playwright-core, which
+# never downloads a browser of its own). qemu-user-static runs the arm64 images' binaries in tests; openssh-server is also the remote Nix
 # builder the tests start on 127.0.0.1 (its own config, key and port; Debian's service is not used).
 packages=(nix-bin busybox-static git skopeo umoci podman runc containerd docker-registry wrk procps debootstrap
-  docker.io apache2-utils openssh-server openssh-client qemu-user-static)
+  docker.io apache2-utils openssh-server openssh-client qemu-user-static chromium)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -23,6 +23,8 @@ export interface HostileCase {
   head?: boolean;
   /** How many responses the bytes ask for (pipelining); default 1. */
   responses?: number;
+  /** A browser's page request: an error answer is an HTML page under the pages' policy. */
+  page?: boolean;
 }
 
 type Field = [string, string];
@@ -298,6 +300,65 @@ export function hostileCases(image: ImageFacts): HostileCase[] {
     [400],
   );
   bad("space in the target", "GET /v2/a b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", [400]);
+  cases.push(...webCases(image));
+  return cases;
+}
+
+/**
+ * The pages and their JSON (shared/web): bad names and tags, markup and SQL in queries, odd
+ * methods. Nothing here starts a build of an image that is not built yet (the load script
+ * repeats every case many times).
+ */
+function webCases(image: ImageFacts): HostileCase[] {
+  const html: Field[] = [["Accept", "text/html,application/xhtml+xml"]];
+  const cases: HostileCase[] = [];
+  const json = (name: string, bytes: Buffer | string, statuses?: number[], head = false) =>
+    cases.push({ name, bytes, wellFormed: true, statuses, head });
+  const page = (name: string, bytes: Buffer | string, statuses: number[]) =>
+    cases.push({ name, bytes, wellFormed: true, statuses, page: true });
+  page("start page", request("GET", "/", html), [200]);
+  page("start page with a search query", request("GET", "/?q=%3Cscript%3E", html), [200]);
+  page("a built image's page", request("GET", `/${image.name}`, html), [200]);
+  page("a built image's page by tag", request("GET", `/${image.name}:latest`, html), [200]);
+  page("a page of an invalid name", request("GET", "/Hello%3Cscript%3E", html), [400]);
+  page("a page of an invalid tag", request("GET", `/${image.name}:-x`, html), [400]);
+  page("a page of a bad percent-encoding", request("GET", "/%ZZ", html), [400]);
+  page("a page of a 300-character name", request("GET", `/${"a".repeat(300)}`, html), [400]);
+  json("a page path without Accept: text/html", request("GET", `/${image.name}`), [404]);
+  json("the script", request("GET", "/-/web.js"), [200]);
+  json("the style, HEAD", request("HEAD", "/-/web.css"), [200], true);
+  json("the instance", request("GET", "/api/instance"), [200]);
+  json("a built image as JSON", request("GET", `/api/images/${image.name}:latest`), [200]);
+  json("an unbuilt image as JSON", request("GET", "/api/images/no-such-image-xyz:latest"), [404]);
+  json("an invalid image as JSON", request("GET", "/api/images/%3Cb%3E:latest"), [400]);
+  json("an image as JSON, no name", request("GET", "/api/images/"), [400]);
+  json(
+    "a done build's state",
+    request("GET", `/api/builds/${image.name}:latest?after=1e99`),
+    [200],
+  );
+  json(
+    "a build's state, after=abc",
+    request("GET", `/api/builds/${image.name}:latest?after=abc`),
+    [200],
+  );
+  json(
+    "an unbuilt image's build state",
+    request("GET", "/api/builds/no-such-image-xyz:latest"),
+    [200],
+  );
+  json("POST a build of an invalid name", request("POST", "/api/builds/Hello:latest"), [400]);
+  json(
+    "PUT a build",
+    request("PUT", `/api/builds/${image.name}:latest`, [["Content-Length", "2"]], "{}"),
+    [405],
+  );
+  json("DELETE an image", request("DELETE", `/api/images/${image.name}:latest`), [404, 405]);
+  json(
+    "search with SQL and markup",
+    request("GET", "/api/packages?q=%27%3B%20DROP%20TABLE%20images%3B--%20%3Cscript%3E&limit=9999"),
+  );
+  json("search with a 10 KB query", request("GET", `/api/packages?q=${"a".repeat(10_000)}`));
   return cases;
 }
 
@@ -365,7 +426,17 @@ export function record(tally: Tally, testCase: HostileCase, result: Exchange): v
       tally.serverErrors++;
       note(`${response.status} ${response.body.toString("utf8").slice(0, 400)}`);
     }
-    if (response.status >= 400 && !isRegistryJson(response, testCase.head === true)) {
+    if (testCase.page && response.status >= 400) {
+      // A browser's page request gets its error as a page, under the pages' policy.
+      const policy = response.headers["content-security-policy"] ?? "";
+      if (
+        !/^text\/html/.test(response.headers["content-type"] ?? "") ||
+        !policy.includes("script-src 'self'")
+      ) {
+        tally.nonJsonErrors++;
+        note(`not an HTML error page ${response.status}`);
+      }
+    } else if (response.status >= 400 && !isRegistryJson(response, testCase.head === true)) {
       if (testCase.wellFormed) tally.nonJsonErrors++;
       else tally.nonJsonHttpErrors++;
       note(`non-JSON ${response.status}`);
