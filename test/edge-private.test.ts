@@ -107,6 +107,40 @@ describe("a private edge", () => {
     }
   });
 
+  it("asks for a user's login before any page or page data; the script and style are open", async () => {
+    const visitor = client(edge, "10.0.0.77");
+    const html = { Accept: "text/html" };
+    for (const path of [
+      "/",
+      "/hello",
+      "/api/instance",
+      "/api/images/hello:latest",
+      "/api/builds/hello:latest",
+      "/api/packages?q=hello",
+    ]) {
+      const refused = await visitor.send(path, html);
+      assert.equal(refused.status, 401, path);
+      assert.match(refused.headers.get("www-authenticate")!, /^Basic /, path);
+      assert.doesNotMatch(await refused.text(), /hello:latest|linux\/amd64/, path);
+    }
+    // One wrong password (the login limit of this edge is 3 per client and user).
+    const wrong = await visitor.send("/", { ...html, Authorization: basic("mallory", "nope") });
+    assert.equal(wrong.status, 401);
+    await wrong.arrayBuffer();
+    for (const path of ["/-/web.js", "/-/web.css"]) {
+      const asset = await visitor.send(path);
+      assert.equal(asset.status, 200, path);
+      await asset.arrayBuffer();
+    }
+    const alice = client(edge, "10.0.0.78");
+    const start = await alice.send("/", { ...html, Authorization: basic("alice", "secret") });
+    assert.equal(start.status, 200);
+    assert.match(await start.text(), /This registry is private/);
+    const page = await alice.send("/hello", { ...html, Authorization: basic("alice", "secret") });
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /table class="layers"/);
+  });
+
   it("serves nothing it holds to a request without a valid token: tag, digest or blob", async () => {
     const alice = client(edge, "10.0.0.2");
     const token = await alice.login("alice", "secret", "hello");

@@ -232,6 +232,18 @@ describe("a private origin", () => {
     }
     const live = await app.request(`${host}/livez`);
     assert.equal(await live.text(), "ok\n");
+    // Image pages and the pages' data need the login too; the script and style do not.
+    for (const path of [
+      "/hello",
+      "/api/instance",
+      "/api/images/hello:latest",
+      "/api/builds/hello:latest",
+    ]) {
+      const refused = await app.request(`${host}${path}`, { headers: { Accept: "text/html" } });
+      assert.equal(refused.status, 401, path);
+      assert.match(refused.headers.get("www-authenticate")!, /^Basic /, path);
+    }
+    assert.equal((await app.request(`${host}/-/web.js`)).status, 200);
   });
 
   it("lets the edge in with the shared secret", async () => {
