@@ -9,7 +9,7 @@
 
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtemp, rm, stat } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -60,6 +60,18 @@ async function serveIndexIfMissing(page: Page, base: string): Promise<boolean> {
     await route.fulfill({ json: { revision: "", index: "ready", results } });
   });
   return true;
+}
+
+/** The image config of the one image in an OCI layout directory. */
+async function imageConfig(layout: string): Promise<{
+  history: { created_by: string; comment?: string }[];
+  config: { Labels: Record<string, string> };
+}> {
+  const blob = async (digest: string) =>
+    JSON.parse(await readFile(join(layout, "blobs", "sha256", digest.slice(7)), "utf8"));
+  const index = JSON.parse(await readFile(join(layout, "index.json"), "utf8"));
+  const manifest = await blob(index.manifests[0].digest);
+  return blob(manifest.config.digest);
 }
 
 async function shoot(page: Page, name: string): Promise<void> {
@@ -122,6 +134,16 @@ describe("pages in headless Chromium", { timeout: 600_000 }, () => {
             await exec(program!, args, { cwd, timeout: 300_000 });
             const layout = await stat(join(cwd, "hello", "index.json"));
             assert.ok(layout.isFile());
+            // What `docker history` and `docker inspect` show: each layer's packages, OCI labels.
+            const config = await imageConfig(join(cwd, "hello"));
+            assert.ok(config.history.some((entry) => /hello-2\.12/.test(entry.created_by)));
+            assert.ok(config.history.every((entry) => entry.created_by !== "nixery-edge"));
+            assert.equal(config.config.Labels["org.opencontainers.image.title"], "hello");
+            assert.equal(config.config.Labels["org.opencontainers.image.revision"], set.revision);
+            assert.match(
+              config.config.Labels["org.opencontainers.image.description"]!,
+              /hello-2\.12/,
+            );
           } finally {
             await rm(cwd, { recursive: true, force: true });
           }
@@ -203,6 +225,17 @@ describe("pages in headless Chromium", { timeout: 600_000 }, () => {
         page.on("framenavigated", (frame) => {
           if (frame === page.mainFrame()) navigations++;
         });
+        // At the phone width a registry client starts the build and the page joins it: a person
+        // watches the very build a pull waits for.
+        const pull =
+          width === 390
+            ? exec(
+                "skopeo",
+                ["inspect", "--tls-verify=false", `docker://${stack.edgeHost}/${name}:latest`],
+                { timeout: 300_000 },
+              )
+            : null;
+        if (pull) await waitForRunning(base, name);
         const opened = Date.now();
         await page.goto(`${base}/${name}`);
         // Every phase the page shows, as it shows it.
@@ -248,6 +281,8 @@ describe("pages in headless Chromium", { timeout: 600_000 }, () => {
           await fetch(`${base}/${name}`, { headers: { accept: "text/html" } })
         ).text();
         assert.doesNotMatch(markup, /<script>alert/);
+        if (pull)
+          assert.match((await pull).stdout, new RegExp(`"Name": "${stack.edgeHost}/${name}"`));
         assert.deepEqual(dialogs, []);
         assert.deepEqual(errors, []);
       } finally {
@@ -256,3 +291,16 @@ describe("pages in headless Chromium", { timeout: 600_000 }, () => {
     }
   });
 });
+
+/** Waits until the origin runs a build of `name` (started by someone else). */
+async function waitForRunning(base: string, name: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const state = (await (await fetch(`${base}/api/builds/${name}:latest?after=0`)).json()) as {
+      state: string;
+    };
+    if (state.state === "running") return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`no build of ${name} started`);
+}
