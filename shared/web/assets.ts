@@ -14,7 +14,7 @@ a{color:#0550ae}code,pre{font:.88rem/1.4 ui-monospace,monospace;background:#f3f4
 code{padding:.05rem .25rem;overflow-wrap:anywhere}pre{padding:.5rem .6rem;margin:0;overflow-x:auto}pre code{padding:0;background:none}
 .cmd{display:flex;gap:.4rem;align-items:stretch;margin:.3rem 0}.cmd pre{flex:1;min-width:0;white-space:pre-wrap;overflow-wrap:anywhere}
 button{font:inherit;font-size:.85rem;border:1px solid #d0d7de;background:#f6f8fa;border-radius:6px;padding:.2rem .6rem;cursor:pointer}
-.note{color:#57606a;font-size:.9rem}
+.note{color:#57606a;font-size:.9rem}.facts{background:#f6f8fa;border:1px solid #d0d7de;border-radius:6px;padding:.5rem .7rem}
 .search{display:flex;gap:.5rem;align-items:center}.search input{flex:1;min-width:0;font:inherit;padding:.45rem .6rem;border:1px solid #8c959f;border-radius:6px}
 #results{padding:0;list-style:none}#results li{border:1px solid #d0d7de;border-radius:6px;padding:.5rem .7rem;margin:.5rem 0}
 #results .attr{font-weight:600}#results .version{color:#57606a;margin-left:.4rem}#results p{margin:.2rem 0}

@@ -77,7 +77,7 @@ export function imageBody(image: ImageDetails, endpoint: Endpoint): string {
     : "";
   return `<h1><span class="name">${escapeHtml(image.name)}</span><span class="tag">:${escapeHtml(image.tag)}</span></h1>
 ${pullSection(endpoint, ref)}
-<p>Source ${source.url ? `<a href="${escapeHtml(source.url)}">${escapeHtml(source.label)}</a>` : escapeHtml(source.label)}, revision <span id="revision">${revision}</span>. As JSON: <a href="/api/images/${escapeHtml(refText(ref))}">/api/images/${escapeHtml(refText(ref))}</a>.</p>
+<p>Source: ${source.url ? `<a href="${escapeHtml(source.url)}">${escapeHtml(source.label)}</a>` : escapeHtml(source.label)}, revision <span id="revision">${revision}</span>. As JSON: <a href="/api/images/${escapeHtml(refText(ref))}">/api/images/${escapeHtml(refText(ref))}</a>.</p>
 <h2>Packages</h2>
 ${expansion}
 <div class="scroll"><table class="packages"><thead><tr><th>Attribute</th><th>Version</th><th>Description</th><th>Why</th></tr></thead><tbody>${packages}</tbody></table></div>

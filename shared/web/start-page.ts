@@ -41,10 +41,12 @@ export function renderStartPage(input: StartPageInput): string {
 image name is a package, and the image holds exactly those packages and their dependencies, in
 layers shared between images. ${input.role === "edge" ? "This edge serves the images it has seen from its own caches and asks its builder for new ones." : "This is the builder (origin) itself, serving the registry API directly."}</p>
 
+<p class="facts">${sourceText(info.source)} Built for ${info.platforms.map((platform) => `<code>${escapeHtml(platform)}</code>`).join(", ")}.</p>
+
 <section id="search" aria-label="Package search">
 <h2>Find a package</h2>
 <form class="search" role="search" action="/" method="get"><label for="q">Package</label>
-<input type="search" id="q" name="q" autocomplete="off" spellcheck="false" placeholder="attribute or words of its description" data-pull-host="${host}"></form>
+<input type="search" id="q" name="q" autocomplete="off" spellcheck="false" placeholder="e.g. hello, or words of a description" data-pull-host="${host}"></form>
 <p id="search-status" class="note" aria-live="polite"></p>
 <ol id="results"></ol>
 <noscript><p class="note">The search needs JavaScript; the JSON API is <a href="/api/packages?q=hello">/api/packages?q=…</a>.</p></noscript>
@@ -64,8 +66,6 @@ ${pullList}
 <li>The tag picks the package set's revision: <code>latest</code> is the default branch; a git tag, branch or 40-hex commit picks that one.</li>
 </ul>
 
-<h2>Package source</h2>
-${sourceText(info.source)}
 
 <h2>Platforms</h2>
 ${platformsText(info.platforms, info.hostPlatform)}
@@ -95,8 +95,8 @@ function sourceText(source: PublicSource): string {
     ? source.revisionUrl
       ? `<a href="${escapeHtml(source.revisionUrl)}"><code>${escapeHtml(source.revision)}</code></a>`
       : `<code>${escapeHtml(source.revision)}</code>`
-    : "none (a directory has no revision)";
-  return `<p id="source">Packages from ${label}. Revision of <code>latest</code>: <span id="revision">${revision}</span>.</p>`;
+    : "none (a directory has none)";
+  return `<span id="source">Packages from ${label}</span>, <code>latest</code> at revision <span id="revision">${revision}</span>.`;
 }
 
 function platformsText(platforms: readonly string[], host: string): string {
