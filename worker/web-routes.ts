@@ -34,6 +34,9 @@ export function edgeWebRoutes(): MiddlewareHandler<{ Bindings: Env }> {
     const { pathname, origin: requestOrigin } = requestTarget(request.url);
     const isSearch = pathname === packagesPath || pathname.startsWith(`${packagesPath}/`);
     if (!isSearch && !isWebRequest(request, pathname)) return next();
+    // A registry token (a script, the CLI) is the package API's own business (issue 17's route);
+    // a browser's search goes with the pages' login.
+    if (isSearch && /^bearer\s/i.test(request.headers.get("authorization") ?? "")) return next();
     const access = edgeAccess(c.env);
     let user: string | null = null;
     if (access && !isPublicAsset(pathname)) {

@@ -174,7 +174,7 @@ export const clientScript = `"use strict";
   const labels = {
     queued: "Waiting for a build slot", resolving: "Resolving the tag", evaluating: "Evaluating the packages",
     realising: "Building and fetching with Nix", grouping: "Grouping the closure into layers",
-    packing: "Packing layers", uploading: "Uploading layers", publishing: "Publishing the manifests",
+    packing: "Packing and storing layers", uploading: "Storing the config and manifests", publishing: "Recording the image",
     done: "Done", failed: "Failed",
   };
   const seen = new Set();

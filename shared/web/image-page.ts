@@ -15,9 +15,9 @@ export const phaseLabels: Record<string, string> = {
   evaluating: "Evaluating the packages",
   realising: "Building and fetching with Nix",
   grouping: "Grouping the closure into layers",
-  packing: "Packing layers",
-  uploading: "Uploading layers",
-  publishing: "Publishing the manifests",
+  packing: "Packing and storing layers",
+  uploading: "Storing the config and manifests",
+  publishing: "Recording the image",
   done: "Done",
   failed: "Failed",
 };
