@@ -49,6 +49,7 @@ export class BuildProgressTracker implements ProgressSink {
 
   phase(phase: BuildPhase, fields: { queuePosition?: number; platform?: string } = {}): void {
     const history = this.#progress.history;
+    // Moving up the queue is a change (a new position), not a new phase.
     const entered =
       history.at(-1)?.phase === phase
         ? history

@@ -161,9 +161,8 @@ export class ImageProducer {
     progress: ProgressSink,
   ): Promise<BuiltImage> {
     const platform = platformName(image.arch);
-    if (this.deps.limiter.full) {
-      progress.phase("queued", { queuePosition: this.deps.limiter.queued + 1, platform });
-    }
+    const queued = (position: number) =>
+      progress.phase("queued", { queuePosition: position, platform });
     return this.deps.limiter.run(async () => {
       if (this.deps.signal?.aborted) throw new OriginStopping();
       progress.phase("evaluating", { platform });
@@ -171,7 +170,7 @@ export class ImageProducer {
       this.deps.counters.layersPacked += built.packedLayers;
       this.deps.counters.layersReused += built.layers.length - built.packedLayers;
       return built;
-    });
+    }, queued);
   }
 
   /**

@@ -85,3 +85,26 @@ describe("Limiter", () => {
     assert.equal(limiter.running, 0);
   });
 });
+
+describe("Limiter", () => {
+  it("tells a waiting task its place in the queue as it moves up", async () => {
+    const limiter = new Limiter(1);
+    const releases: (() => void)[] = [];
+    const hold = () => new Promise<void>((resolve) => releases.push(resolve));
+    const first = limiter.run(hold);
+    const positions: Record<string, number[]> = { b: [], c: [] };
+    const second = limiter.run(hold, (p) => positions.b!.push(p));
+    const third = limiter.run(hold, (p) => positions.c!.push(p));
+    assert.deepEqual(positions, { b: [1], c: [2] });
+    releases.shift()!();
+    await first;
+    await sleep(0);
+    assert.deepEqual(positions, { b: [1], c: [2, 1] });
+    releases.shift()!();
+    await second;
+    await sleep(0);
+    releases.shift()!();
+    await third;
+    assert.equal(limiter.running, 0);
+  });
+});

@@ -1,30 +1,37 @@
 // A counting semaphore: at most `limit` tasks run at once; the rest wait in arrival order.
 
+interface Waiter {
+  wake: () => void;
+  /** Told the waiter's place in the queue (1: next) when it joins and whenever it moves up. */
+  onPosition?: (position: number) => void;
+}
+
 export class Limiter {
   private active = 0;
-  private readonly waiting: (() => void)[] = [];
+  private readonly waiting: Waiter[] = [];
 
   constructor(private readonly limit: number) {}
 
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.active >= this.limit) await new Promise<void>((wake) => this.waiting.push(wake));
-    else this.active++;
+  async run<T>(task: () => Promise<T>, onPosition?: (position: number) => void): Promise<T> {
+    if (this.active >= this.limit) {
+      await new Promise<void>((wake) => {
+        this.waiting.push({ wake, onPosition });
+        onPosition?.(this.waiting.length);
+      });
+    } else this.active++;
     try {
       return await task();
     } finally {
       const next = this.waiting.shift();
-      if (next) next();
-      else this.active--;
+      if (next) {
+        next.wake();
+        this.waiting.forEach((waiter, index) => waiter.onPosition?.(index + 1));
+      } else this.active--;
     }
   }
 
   get running(): number {
     return this.active;
-  }
-
-  /** Whether a task started now would wait. */
-  get full(): boolean {
-    return this.active >= this.limit;
   }
 
   get queued(): number {

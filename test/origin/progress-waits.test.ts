@@ -9,14 +9,14 @@ import { startOrigin, type OriginProcess } from "../support/origin-process.ts";
 
 interface State {
   state: string;
-  progress: { seq: number; phase: string } | null;
+  progress: { seq: number; phase: string; queuePosition: number | null } | null;
 }
 
 describe("progress long polls at the origin", { timeout: 120_000 }, () => {
   let origin: OriginProcess;
 
   before(async () => {
-    origin = await startOrigin();
+    origin = await startOrigin({ env: { NIXERY_MAX_BUILDS: "1" } });
   });
   after(async () => {
     await origin?.stop();
@@ -71,5 +71,17 @@ describe("progress long polls at the origin", { timeout: 120_000 }, () => {
       () => "held",
     );
     assert.equal(again, "held");
+  });
+
+  it("says where a build waits in the queue while the one build slot is taken", async () => {
+    const url = `${origin.url}/api/builds/goodbye:latest`;
+    let state = (await (await fetch(url, { method: "POST" })).json()) as State;
+    // Long polls until the build has reached the limiter (the slot is held by `hangs`).
+    while (state.state === "running" && state.progress?.queuePosition == null) {
+      state = (await (await fetch(`${url}?after=${state.progress!.seq}`)).json()) as State;
+    }
+    assert.equal(state.state, "running");
+    assert.equal(state.progress?.phase, "queued");
+    assert.equal(state.progress?.queuePosition, 1);
   });
 });
