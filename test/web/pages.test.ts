@@ -37,7 +37,18 @@ async function serveIndexIfMissing(page: Page, base: string): Promise<boolean> {
     headers: { accept: "application/json" },
   });
   await probe.arrayBuffer();
-  if (probe.status !== 404) return false;
+  if (probe.status !== 404) {
+    // The real index: wait until it has this revision's packages (it is built in the background).
+    const deadline = Date.now() + 300_000;
+    for (;;) {
+      const answer = (await (await fetch(`${base}/api/packages?q=web-demo`)).json()) as {
+        index: string;
+      };
+      if (answer.index !== "building") return false;
+      if (Date.now() > deadline) throw new Error("the package index was not built in 300 s");
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
   await page.route(/\/api\/packages\?/, async (route) => {
     const q = new URL(route.request().url()).searchParams.get("q") ?? "";
     const all = [
