@@ -34,10 +34,10 @@ export function buildRoutes(images: ImageService, secret: string | null): Hono {
       if (request.onlyIfBuilt === true) {
         const existing = await images.existing(image, request.tag);
         if (!existing) return c.json({ id, state: "unbuilt" } satisfies ExistingBuildStatus);
-        return c.json(await statusAfter(existing, request.waitSeconds));
+        return c.json(await statusAfter(images, existing, request.waitSeconds));
       }
       const job = await images.start(image, request.tag);
-      return c.json(await statusAfter(job, request.waitSeconds));
+      return c.json(await statusAfter(images, job, request.waitSeconds));
     } catch (error) {
       return c.json(failedStatus(id, error));
     }
@@ -47,16 +47,27 @@ export function buildRoutes(images: ImageService, secret: string | null): Hono {
     const id = c.req.param("id");
     const job = images.findJob(id);
     if (!job) throw new RegistryError("NOT_FOUND", `no build with id ${id.slice(0, 80)}`);
-    return c.json(await statusAfter(job, c.req.query("wait")));
+    return c.json(await statusAfter(images, job, c.req.query("wait")));
   });
 
   return app;
 }
 
-/** The job's status once it settles or `waitSeconds` (at most maxWaitSeconds) pass. */
-async function statusAfter(job: BuildJob, waitSeconds: unknown): Promise<BuildStatus> {
+/**
+ * The job's status once it settles or `waitSeconds` (at most maxWaitSeconds) pass. An answer the
+ * edge gets is a pull it serves: counted for the start page's most pulled images.
+ */
+async function statusAfter(
+  images: ImageService,
+  job: BuildJob,
+  waitSeconds: unknown,
+): Promise<BuildStatus> {
   const seconds = Math.min(Math.max(Number(waitSeconds) || 0, 0), maxWaitSeconds);
-  return toStatus(job.id, await job.waitFor(seconds * 1000));
+  const status = toStatus(job.id, await job.waitFor(seconds * 1000));
+  if (status.state === "done") {
+    images.countPulls([(status.result.index ?? status.result).manifests.docker.digest]);
+  }
+  return status;
 }
 
 function toStatus(id: string, state: JobState<TagManifests>): BuildStatus {

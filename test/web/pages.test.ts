@@ -197,6 +197,17 @@ describe("pages in headless Chromium", { timeout: 600_000 }, () => {
     }
   });
 
+  it("start page data: the pasted pull counts for the most pulled images", async () => {
+    const info = (await (await fetch(`${base}/api/instance`)).json()) as {
+      recent: { name: string }[];
+      popular: { name: string; pulls: number }[];
+      source: { revision: string };
+    };
+    assert.equal(info.source.revision, set.revision);
+    assert.ok(info.recent.some((image) => image.name === "hello"));
+    assert.ok(info.popular.some((image) => image.name === "hello" && image.pulls >= 1));
+  });
+
   it("image page: a built image's packages, layers and sizes", async () => {
     for (const width of widths) {
       const browser = await launchBrowser(width);
