@@ -113,8 +113,12 @@ export class BuildProgressTracker implements ProgressSink {
     this.#update({ log });
   }
 
-  /** The job ended: the last state pollers see. */
+  /**
+   * The job ended: the last state pollers see. A finished job is kept for a while (the job
+   * table's pollers); a successful build's output is of no more use and is dropped then.
+   */
   finish(outcome: "done" | "failed"): void {
+    if (outcome === "done") this.#update({ log: [] });
     this.phase(outcome);
   }
 
