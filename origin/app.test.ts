@@ -5,6 +5,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { makeTestApp, testAccess } from "../test/support/origin-app.ts";
 import type { AccessControl } from "./auth/access-control.ts";
+import { originPaths } from "../shared/origin-protocol.ts";
 
 function makeApp(options: { secret?: string; access?: AccessControl | null } = {}) {
   return makeTestApp(options);
@@ -38,14 +39,17 @@ describe("origin app", () => {
 
   it("refuses a malformed build request with a JSON error", async () => {
     const app = await makeApp();
-    const response = await app.request("/_origin/builds", { method: "POST", body: "garbage" });
+    const response = await app.request(originPaths.builds.path(), {
+      method: "POST",
+      body: "garbage",
+    });
     assert.equal(response.status, 400);
     assert.equal(await errorCode(response), "BAD_REQUEST");
   });
 
   it("guards build endpoints with the secret and leaves a public registry open", async () => {
     const open = await makeApp({ secret: "s" });
-    const refused = await open.request("/_origin/builds", { method: "POST", body: "{}" });
+    const refused = await open.request(originPaths.builds.path(), { method: "POST", body: "{}" });
     assert.equal(refused.status, 401);
     assert.equal(await errorCode(refused), "UNAUTHORIZED");
     assert.equal((await open.request("/v2/")).status, 200);

@@ -4,6 +4,7 @@
 import { Hono, type MiddlewareHandler } from "hono";
 import { tokenPath } from "../shared/auth-challenge.ts";
 import { errorResponse, RegistryError, toRegistryError } from "../shared/errors.ts";
+import { originPrefix } from "../shared/origin-protocol.ts";
 import { handleRegistryRequest } from "../shared/registry-handler.ts";
 import {
   authorizeRegistry,
@@ -18,6 +19,7 @@ import type { Logger } from "./log.ts";
 import { renderMetrics } from "./metrics.ts";
 import { createOriginSource } from "./registry-source.ts";
 import { buildRoutes } from "./routes/builds.ts";
+import { requireSecret } from "./routes/require-secret.ts";
 import { upkeepRoutes } from "./routes/upkeep.ts";
 import type { GarbageCollector } from "./gc/scheduler.ts";
 import type { Readiness } from "./readiness.ts";
@@ -92,8 +94,9 @@ export function createApp(deps: AppDeps): Hono {
     ),
   );
 
-  app.route("/_origin", buildRoutes(deps.images, deps.originSecret));
-  app.route("/_origin", upkeepRoutes(deps.images, deps.collector, deps.originSecret));
+  app.use(`${originPrefix}/*`, requireSecret(deps.originSecret));
+  app.route("/", buildRoutes(deps.images));
+  app.route("/", upkeepRoutes(deps.images, deps.collector));
 
   app.all("/v2/*", async (c) => {
     const access = deps.access;

@@ -2,6 +2,7 @@
 // collect (POST /_origin/gc, with ORIGIN_SECRET); otherwise the collection runs here, under the
 // data dir's lock. main.ts reads the configuration and calls this.
 
+import { originPaths } from "../../shared/origin-protocol.ts";
 import { PublishedImages } from "../cache/published-images.ts";
 import type { Config } from "../config.ts";
 import { holderUrl, type DataDirLock } from "../data-dir-lock.ts";
@@ -21,12 +22,13 @@ export async function collectOnce(config: Config): Promise<void> {
     process.stderr.write(
       `an origin is running on ${config.dataDir}; asking it (${url}) to collect\n`,
     );
-    const response = await fetch(`${url}/_origin/gc`, {
+    const endpoint = `${url}${originPaths.gc.path()}`;
+    const response = await fetch(endpoint, {
       method: "POST",
       headers: config.originSecret ? { Authorization: `Bearer ${config.originSecret}` } : {},
     });
     if (!response.ok)
-      throw new Error(`${url}/_origin/gc answered ${response.status}: ${await response.text()}`);
+      throw new Error(`${endpoint} answered ${response.status}: ${await response.text()}`);
     report = (await response.json()) as CollectionReport;
   }
   if (lock) {

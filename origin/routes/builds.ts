@@ -7,6 +7,7 @@ import { RegistryError } from "../../shared/errors.ts";
 import { assertValidTag, parseImageName } from "../../shared/image-name.ts";
 import {
   maxWaitSeconds,
+  originPaths,
   type BuildRequest,
   type BuildStatus,
   type ExistingBuildStatus,
@@ -15,13 +16,11 @@ import {
 import type { BuildJob, ImageService } from "../builder/image-service.ts";
 import type { JobState } from "../builder/job-table.ts";
 import { toBuildRegistryError } from "../builder/map-error.ts";
-import { requireSecret } from "./require-secret.ts";
 
-export function buildRoutes(images: ImageService, secret: string | null): Hono {
+export function buildRoutes(images: ImageService): Hono {
   const app = new Hono();
-  app.use("*", requireSecret(secret));
 
-  app.post("/builds", async (c) => {
+  app.post(originPaths.builds.template, async (c) => {
     const request = (await c.req.json().catch(() => null)) as Partial<BuildRequest> | null;
     if (!request || typeof request.name !== "string" || typeof request.tag !== "string") {
       throw new RegistryError("BAD_REQUEST", 'expected a JSON body {"name": …, "tag": …}');
@@ -43,7 +42,7 @@ export function buildRoutes(images: ImageService, secret: string | null): Hono {
     }
   });
 
-  app.get("/builds/:id", async (c) => {
+  app.get(originPaths.build.template, async (c) => {
     const id = c.req.param("id");
     const job = images.findJob(id);
     if (!job) throw new RegistryError("NOT_FOUND", `no build with id ${id.slice(0, 80)}`);

@@ -144,7 +144,7 @@ describe("builds", () => {
 
   it("guards the build endpoints with the shared secret and long-polls builds", async () => {
     const origin = await start({ env: { ORIGIN_SECRET: "s3cret" } });
-    const url = `${origin.url}${originPaths.builds}`;
+    const url = `${origin.url}${originPaths.builds.path()}`;
     const body = JSON.stringify({ name: "goodbye", tag: "latest", waitSeconds: 0 });
     const denied = await fetch(url, { method: "POST", body });
     assert.equal(denied.status, 401);
@@ -165,7 +165,9 @@ describe("builds", () => {
       await fetch(url, { method: "POST", body, headers })
     ).json()) as BuildStatus;
     while (status.state === "pending") {
-      const poll = await fetch(`${origin.url}${originPaths.build(status.id)}?wait=5`, { headers });
+      const poll = await fetch(`${origin.url}${originPaths.build.path({ id: status.id })}?wait=5`, {
+        headers,
+      });
       status = (await poll.json()) as BuildStatus;
     }
     assert.equal(status.state, "done");
@@ -193,7 +195,7 @@ describe("builds", () => {
     const origin = await start();
     const ask = async (name: string, onlyIfBuilt = true) =>
       (await (
-        await fetch(`${origin.url}${originPaths.builds}`, {
+        await fetch(`${origin.url}${originPaths.builds.path()}`, {
           method: "POST",
           headers: { "Content-Type": "application/json" },
           body: JSON.stringify({ name, tag: "latest", waitSeconds: 30, onlyIfBuilt }),
