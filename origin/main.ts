@@ -36,7 +36,7 @@ import { writeHolderUrl } from "./data-dir-lock.ts";
 import { Limiter } from "./builder/limiter.ts";
 import { newerThanTested } from "./nix/version.ts";
 import { openStorage } from "./storage/open-storage.ts";
-import { collectOnce } from "./gc/collect-once.ts";
+import { collectOnce } from "./cli/collect-once.ts";
 
 /**
  * Listens through the hardened server (every malformed or odd request gets registry JSON, the app

@@ -29,7 +29,7 @@ import { platformRequest } from "./platform-index.ts";
 import { RevisionMemo } from "./revision-memo.ts";
 import { StoredManifests } from "./stored-manifests.ts";
 import type { PublishedImages } from "../cache/published-images.ts";
-import type { Restored } from "../gc/restore.ts";
+import type { Restored } from "./restore.ts";
 import { ObjectUpkeep } from "./object-upkeep.ts";
 import { toTagManifests } from "./tag-entry.ts";
 import { ImageProducer } from "./image-producer.ts";
@@ -65,6 +65,16 @@ export interface ImageServiceDeps {
 
 export type BuildJob = Job<TagManifests>;
 
+export interface ImageCounters {
+  manifestHits: number;
+  manifestMisses: number;
+  jobsJoined: number;
+  failuresRepeated: number;
+  layersPacked: number;
+  layersReused: number;
+  objectsRestored: number;
+}
+
 /** By default a use of an image is written to the database at most every 10 minutes. */
 const defaultTouchEveryMs = 10 * 60 * 1000;
 /** How long a finished job's status stays available to pollers. */
@@ -79,27 +89,24 @@ export class ImageService {
   private readonly now: () => number;
   private readonly stored: StoredManifests;
   private readonly upkeep: ObjectUpkeep;
-  private readonly producer: ImageProducer;
   private readonly tagJobDeps: TagJobDeps;
   private readonly platforms: readonly Architecture[];
   private readonly hostArch: Architecture;
   readonly sourceId: string;
-  /** Since start: tag answers by where they came from, layers packed and reused. */
-  readonly counters = {
+  /** Since start: tag answers by where they came from, and layers packed and reused. */
+  readonly #counts = {
     manifestHits: 0,
     manifestMisses: 0,
     jobsJoined: 0,
     failuresRepeated: 0,
     layersPacked: 0,
     layersReused: 0,
-    objectsRestored: 0,
   };
 
   constructor(private readonly deps: ImageServiceDeps) {
     this.limiter = new Limiter(deps.maxConcurrentBuilds);
     this.now = deps.now ?? Date.now;
     this.sourceId = describeSource(deps.source);
-    this.stored = new StoredManifests(deps.storage, (digest) => this.restore(digest), this.now);
     this.platforms = deps.platforms?.length ? deps.platforms : ["amd64"];
     this.hostArch =
       deps.hostArch && this.platforms.includes(deps.hostArch) ? deps.hostArch : this.platforms[0]!;
@@ -127,21 +134,11 @@ export class ImageService {
       touchEveryMs: deps.touchEveryMs ?? defaultTouchEveryMs,
       signal: deps.signal,
       now: this.now,
-      onRestored: (digest) => {
-        this.counters.objectsRestored++;
-        this.stored.forget(digest);
-      },
     });
-    this.producer = new ImageProducer({
-      sourceId: this.sourceId,
+    this.stored = new StoredManifests({
+      storage: deps.storage,
       manifests: deps.manifests,
-      pipeline: deps.pipeline,
-      stored: this.stored,
-      limiter: this.limiter,
-      hostArch: this.hostArch,
-      tagTtlSeconds: deps.tagTtlSeconds,
-      counters: this.counters,
-      signal: deps.signal,
+      restorer: this.upkeep,
       now: this.now,
     });
     this.revisions = new RevisionMemo(
@@ -151,13 +148,28 @@ export class ImageService {
     );
     this.tagJobDeps = {
       revisions: this.revisions,
-      producer: this.producer,
+      producer: new ImageProducer({
+        sourceId: this.sourceId,
+        manifests: deps.manifests,
+        pipeline: deps.pipeline,
+        stored: this.stored,
+        limiter: this.limiter,
+        hostArch: this.hostArch,
+        tagTtlSeconds: deps.tagTtlSeconds,
+        signal: deps.signal,
+        now: this.now,
+      }),
       manifests: deps.manifests,
       builds: deps.builds,
       log: deps.log,
       signal: deps.signal,
       now: this.now,
     };
+  }
+
+  /** Since start: tag answers by where they came from, layers packed and reused, restores. */
+  get counters(): ImageCounters {
+    return { ...this.#counts, objectsRestored: this.upkeep.restoredCount };
   }
 
   /** The build job id for an image and tag (stable: the tag's cache key). */
@@ -179,7 +191,7 @@ export class ImageService {
   }
 
   /** The platforms `image` is built for: the one its name chose, or the configured ones. */
-  platformsOf(image: ImageRequest): readonly Architecture[] {
+  private platformsOf(image: ImageRequest): readonly Architecture[] {
     return image.archNamed ? [image.arch] : this.platforms;
   }
 
@@ -191,9 +203,9 @@ export class ImageService {
     const id = this.jobId(image, tag);
     const joined = this.join(id);
     if (joined) return joined;
-    const hit = await this.cached(image, tag);
+    const hit = await this.cachedAnswer(id, image, tag);
     if (hit) {
-      this.counters.manifestHits++;
+      this.#counts.manifestHits++;
       // Using an index uses the images it lists (published-images.ts).
       this.touch([(hit.index ?? hit).manifests.docker.digest]);
       return this.jobs.finished(id, hit);
@@ -206,19 +218,14 @@ export class ImageService {
     if (this.limiter.queued >= this.deps.maxQueuedBuilds) {
       throw new BuildQueueFull(this.limiter.queued);
     }
-    this.counters.manifestMisses++;
-    const platforms = this.platformsOf(image);
-    return this.jobs.start(id, () =>
-      runTagJob(this.tagJobDeps, {
-        image,
-        tag,
-        key: id,
-        produce: (source) =>
-          platforms.length === 1
-            ? this.producer.platform(platformRequest(image, platforms[0]!), tag, source)
-            : this.producer.index(image, platforms, tag, source),
-      }),
-    );
+    this.#counts.manifestMisses++;
+    const job = { image, platforms: this.platformsOf(image), tag, key: id };
+    return this.jobs.start(id, async () => {
+      const done = await runTagJob(this.tagJobDeps, job);
+      this.#counts.layersPacked += done.layersPacked;
+      this.#counts.layersReused += done.layersReused;
+      return done.answer;
+    });
   }
 
   /**
@@ -229,9 +236,9 @@ export class ImageService {
     const id = this.jobId(image, tag);
     const joined = this.join(id);
     if (joined) return joined;
-    const hit = await this.cached(image, tag);
+    const hit = await this.cachedAnswer(id, image, tag);
     if (!hit) return this.join(id) ?? null;
-    this.counters.manifestHits++;
+    this.#counts.manifestHits++;
     this.touch([hit.manifests.docker.digest]);
     return this.jobs.finished(id, hit);
   }
@@ -244,12 +251,6 @@ export class ImageService {
   /** A running job or a recently finished one, by id (for pollers). */
   findJob(id: string): BuildJob | undefined {
     return this.jobs.find(id);
-  }
-
-  /** The cached answer, without building or touching Nix; null when unknown or expired. */
-  async cached(image: ImageRequest, tag: string): Promise<TagManifests | null> {
-    const entry = await this.producer.validEntry(this.jobId(image, tag));
-    return entry ? toTagManifests(image, tag, entry, this.now()) : null;
   }
 
   /** Makes a collected manifest or blob again (see object-upkeep.ts). */
@@ -281,11 +282,21 @@ export class ImageService {
     return { running: this.limiter.running, queued: this.limiter.queued };
   }
 
+  /** The cached answer under the tag's key `id`, without building; null when unknown or expired. */
+  private async cachedAnswer(
+    id: string,
+    image: ImageRequest,
+    tag: string,
+  ): Promise<TagManifests | null> {
+    const entry = await this.stored.validEntry(id);
+    return entry ? toTagManifests(image, tag, entry, this.now()) : null;
+  }
+
   private join(id: string): BuildJob | undefined {
     const job = this.jobs.joinable(id);
     if (!job) return undefined;
-    if (job.status.state === "running") this.counters.jobsJoined++;
-    else this.counters.failuresRepeated++;
+    if (job.status.state === "running") this.#counts.jobsJoined++;
+    else this.#counts.failuresRepeated++;
     return job;
   }
 }

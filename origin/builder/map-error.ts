@@ -15,7 +15,7 @@ import {
 } from "../nix/errors.ts";
 import { redactCredentials } from "../nix/source.ts";
 import { BuildQueueFull, OriginStopping, PlatformBuildFailed } from "./errors.ts";
-import { LayerNotRestorable } from "../gc/restore.ts";
+import { LayerNotRestorable } from "./restore.ts";
 
 export function toBuildRegistryError(error: unknown): RegistryError {
   if (error instanceof RegistryError) return error;

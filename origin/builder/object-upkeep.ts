@@ -5,7 +5,7 @@
 
 import type { Digest } from "../../shared/digest.ts";
 import type { PublishedImages } from "../cache/published-images.ts";
-import { restoreObject, type RestoreDeps, type Restored } from "../gc/restore.ts";
+import { restoreObject, type RestoreDeps, type Restored } from "./restore.ts";
 import { OriginStopping } from "./errors.ts";
 import { JobTable } from "./job-table.ts";
 
@@ -17,8 +17,6 @@ export interface ObjectUpkeepOptions {
   touchEveryMs: number;
   signal?: AbortSignal;
   now: () => number;
-  /** Called for every object restored (to drop memos of what storage holds). */
-  onRestored?: (digest: Digest) => void;
 }
 
 /** At most this many uses are remembered (then the memo starts again). */
@@ -27,6 +25,7 @@ const touchedLimit = 10_000;
 export class ObjectUpkeep {
   readonly #restores: JobTable<Restored>;
   readonly #touched = new Map<Digest, number>();
+  #restored = 0;
 
   constructor(private readonly options: ObjectUpkeepOptions) {
     this.#restores = new JobTable({
@@ -43,10 +42,15 @@ export class ObjectUpkeep {
     if (!deps) return null;
     const job = this.#restores.start(`restore:${digest}`, async () => {
       const restored = await restoreObject(deps, digest, this.options.signal);
-      if (restored) this.options.onRestored?.(digest);
+      if (restored) this.#restored++;
       return restored;
     });
     return job.result();
+  }
+
+  /** Objects restored since start (for /metrics). */
+  get restoredCount(): number {
+    return this.#restored;
   }
 
   /** Records that the images holding these manifests were requested now. */

@@ -19,7 +19,7 @@ import { PlatformBuildFailed } from "./errors.ts";
 
 /**
  * The image of one platform: `arm64/NAME` for arm64, so that what is recorded under the name (and
- * restored from it, gc/restore.ts) is built for the same platform again.
+ * restored from it, restore.ts) is built for the same platform again.
  */
 export function platformRequest(image: ImageRequest, arch: Architecture): ImageRequest {
   if (image.archNamed) return image;
@@ -45,10 +45,10 @@ export interface IndexDeps {
  * (no such package, no such tag) is that error as it is; otherwise the platforms that failed,
  * named (PlatformBuildFailed). No index is made from some of its platforms.
  */
-export function platformImagesOrFailure(
+export function platformImagesOrFailure<T extends { manifests: PlatformImage["manifests"] }>(
   platforms: readonly Architecture[],
-  settled: readonly PromiseSettledResult<Record<ManifestFlavour, ManifestRef>>[],
-): PlatformImage[] {
+  settled: readonly PromiseSettledResult<T>[],
+): (T & { arch: Architecture })[] {
   const failures = settled.flatMap((result, index) =>
     result.status === "rejected"
       ? [{ platform: platformName(platforms[index]!), error: result.reason as unknown }]
@@ -61,8 +61,8 @@ export function platformImagesOrFailure(
     throw unknownEverywhere ? failures[0]!.error : new PlatformBuildFailed(failures);
   }
   return settled.map((result, index) => ({
+    ...(result as PromiseFulfilledResult<T>).value,
     arch: platforms[index]!,
-    manifests: (result as PromiseFulfilledResult<Record<ManifestFlavour, ManifestRef>>).value,
   }));
 }
 

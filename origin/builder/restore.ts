@@ -18,7 +18,7 @@ import { resolveSource, type SourceConfig } from "../nix/source.ts";
 import { packLayer } from "../pack/pack-layer.ts";
 import { storePathEntries } from "../pack/store-entries.ts";
 import { symlinkLayerEntries } from "../pack/symlink-layer.ts";
-import { lookupAndRealise, type PipelineDeps } from "../builder/pipeline.ts";
+import { lookupAndRealise, type PipelineDeps } from "./pipeline.ts";
 import type { BlobWriter } from "../storage/storage.ts";
 
 export interface RestoreDeps {
