@@ -47,6 +47,24 @@ describe("origin app", () => {
     assert.equal(await errorCode(response), "BAD_REQUEST");
   });
 
+  it("refuses every bad name in a build request the same way: a registry error, not a status", async () => {
+    const app = await makeApp();
+    const cases: [unknown, number, string][] = [
+      [{ tag: "latest" }, 400, "BAD_REQUEST"],
+      [{ name: "Hello World", tag: "latest" }, 400, "NAME_INVALID"],
+      [{ name: "", tag: "latest" }, 400, "NAME_INVALID"],
+      [{ name: "hello", tag: "no tag" }, 400, "TAG_INVALID"],
+    ];
+    for (const [body, status, code] of cases) {
+      const response = await app.request(originPaths.builds.path(), {
+        method: "POST",
+        body: JSON.stringify(body),
+      });
+      assert.equal(response.status, status, JSON.stringify(body));
+      assert.equal(await errorCode(response), code, JSON.stringify(body));
+    }
+  });
+
   it("guards build endpoints with the secret and leaves a public registry open", async () => {
     const open = await makeApp({ secret: "s" });
     const refused = await open.request(originPaths.builds.path(), { method: "POST", body: "{}" });

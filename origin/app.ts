@@ -3,7 +3,7 @@
 
 import { Hono, type MiddlewareHandler } from "hono";
 import { tokenPath } from "../shared/auth-challenge.ts";
-import { errorResponse, RegistryError, toRegistryError } from "../shared/errors.ts";
+import { errorResponse, RegistryError } from "../shared/errors.ts";
 import { originPrefix } from "../shared/origin-protocol.ts";
 import { handleRegistryRequest } from "../shared/registry-handler.ts";
 import {
@@ -17,6 +17,7 @@ import type { BuildRecords } from "./cache/build-records.ts";
 import type { ImageService } from "./builder/image-service.ts";
 import type { Logger } from "./log.ts";
 import { renderMetrics } from "./metrics.ts";
+import { mapOriginError } from "./registry-errors.ts";
 import { createOriginSource } from "./registry-source.ts";
 import { buildRoutes } from "./routes/builds.ts";
 import { requireSecret } from "./routes/require-secret.ts";
@@ -122,7 +123,7 @@ export function createApp(deps: AppDeps): Hono {
   );
 
   app.onError((error, c) => {
-    const registryError = toRegistryError(error);
+    const registryError = mapOriginError(error);
     if (registryError.code === "INTERNAL") {
       deps.log.error("request failed", { path: c.req.path, error: String(error?.stack ?? error) });
     }

@@ -21,6 +21,11 @@ export const originPaths = {
 /** Longest a single status request waits for a build before answering "pending". */
 export const maxWaitSeconds = 50;
 
+/**
+ * The body of `POST /_origin/builds`. A body that names no valid image or tag is refused like any
+ * bad request (400, BAD_REQUEST, NAME_INVALID or TAG_INVALID); a build asked for properly is
+ * answered with its BuildStatus, a failed build included.
+ */
 export interface BuildRequest {
   name: string;
   tag: string;

@@ -20,6 +20,7 @@ import { storePathEntries } from "../pack/store-entries.ts";
 import { symlinkLayerEntries } from "../pack/symlink-layer.ts";
 import { lookupAndRealise, type PipelineDeps } from "./pipeline.ts";
 import type { BlobWriter } from "../storage/storage.ts";
+import { LayerNotRestorable } from "./errors.ts";
 
 export interface RestoreDeps {
   source: SourceConfig;
@@ -28,18 +29,6 @@ export interface RestoreDeps {
   storage: BlobWriter & { readonly scratchDir: string };
   runner: NixRunner;
   log: Logger;
-}
-
-/** A layer whose store paths are gone and cannot be realised again. */
-export class LayerNotRestorable extends Error {
-  override readonly name = "LayerNotRestorable";
-
-  constructor(
-    readonly digest: Digest,
-    reason: string,
-  ) {
-    super(`layer ${digest} was collected and cannot be made again: ${reason}`);
-  }
 }
 
 /** What was restored: a kept manifest, a kept blob (a config), a repacked layer, or nothing. */

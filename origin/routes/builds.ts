@@ -15,7 +15,7 @@ import {
 } from "../../shared/origin-protocol.ts";
 import type { BuildJob, ImageService } from "../builder/image-service.ts";
 import type { JobState } from "../builder/job-table.ts";
-import { toBuildRegistryError } from "../builder/map-error.ts";
+import { mapOriginError } from "../registry-errors.ts";
 
 export function buildRoutes(images: ImageService): Hono {
   const app = new Hono();
@@ -25,11 +25,12 @@ export function buildRoutes(images: ImageService): Hono {
     if (!request || typeof request.name !== "string" || typeof request.tag !== "string") {
       throw new RegistryError("BAD_REQUEST", 'expected a JSON body {"name": …, "tag": …}');
     }
-    let id = "";
+    // A request that names no valid image is refused like any bad request (NAME_INVALID,
+    // TAG_INVALID); a status answers only for a build that was asked for properly.
+    const image = parseImageName(request.name);
+    assertValidTag(request.tag);
+    const id = images.jobId(image, request.tag);
     try {
-      const image = parseImageName(request.name);
-      assertValidTag(request.tag);
-      id = images.jobId(image, request.tag);
       if (request.onlyIfBuilt === true) {
         const existing = await images.existing(image, request.tag);
         if (!existing) return c.json({ id, state: "unbuilt" } satisfies ExistingBuildStatus);
@@ -38,6 +39,7 @@ export function buildRoutes(images: ImageService): Hono {
       const job = await images.start(image, request.tag);
       return c.json(await statusAfter(job, request.waitSeconds));
     } catch (error) {
+      // A build that cannot start now (a full queue, a restart) is a failed build's status.
       return c.json(failedStatus(id, error));
     }
   });
@@ -65,7 +67,7 @@ function toStatus(id: string, state: JobState<TagManifests>): BuildStatus {
 }
 
 function failedStatus(id: string, error: unknown): BuildStatus {
-  const registryError = toBuildRegistryError(error);
+  const registryError = mapOriginError(error);
   const [entry] = registryError.toBody().errors;
   const retryAfter = Number(registryError.headers["Retry-After"]);
   return {
