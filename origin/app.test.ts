@@ -5,7 +5,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { makeTestApp, testAccess } from "../test/support/origin-app.ts";
 import type { AccessControl } from "./auth/access-control.ts";
-import { originPaths } from "../shared/origin-protocol.ts";
+import { originPaths, type BuildStatus } from "../shared/origin-protocol.ts";
 
 function makeApp(options: { secret?: string; access?: AccessControl | null } = {}) {
   return makeTestApp(options);
@@ -62,6 +62,25 @@ describe("origin app", () => {
       });
       assert.equal(response.status, status, JSON.stringify(body));
       assert.equal(await errorCode(response), code, JSON.stringify(body));
+    }
+  });
+
+  it("maps a build's domain error at the app's edge, on the registry API and the build endpoint", async () => {
+    const app = await makeApp();
+    const pull = await app.request("/v2/hello/manifests/latest");
+    assert.equal(pull.status, 404);
+    assert.equal(await errorCode(pull), "MANIFEST_UNKNOWN");
+    const build = await app.request(originPaths.builds.path(), {
+      method: "POST",
+      body: JSON.stringify({ name: "hello", tag: "latest" }),
+    });
+    assert.equal(build.status, 200);
+    const status = (await build.json()) as BuildStatus;
+    assert.equal(status.state, "failed");
+    if (status.state === "failed") {
+      assert.equal(status.status, 404);
+      assert.equal(status.error.code, "MANIFEST_UNKNOWN");
+      assert.match(status.error.message, /Could not find Nix packages: .*hello/);
     }
   });
 

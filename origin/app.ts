@@ -14,7 +14,7 @@ import {
   type AccessControl,
 } from "./auth/access-control.ts";
 import type { BuildRecords } from "./cache/build-records.ts";
-import type { ImageService } from "./builder/image-service.ts";
+import type { Images } from "./builder/images.ts";
 import type { Logger } from "./log.ts";
 import { renderMetrics } from "./metrics.ts";
 import { mapOriginError } from "./registry-errors.ts";
@@ -28,7 +28,7 @@ import { renderStartPage } from "./start-page.ts";
 import type { BlobReader } from "./storage/storage.ts";
 
 export interface AppDeps {
-  images: ImageService;
+  images: Images;
   storage: BlobReader & { readonly description: string };
   builds: BuildRecords;
   /** Whether storage, Nix and the package source answer now (for /healthz). */

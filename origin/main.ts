@@ -128,7 +128,6 @@ async function start(config: Config, log: Logger): Promise<void> {
     failureTtlSeconds: config.failureTtlSeconds,
     log,
     published,
-    storageWriter: storage,
     // Uses are written often enough that none is lost to the collector's window.
     touchEveryMs: Math.min(10 * 60 * 1000, (config.gcUnusedSeconds * 1000) / 4),
     platforms: config.platforms,

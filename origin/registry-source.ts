@@ -16,7 +16,7 @@ import type {
 } from "../shared/registry-handler.ts";
 import { RegistryError } from "../shared/errors.ts";
 import { blobKey, manifestKey } from "../shared/storage-keys.ts";
-import type { ImageService } from "./builder/image-service.ts";
+import type { ImageAnswers } from "./builder/images.ts";
 import type { BlobReader } from "./storage/storage.ts";
 
 /**
@@ -24,7 +24,7 @@ import type { BlobReader } from "./storage/storage.ts";
  * pull on an instance where only users build): tags answer only from what exists.
  */
 export function createOriginSource(
-  images: ImageService,
+  images: ImageAnswers,
   storage: BlobReader,
   refuseBuild?: (name: string, tag: string) => Error,
 ): RegistrySource {
@@ -57,7 +57,7 @@ export function createOriginSource(
       wanted: ManifestWanted,
     ): Promise<TagAnswer> {
       const result = await answerTag(image, tag);
-      // An index is served only once every manifest it lists is stored (image-service.ts).
+      // An index is served only once every manifest it lists is stored (builder/image-producer.ts).
       const digest = selectManifest(result, wanted).digest;
       if (!isDigest(digest)) throw new RegistryError("INTERNAL");
       const manifest = await manifestByDigest(digest);

@@ -1,14 +1,16 @@
-// Turns (image, tag) into the image's manifests, and owns every piece of build state: the job
-// table (running builds joined by every request for the same image and tag, finished ones kept
-// for pollers, failures answered from memory for a while), the revision memo, the build-slot
-// limiter and the memo of which manifests storage holds. Routes only parse, call and serialise.
+// Turns (image, tag) into the image's manifests, and owns every piece of build state and every
+// counter: the job table (running builds joined by every request for the same image and tag,
+// finished ones kept for pollers, failures answered from memory for a while), the revision memo,
+// the build-slot limiter and the memo of which manifests storage holds. Routes only parse, call
+// and serialise.
 //
-// A name without `arm64/` is built for every platform in NIXERY_PLATFORMS. With one platform
-// (the default) the answer is that platform's manifests, as ever; with several it is an index over
-// them (platform-index.ts), all built at the one revision the tag names. A tag job (tag-job.ts)
-// resolves that revision and records the outcome; image-producer.ts builds each platform's image
-// once however many jobs need it: the index of `hello` and a pull of `arm64/hello` share the
-// arm64 build.
+// The way down, top to bottom: start() answers from a running job or the cache, or starts a tag
+// job (tag-job.ts), which resolves the revision the tag names, asks image-producer.ts for the
+// answer and records the outcome; the producer builds each platform's image once however many
+// jobs need it (the index of `hello` and a pull of `arm64/hello` share the arm64 build) and
+// returns what it built, which comes back up as the job's result. A name without `arm64/` is built
+// for every platform in NIXERY_PLATFORMS: with one (the default) the answer is that platform's
+// manifests; with several it is an index over them (platform-index.ts), all at one revision.
 
 import type { Digest } from "../../shared/digest.ts";
 import type { Architecture, ImageRequest } from "../../shared/image-name.ts";
@@ -22,7 +24,8 @@ import { describeSource, listSourceTags, resolveSource, type SourceConfig } from
 import type { BlobReader } from "../storage/storage.ts";
 import { indexTagCacheKey, tagCacheKey } from "./cache-key.ts";
 import { BuildQueueFull, isTransient, OriginStopping } from "./errors.ts";
-import { JobTable, type Job } from "./job-table.ts";
+import type { BuildJob, ImageCounters, Images } from "./images.ts";
+import { JobTable } from "./job-table.ts";
 import { Limiter } from "./limiter.ts";
 import type { PipelineDeps } from "./pipeline.ts";
 import { platformRequest } from "./platform-index.ts";
@@ -53,26 +56,13 @@ export interface ImageServiceDeps {
   /** Aborted when the origin shuts down: running Nix processes are stopped with SIGTERM. */
   signal?: AbortSignal;
   /** Published images: what restores a collected object, and where uses are recorded. */
-  published?: PublishedImages;
-  storageWriter?: PipelineDeps["storage"];
+  published: PublishedImages;
   /** A use of an image is written at most this often (a fraction of the collector's window). */
   touchEveryMs?: number;
   /** Platforms a name without `arm64/` is built for, in index order (default: amd64 only). */
   platforms?: readonly Architecture[];
   /** The platform whose manifest clients that take no index get (default: the first listed). */
   hostArch?: Architecture;
-}
-
-export type BuildJob = Job<TagManifests>;
-
-export interface ImageCounters {
-  manifestHits: number;
-  manifestMisses: number;
-  jobsJoined: number;
-  failuresRepeated: number;
-  layersPacked: number;
-  layersReused: number;
-  objectsRestored: number;
 }
 
 /** By default a use of an image is written to the database at most every 10 minutes. */
@@ -82,7 +72,7 @@ const keepFinishedMs = 10 * 60 * 1000;
 /** How long the revision a tag names is remembered. */
 const revisionMemoMs = 60_000;
 
-export class ImageService {
+export class ImageService implements Images {
   private readonly jobs: JobTable<TagManifests>;
   private readonly revisions: RevisionMemo;
   private readonly limiter: Limiter;
@@ -116,20 +106,15 @@ export class ImageService {
       remember: (error) => !(isTransient(error) || deps.signal?.aborted),
       now: this.now,
     });
-    const { published, storageWriter } = deps;
     this.upkeep = new ObjectUpkeep({
-      restore:
-        published && storageWriter
-          ? {
-              source: deps.source,
-              published,
-              pipeline: deps.pipeline,
-              storage: storageWriter,
-              runner: deps.runner,
-              log: deps.log,
-            }
-          : null,
-      published: published ?? null,
+      restore: {
+        source: deps.source,
+        published: deps.published,
+        pipeline: deps.pipeline,
+        runner: deps.runner,
+        log: deps.log,
+      },
+      published: deps.published,
       failureTtlMs: deps.failureTtlSeconds * 1000,
       touchEveryMs: deps.touchEveryMs ?? defaultTouchEveryMs,
       signal: deps.signal,

@@ -10,9 +10,8 @@ import { OriginStopping } from "./errors.ts";
 import { JobTable } from "./job-table.ts";
 
 export interface ObjectUpkeepOptions {
-  /** What a restore needs; null when the origin records no published images (unit tests). */
-  restore: RestoreDeps | null;
-  published: PublishedImages | null;
+  restore: RestoreDeps;
+  published: PublishedImages;
   failureTtlMs: number;
   touchEveryMs: number;
   signal?: AbortSignal;
@@ -39,7 +38,6 @@ export class ObjectUpkeep {
   /** Makes a collected object again; what was restored, or null for a digest never published. */
   async restore(digest: Digest): Promise<Restored> {
     const deps = this.options.restore;
-    if (!deps) return null;
     const job = this.#restores.start(`restore:${digest}`, async () => {
       const restored = await restoreObject(deps, digest, this.options.signal);
       if (restored) this.#restored++;
@@ -56,7 +54,6 @@ export class ObjectUpkeep {
   /** Records that the images holding these manifests were requested now. */
   touch(digests: readonly Digest[]): void {
     const published = this.options.published;
-    if (!published) return;
     const now = this.options.now();
     const due = digests.filter(
       (digest) => now - (this.#touched.get(digest) ?? 0) >= this.options.touchEveryMs,

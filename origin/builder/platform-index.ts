@@ -34,8 +34,8 @@ export interface PlatformImage {
 
 export interface IndexDeps {
   storage: BlobWriter;
-  published?: PublishedImages;
-  pins?: Pins;
+  published: PublishedImages;
+  pins: Pins;
   packFormat: string;
   gzipLevel: number;
 }
@@ -72,7 +72,7 @@ export async function publishIndex(
   image: { name: string; revision: string | null },
   images: readonly PlatformImage[],
 ): Promise<TagIndex> {
-  const pinned = deps.pins?.pin();
+  const pinned = deps.pins.pin();
   try {
     const manifests = {} as TagIndex["manifests"];
     const kept: PublishedImage["manifests"] = [];
@@ -82,7 +82,7 @@ export async function publishIndex(
         images.map((child) => ({ arch: child.arch, ...child.manifests[flavour] })),
       );
       const digest = await sha256Digest(bytes);
-      pinned?.add(digest);
+      pinned.add(digest);
       const mediaType = indexMediaType[flavour];
       await deps.storage.putBytes(manifestKey(digest), bytes, {
         sha256: digestHex(digest),
@@ -93,7 +93,7 @@ export async function publishIndex(
     }
     // Each child image's id is its first recorded manifest, the Docker one (pipeline.ts).
     const children: Digest[] = images.map((child) => child.manifests.docker.digest);
-    deps.published?.record({
+    deps.published.record({
       name: image.name,
       revision: image.revision,
       manifests: kept,
@@ -111,7 +111,7 @@ export async function publishIndex(
       })),
     };
   } finally {
-    pinned?.release();
+    pinned.release();
   }
 }
 

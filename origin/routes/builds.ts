@@ -13,11 +13,11 @@ import {
   type ExistingBuildStatus,
   type TagManifests,
 } from "../../shared/origin-protocol.ts";
-import type { BuildJob, ImageService } from "../builder/image-service.ts";
+import type { BuildJob, BuildJobs } from "../builder/images.ts";
 import type { JobState } from "../builder/job-table.ts";
 import { mapOriginError } from "../registry-errors.ts";
 
-export function buildRoutes(images: ImageService): Hono {
+export function buildRoutes(images: BuildJobs): Hono {
   const app = new Hono();
 
   app.post(originPaths.builds.template, async (c) => {

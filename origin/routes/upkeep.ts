@@ -7,10 +7,13 @@ import { Hono } from "hono";
 import { isDigest, type Digest } from "../../shared/digest.ts";
 import { RegistryError } from "../../shared/errors.ts";
 import { maxUsageDigests, originPaths, type UsageReport } from "../../shared/origin-protocol.ts";
-import type { ImageService } from "../builder/image-service.ts";
+import type { ImageAnswers } from "../builder/images.ts";
 import type { GarbageCollector } from "../gc/scheduler.ts";
 
-export function upkeepRoutes(images: ImageService, collector: GarbageCollector | null): Hono {
+export function upkeepRoutes(
+  images: Pick<ImageAnswers, "touch">,
+  collector: GarbageCollector | null,
+): Hono {
   const app = new Hono();
 
   app.post(originPaths.gc.template, async (c) => {
