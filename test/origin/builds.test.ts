@@ -15,7 +15,8 @@ import {
   type ExistingBuildStatus,
 } from "../../shared/origin-protocol.ts";
 import { fixturePackageSet } from "../support/nix-env.ts";
-import { startOrigin, type OriginProcess } from "../support/origin-process.ts";
+import { exitedEarly, startOrigin, type OriginProcess } from "../support/origin-process.ts";
+import { waitFor } from "../support/wait-for.ts";
 
 const exec = promisify(execFile);
 
@@ -286,15 +287,19 @@ describe("builds", () => {
     };
     const origin = await start();
     const pending = fetch(`${origin.url}/v2/hangs/manifests/latest`).catch(() => null);
-    let sleepers: number[] = [];
-    for (let i = 0; i < 100 && sleepers.length === 0; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      sleepers = await sleepersUnder(origin.process.pid!);
-    }
+    const sleepers = await waitFor(
+      "the hanging builder to start",
+      async () => {
+        const found = await sleepersUnder(origin.process.pid!);
+        return found.length > 0 ? found : null;
+      },
+      { failIf: () => exitedEarly(origin) },
+    );
     assert.equal(sleepers.length, 1, "the hanging builder is running");
-    const started = Date.now();
     await origin.stop();
-    assert.ok(Date.now() - started < 9_000, "stopped without waiting for SIGKILL");
+    // The test's stop() sends SIGKILL only if SIGTERM did not end the origin: it must not have.
+    assert.equal(origin.process.signalCode, null, "stopped without waiting for SIGKILL");
+    assert.equal(origin.process.exitCode, 0, "stopped without waiting for SIGKILL");
     assert.deepEqual(await stillSleeping(sleepers), [], "no builder outlives the origin");
     await pending;
   });
@@ -302,9 +307,9 @@ describe("builds", () => {
   it("answers 429 with Retry-After when the build queue is full", async () => {
     const origin = await start({ env: { NIXERY_MAX_BUILDS: "1", NIXERY_MAX_QUEUED_BUILDS: "0" } });
     const pending = fetch(`${origin.url}/v2/hangs/manifests/latest`).catch(() => null);
-    for (let i = 0; i < 100 && count(origin, "build started") === 0; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await waitFor("the first build to start", () => count(origin, "build started") > 0, {
+      failIf: () => exitedEarly(origin),
+    });
     const refused = await fetch(`${origin.url}/v2/goodbye/manifests/latest`);
     assert.equal(refused.status, 429);
     assert.equal(refused.headers.get("retry-after"), "60");

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { S3Client } from "../../origin/storage/s3-client.ts";
 import { runOriginToExit, startOrigin } from "../support/origin-process.ts";
+import { waitFor } from "../support/wait-for.ts";
 import { originS3Env, startS3Server, type S3TestServer } from "../support/s3-server.ts";
 
 let work: string;
@@ -222,8 +223,13 @@ describe("readiness", () => {
       });
       await rm(staging, { recursive: true });
       await writeFile(staging, "in the way");
-      await new Promise((resolve) => setTimeout(resolve, 5_100));
-      const down = await fetch(`${origin.url}/healthz`);
+      // Readiness is checked at most every 5 s: wait for the check that sees the change.
+      const down = await waitFor("/healthz to see the broken storage", async () => {
+        const response = await fetch(`${origin.url}/healthz`);
+        if (response.status === 503) return response;
+        await response.body?.cancel();
+        return null;
+      });
       assert.equal(down.status, 503);
       const body = (await down.json()) as { ok: boolean; checks: Record<string, string> };
       assert.equal(body.ok, false);
@@ -231,8 +237,12 @@ describe("readiness", () => {
       assert.equal((await fetch(`${origin.url}/livez`)).status, 200);
       await rm(staging);
       await mkdir(staging);
-      await new Promise((resolve) => setTimeout(resolve, 5_100));
-      assert.equal((await fetch(`${origin.url}/healthz`)).status, 200);
+      const up = await waitFor("/healthz to see the storage back", async () => {
+        const response = await fetch(`${origin.url}/healthz`);
+        await response.body?.cancel();
+        return response.status === 200 ? response : null;
+      });
+      assert.equal(up.status, 200);
     } finally {
       await origin.stop();
     }
