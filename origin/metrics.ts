@@ -1,21 +1,14 @@
 // Prometheus text-format metrics at /metrics: build outcomes (from the build records, so they
 // survive restarts), builds running and queued, manifest cache hits and layer reuse since start.
 
+import type { ImageCounters } from "./builder/images.ts";
 import type { BuildOutcome } from "./cache/build-records.ts";
 import type { CollectorTotals } from "./gc/scheduler.ts";
 
 export interface MetricsInput {
   buildOutcomes: Record<BuildOutcome, number>;
   builds: { running: number; queued: number };
-  counters: {
-    manifestHits: number;
-    manifestMisses: number;
-    jobsJoined: number;
-    failuresRepeated: number;
-    layersPacked: number;
-    layersReused: number;
-    objectsRestored: number;
-  };
+  counters: ImageCounters;
   nixProcesses: ReadonlyMap<string, number>;
   collector: CollectorTotals | null;
 }
