@@ -200,7 +200,9 @@ export class ImageService implements Images {
     const late = this.join(id);
     if (late) return late;
     if (this.deps.signal?.aborted) throw new OriginStopping();
-    if (this.limiter.queued >= this.deps.maxQueuedBuilds) {
+    // Only a build that would wait counts against the queue: with NIXERY_MAX_QUEUED_BUILDS=0,
+    // builds still run while a slot is free.
+    if (this.limiter.full && this.limiter.queued >= this.deps.maxQueuedBuilds) {
       throw new BuildQueueFull(this.limiter.queued);
     }
     this.#counts.manifestMisses++;
