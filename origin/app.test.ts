@@ -84,6 +84,16 @@ describe("origin app", () => {
     }
   });
 
+  it("runs a storage collection on POST /_origin/gc and counts it in /metrics", async () => {
+    const app = await makeApp();
+    const response = await app.request(originPaths.gc.path(), { method: "POST" });
+    assert.equal(response.status, 200);
+    const report = (await response.json()) as { deleted: { objects: number } };
+    assert.equal(report.deleted.objects, 0);
+    const metrics = await (await app.request("/metrics")).text();
+    assert.match(metrics, /^nixery_gc_runs_total\{outcome="done"\} 1$/m);
+  });
+
   it("guards build endpoints with the secret and leaves a public registry open", async () => {
     const open = await makeApp({ secret: "s" });
     const refused = await open.request(originPaths.builds.path(), { method: "POST", body: "{}" });

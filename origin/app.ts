@@ -35,8 +35,8 @@ export interface AppDeps {
   readiness: Readiness;
   /** Nix and git processes started since start, by command (for /metrics). */
   nixProcesses: ReadonlyMap<string, number>;
-  /** The storage collector (null: none, e.g. in unit tests). */
-  collector: GarbageCollector | null;
+  /** The storage collector (runs on POST /_origin/gc, and its figures are in /metrics). */
+  collector: GarbageCollector;
   originSecret: string | null;
   /**
    * Null: a public origin. Otherwise the registry API needs a user's token or the edge's secret,
@@ -88,7 +88,7 @@ export function createApp(deps: AppDeps): Hono {
         builds: deps.images.stats,
         counters: deps.images.counters,
         nixProcesses: deps.nixProcesses,
-        collector: deps.collector?.totals ?? null,
+        collector: deps.collector.totals,
       }),
       200,
       { "Content-Type": "text/plain; version=0.0.4" },

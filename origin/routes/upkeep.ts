@@ -12,12 +12,11 @@ import type { GarbageCollector } from "../gc/scheduler.ts";
 
 export function upkeepRoutes(
   images: Pick<ImageAnswers, "touch">,
-  collector: GarbageCollector | null,
+  collector: GarbageCollector,
 ): Hono {
   const app = new Hono();
 
   app.post(originPaths.gc.template, async (c) => {
-    if (!collector) throw new RegistryError("UNSUPPORTED", "this origin has no storage collector");
     return c.json(await collector.collect());
   });
 

@@ -18,6 +18,9 @@ import { PackagesNotFound } from "../../origin/nix/errors.ts";
 import type { ImageRequest } from "../../shared/image-name.ts";
 import { BuildRecords } from "../../origin/cache/build-records.ts";
 import { openDatabase } from "../../origin/cache/database.ts";
+import { PublishedImages } from "../../origin/cache/published-images.ts";
+import { Pins } from "../../origin/gc/pins.ts";
+import { GarbageCollector } from "../../origin/gc/scheduler.ts";
 import { createLogger } from "../../origin/log.ts";
 import { Readiness } from "../../origin/readiness.ts";
 import { FilesystemStorage } from "../../origin/storage/filesystem.ts";
@@ -31,7 +34,9 @@ export interface TestAppOptions {
 
 export async function makeTestApp(options: TestAppOptions = {}) {
   const storage = await new FilesystemStorage(await mkdtemp(join(tmpdir(), "nixery-app-"))).init();
-  const builds = new BuildRecords(openDatabase(":memory:"));
+  const db = openDatabase(":memory:");
+  const builds = new BuildRecords(db);
+  const log = createLogger(() => {});
   builds.record({
     image: "broken",
     tag: "latest",
@@ -49,8 +54,17 @@ export async function makeTestApp(options: TestAppOptions = {}) {
     access: options.access ?? null,
     readiness: new Readiness({ storage: () => storage.check() }),
     nixProcesses: new Map([["nix-instantiate", 3]]),
-    collector: null,
-    log: createLogger(() => {}),
+    collector: new GarbageCollector(
+      {
+        storage,
+        published: new PublishedImages(db),
+        pins: new Pins(),
+        unusedMs: 30 * 24 * 3600 * 1000,
+        graceMs: 3600 * 1000,
+      },
+      log,
+    ),
+    log,
   });
 }
 
