@@ -16,6 +16,7 @@ import {
 } from "../../shared/origin-protocol.ts";
 import { fixturePackageSet } from "../support/nix-env.ts";
 import { exitedEarly, startOrigin, type OriginProcess } from "../support/origin-process.ts";
+import { processesUnder, stillRunning } from "../support/processes.ts";
 import { waitFor } from "../support/wait-for.ts";
 
 const exec = promisify(execFile);
@@ -253,44 +254,13 @@ describe("builds", () => {
   });
 
   it("stops running builds with SIGTERM when the origin shuts down", async () => {
-    // Only this origin's own builders count (other test runs may have sleepers of their own).
-    const sleepersUnder = async (root: number) => {
-      const rows = (await exec("ps", ["-eo", "pid=,ppid=,args="])).stdout
-        .split("\n")
-        .map((line) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line))
-        .filter((match) => match !== null)
-        .map((match) => ({
-          pid: Number(match[1]),
-          ppid: Number(match[2]),
-          args: match[3]!.trim(),
-        }));
-      const tree = new Set([root]);
-      for (let grew = true; grew;) {
-        grew = false;
-        for (const row of rows) {
-          if (tree.has(row.ppid) && !tree.has(row.pid)) {
-            tree.add(row.pid);
-            grew = true;
-          }
-        }
-      }
-      return rows
-        .filter((row) => tree.has(row.pid) && row.args === "sleep 3600")
-        .map((row) => row.pid);
-    };
-    /** Those of `pids` still running `sleep 3600` (a zombie awaiting its reaper does not count). */
-    const stillSleeping = async (pids: number[]) => {
-      const rows = (await exec("ps", ["-eo", "pid=,args="])).stdout.split("\n");
-      return pids.filter((pid) =>
-        rows.some((row) => new RegExp(`^\\s*${pid}\\s+sleep 3600$`).test(row.trimEnd())),
-      );
-    };
     const origin = await start();
     const pending = fetch(`${origin.url}/v2/hangs/manifests/latest`).catch(() => null);
     const sleepers = await waitFor(
       "the hanging builder to start",
       async () => {
-        const found = await sleepersUnder(origin.process.pid!);
+        // Only this origin's own builders count (other test runs may have sleepers of their own).
+        const found = await processesUnder(origin.process.pid!, "sleep 3600");
         return found.length > 0 ? found : null;
       },
       { failIf: () => exitedEarly(origin) },
@@ -300,7 +270,11 @@ describe("builds", () => {
     // The test's stop() sends SIGKILL only if SIGTERM did not end the origin: it must not have.
     assert.equal(origin.process.signalCode, null, "stopped without waiting for SIGKILL");
     assert.equal(origin.process.exitCode, 0, "stopped without waiting for SIGKILL");
-    assert.deepEqual(await stillSleeping(sleepers), [], "no builder outlives the origin");
+    assert.deepEqual(
+      await stillRunning(sleepers, "sleep 3600"),
+      [],
+      "no builder outlives the origin",
+    );
     await pending;
   });
 
