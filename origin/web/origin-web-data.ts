@@ -18,15 +18,15 @@ import type {
   PackageInfo,
   PlatformImage,
 } from "../../shared/web/web-types.ts";
-import type { BuildJob, ImageService } from "../builder/image-service.ts";
+import type { BuildJob, Images } from "../builder/images.ts";
 import { splitDerivationName } from "../builder/image-metadata.ts";
-import { toBuildRegistryError } from "../builder/map-error.ts";
+import { mapOriginError } from "../registry-errors.ts";
 import type { ImageCatalog } from "../cache/image-catalog.ts";
 import type { BlobReader } from "../storage/storage.ts";
 import type { WaitBudget } from "./wait-budget.ts";
 
 export interface OriginWebDeps {
-  images: ImageService;
+  images: Images;
   catalog: ImageCatalog;
   storage: BlobReader;
   waits: WaitBudget;
@@ -149,7 +149,7 @@ export function originWebData(deps: OriginWebDeps, client: string): WebData {
   async function image(ref: ImageRef): Promise<ImageDetails | null> {
     const request = parse(ref);
     const job = await images.existing(request, ref.tag).catch((error: unknown) => {
-      throw toBuildRegistryError(error);
+      throw mapOriginError(error);
     });
     const status = job?.status;
     if (status?.state !== "done") return null;
@@ -161,7 +161,7 @@ export function originWebData(deps: OriginWebDeps, client: string): WebData {
     const base = { name: ref.name, tag: ref.tag, progress: job.progress.snapshot };
     if (status.state === "running") return { ...base, state: "running", error: null };
     if (status.state === "done") return { ...base, state: "done", error: null };
-    const error = toBuildRegistryError(status.error);
+    const error = mapOriginError(status.error);
     return { ...base, state: "failed", error: { code: error.code, message: error.message } };
   }
 
@@ -170,7 +170,7 @@ export function originWebData(deps: OriginWebDeps, client: string): WebData {
     try {
       return stateOf(ref, await images.start(request, ref.tag));
     } catch (error) {
-      const registryError = toBuildRegistryError(error);
+      const registryError = mapOriginError(error);
       return {
         name: ref.name,
         tag: ref.tag,
