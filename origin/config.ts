@@ -240,7 +240,8 @@ export function parseConfig(env: Env): Config {
   // The deploy key's path (not the key) for git and for Nix's fetchGit, which runs git too.
   if (ssh) childEnv.GIT_SSH_COMMAND = gitSshCommand(ssh);
   return {
-    host: env.HOST || "0.0.0.0",
+    // Loopback unless told otherwise: the origin sits behind a tunnel, or beside the edge.
+    host: env.HOST || "127.0.0.1",
     port: integer(env, "PORT", 8081, 0, 65535),
     source: parseSource(env),
     storage: parseStorage(env, dataDir),
