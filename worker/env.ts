@@ -52,7 +52,11 @@ function seconds(raw: string | undefined, name: string, fallback: number, max: n
 }
 
 export function readSettings(env: Env): EdgeSettings {
-  if (!env.ORIGIN_URL) throw new RegistryError("INTERNAL", "ORIGIN_URL is not configured");
+  if (!env.ORIGIN_URL)
+    throw new RegistryError(
+      "INTERNAL",
+      "ORIGIN_URL is not configured: set it with `wrangler secret put ORIGIN_URL`",
+    );
   let originUrl: URL;
   try {
     originUrl = new URL(env.ORIGIN_URL);
