@@ -16,6 +16,8 @@ import type { BuildRecords } from "./cache/build-records.ts";
 import type { ImageService } from "./builder/image-service.ts";
 import type { Logger } from "./log.ts";
 import { renderMetrics } from "./metrics.ts";
+import { requestNotes } from "./http/access-log.ts";
+import type { Traffic } from "./http/traffic.ts";
 import { createOriginSource } from "./registry-source.ts";
 import { buildRoutes } from "./routes/builds.ts";
 import { upkeepRoutes } from "./routes/upkeep.ts";
@@ -41,6 +43,8 @@ export interface AppDeps {
    */
   access: AccessControl | null;
   log: Logger;
+  /** Request, latency, memory and event-loop figures for /metrics (null: not recorded). */
+  traffic?: Traffic | null;
 }
 
 export function createApp(deps: AppDeps): Hono {
@@ -86,7 +90,7 @@ export function createApp(deps: AppDeps): Hono {
         counters: deps.images.counters,
         nixProcesses: deps.nixProcesses,
         collector: deps.collector?.totals ?? null,
-      }),
+      }) + (deps.traffic?.render() ?? ""),
       200,
       { "Content-Type": "text/plain; version=0.0.4" },
     ),
@@ -98,12 +102,19 @@ export function createApp(deps: AppDeps): Hono {
   app.all("/v2/*", async (c) => {
     const access = deps.access;
     const viewer = access ? await authorizeRegistry(access, c) : { mayBuild: true };
+    const notes = requestNotes(c.env);
+    if (notes && access) notes.user = (viewer as { user: string }).user;
     const response = await handleRegistryRequest(
       c.req.raw,
       viewer.mayBuild
-        ? source
-        : createOriginSource(deps.images, deps.storage, (name, tag) =>
-            buildNeedsLogin(access!, c, name, tag),
+        ? notes
+          ? createOriginSource(deps.images, deps.storage, undefined, notes)
+          : source
+        : createOriginSource(
+            deps.images,
+            deps.storage,
+            (name, tag) => buildNeedsLogin(access!, c, name, tag),
+            notes,
           ),
       access ? "private" : "public",
     );

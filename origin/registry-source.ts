@@ -17,16 +17,19 @@ import { RegistryError } from "../shared/errors.ts";
 import { blobKey, manifestKey } from "../shared/storage-keys.ts";
 import type { ImageService } from "./builder/image-service.ts";
 import { toBuildRegistryError } from "./builder/map-error.ts";
+import type { RequestNotes } from "./http/access-log.ts";
 import type { BlobReader } from "./storage/storage.ts";
 
 /**
  * `refuseBuild`, when given, is what a tag that would need a new build answers (an anonymous
- * pull on an instance where only users build): tags answer only from what exists.
+ * pull on an instance where only users build): tags answer only from what exists. `notes`
+ * receives how the answer was found, for the access log (hit, build, failed, stored, restored).
  */
 export function createOriginSource(
   images: ImageService,
   storage: BlobReader,
   refuseBuild?: (name: string, tag: string) => Error,
+  notes: RequestNotes | null = null,
 ): RegistrySource {
   const restore = (digest: Digest) =>
     images.restore(digest).catch((error: unknown) => {
@@ -38,7 +41,8 @@ export function createOriginSource(
     // Collected by the storage GC: written back from the database, same bytes.
     if (!bytes && (await restore(digest)) === "manifest") {
       bytes = await storage.readBytes(manifestKey(digest));
-    }
+      if (notes && bytes) notes.cache = "restored";
+    } else if (notes && bytes && !notes.cache) notes.cache = "stored";
     if (!bytes) return null;
     images.touch([digest]);
     const mediaType = manifestMediaTypeOf(bytes);
@@ -55,10 +59,15 @@ export function createOriginSource(
       wanted: ManifestWanted,
     ): Promise<TagAnswer> {
       const answer = async () => {
-        if (!refuseBuild) return images.resolve(image, tag);
-        const existing = await images.existing(image, tag);
-        if (!existing) throw refuseBuild(image.name, tag);
-        return existing.result();
+        const job = refuseBuild
+          ? await images.existing(image, tag)
+          : await images.start(image, tag);
+        if (!job) throw refuseBuild!(image.name, tag);
+        // A finished job is the manifest cache's answer (or a remembered failure); a running one
+        // is a build this request waits for (started by it or joined).
+        if (notes)
+          notes.cache = { done: "hit", failed: "failed", running: "build" }[job.status.state];
+        return job.result();
       };
       const result = await answer().catch((error: unknown) => {
         throw toBuildRegistryError(error);
@@ -85,7 +94,8 @@ export function createOriginSource(
       if (!stat) {
         const restored = await restore(digest);
         if (restored === "blob" || restored === "layer") stat = await storage.stat(key);
-      }
+        if (notes && stat) notes.cache = "restored";
+      } else if (notes) notes.cache = "stored";
       if (!stat) return null;
       const span = range.resolve(stat.size);
       if (!span && storage.redirectUrl) {

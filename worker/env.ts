@@ -33,6 +33,8 @@ export interface Env {
   LOGIN_LIMITER?: RateLimit;
   /** Rate limiting binding: cold builds (images this edge never saw) per client. */
   BUILD_LIMITER?: RateLimit;
+  /** Analytics Engine dataset: one data point per request (worker/access-log.ts); optional. */
+  EDGE_ANALYTICS?: AnalyticsEngineDataset;
 }
 
 export interface EdgeSettings {

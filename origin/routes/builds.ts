@@ -15,6 +15,7 @@ import {
 import type { BuildJob, ImageService } from "../builder/image-service.ts";
 import type { JobState } from "../builder/job-table.ts";
 import { toBuildRegistryError } from "../builder/map-error.ts";
+import { requestNotes } from "../http/access-log.ts";
 import { requireSecret } from "./require-secret.ts";
 
 export function buildRoutes(images: ImageService, secret: string | null): Hono {
@@ -37,6 +38,9 @@ export function buildRoutes(images: ImageService, secret: string | null): Hono {
         return c.json(await statusAfter(existing, request.waitSeconds));
       }
       const job = await images.start(image, request.tag);
+      const notes = requestNotes(c.env);
+      if (notes)
+        notes.cache = { done: "hit", failed: "failed", running: "build" }[job.status.state];
       return c.json(await statusAfter(job, request.waitSeconds));
     } catch (error) {
       return c.json(failedStatus(id, error));
