@@ -11,7 +11,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startOrigin } from "../support/origin-process.ts";
 
-const unitPath = fileURLToPath(new URL("../../deploy/systemd/nixery-edge-origin.service", import.meta.url));
+const unitPath = fileURLToPath(
+  new URL("../../deploy/systemd/nixery-edge-origin.service", import.meta.url),
+);
 const hasAnalyze = spawnSync("systemd-analyze", ["--version"]).status === 0;
 
 function verify(path: string): { status: number | null; output: string } {
