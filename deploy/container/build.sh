@@ -85,20 +85,24 @@ if [ "$hostNode" != "$imageNode" ]; then
   exit 2
 fi
 
-# The application: sources and the runtime dependencies only (npm's own list of them).
+# The application: sources and the runtime dependencies only.
 app=$cacheDir/app
 rm -rf "$app"
 mkdir -p "$app/opt/nixery-edge/node_modules" "$app/etc/nixery-edge/nix" "$app/var/lib/nixery-edge"
 cd "$repo"
 cp -r package.json package-lock.json tsconfig.base.json bin origin shared nix "$app/opt/nixery-edge/"
 find "$app/opt/nixery-edge" -name '*.test.ts' -delete
+# The runtime packages as package-lock.json lists them (those not marked dev), where installed
+# (platform packages of other systems are not).
 modules=$(realpath "$repo/node_modules")
-npm query .prod | node -e '
-  for (const { location } of JSON.parse(require("fs").readFileSync(0, "utf8")))
-    console.log(location.slice(location.indexOf("node_modules/") + "node_modules/".length));
+node -e '
+  const { packages } = JSON.parse(require("fs").readFileSync("package-lock.json", "utf8"));
+  for (const [key, entry] of Object.entries(packages))
+    if (key.startsWith("node_modules/") && !entry.dev) console.log(key.slice("node_modules/".length));
 ' | while read -r package; do
   target=$app/opt/nixery-edge/node_modules/$package
-  # A package nested in one already copied (tsx/node_modules/esbuild) came with it.
+  # Another platform's optional package is not installed; a nested one came with its parent.
+  [ -e "$modules/$package" ] || continue
   [ -e "$target" ] && continue
   mkdir -p "$(dirname "$target")"
   cp -r "$modules/$package" "$target"
@@ -113,7 +117,8 @@ CONF
 
 rootfs=$cacheDir/rootfs.tar
 tar -C "$base" --exclude=./.nixery-base-ready -cf "$rootfs" .
-tar -C "$app" -rf "$rootfs" .
+# Only the new directories: a path in both tars (./etc) is refused by podman's layer import.
+tar -C "$app" -rf "$rootfs" ./opt/nixery-edge ./etc/nixery-edge ./var/lib/nixery-edge
 log "importing $(du -h "$rootfs" | cut -f1) as $image into $engine"
 "$engine" import \
   --change 'ENV NIXERY_DATA_DIR=/var/lib/nixery-edge' \

@@ -65,7 +65,7 @@ describe("the container image", { skip }, () => {
       "nixery-origin-test",
       "--network=host",
       "--ulimit",
-      "nofile=65536:65536",
+      "nofile=1024:1024",
       "--ulimit",
       "nproc=4096:4096",
       "--volume",
@@ -83,7 +83,11 @@ describe("the container image", { skip }, () => {
       image,
     ]);
     assert.equal(started.code, 0, started.stderr);
-    const logs = async () => (await podman.run(["logs", "nixery-origin-test"])).stdout;
+    // The container's stdout (JSON lines) and stderr (a refusal's one line), as podman logs them.
+    const logs = async () => {
+      const { stdout, stderr } = await podman.run(["logs", "nixery-origin-test"]);
+      return `${stdout}${stderr}`;
+    };
     const deadline = Date.now() + 120_000;
     while (!(await logs()).includes('"origin listening"')) {
       const state = await podman.run([
