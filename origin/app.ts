@@ -11,6 +11,7 @@ import {
   pageGuard,
   tokenHandler,
   type AccessControl,
+  type RegistryViewer,
 } from "./auth/access-control.ts";
 import type { BuildRecords } from "./cache/build-records.ts";
 import type { ImageService } from "./builder/image-service.ts";
@@ -101,9 +102,11 @@ export function createApp(deps: AppDeps): Hono {
 
   app.all("/v2/*", async (c) => {
     const access = deps.access;
-    const viewer = access ? await authorizeRegistry(access, c) : { mayBuild: true };
+    const viewer: RegistryViewer = access
+      ? await authorizeRegistry(access, c)
+      : { mayBuild: true, user: "" };
     const notes = requestNotes(c.env);
-    if (notes && access) notes.user = (viewer as { user: string }).user;
+    if (notes && access) notes.user = viewer.user;
     const response = await handleRegistryRequest(
       c.req.raw,
       viewer.mayBuild

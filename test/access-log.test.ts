@@ -9,6 +9,7 @@ import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startOriginProxy, type OriginProxy } from "./support/edge-origin-proxy.ts";
 import { startEdgeWorker, type EdgeWorker } from "./support/edge-worker.ts";
+import { htpasswdFile } from "./support/htpasswd.ts";
 import { startOrigin, type OriginProcess } from "./support/origin-process.ts";
 
 const secret = "access-log-secret";
@@ -178,5 +179,53 @@ describe("access logs and metrics", () => {
     assert.ok(value(/^process_resident_memory_bytes (\d+)$/m) > 10_000_000);
     assert.ok(value(/^nodejs_heap_used_bytes (\d+)$/m) > 0);
     assert.match(text, /^nodejs_eventloop_lag_seconds\{quantile="0\.99"\} [\d.e-]+$/m);
+  });
+});
+
+describe("access logs of a private origin", () => {
+  let origin: OriginProcess;
+
+  before(async () => {
+    origin = await startOrigin({
+      env: {
+        ORIGIN_SECRET: secret,
+        NIXERY_HTPASSWD: await htpasswdFile({ alice: "secret" }),
+        NIXERY_TOKEN_KEY: "k".repeat(32),
+      },
+    });
+  });
+  after(async () => {
+    await origin?.stop();
+  });
+
+  it("name the user, the edge for its secret, and nobody for a refused request", async () => {
+    const since = origin.logs.length;
+    const tokenResponse = await fetch(
+      `${origin.url}/auth/token?service=nixery&scope=repository:hello:pull`,
+      { headers: { Authorization: `Basic ${btoa("alice:secret")}` } },
+    );
+    assert.equal(tokenResponse.status, 200);
+    const { token } = (await tokenResponse.json()) as { token: string };
+    const path = "/v2/hello/manifests/latest";
+    const headers = { Accept: dockerManifest };
+    for (const authorization of [`Bearer ${token}`, `Bearer ${secret}`, null]) {
+      const response = await fetch(`${origin.url}${path}`, {
+        headers: authorization ? { ...headers, Authorization: authorization } : headers,
+      });
+      await response.arrayBuffer();
+    }
+    await waitFor(
+      "the origin's lines",
+      () => requestLines(origin.logs, since).filter((line) => line.path === path).length >= 3,
+    );
+    const lines = requestLines(origin.logs, since).filter((line) => line.path === path);
+    assert.deepEqual(
+      lines.map((line) => [line.status, line.user]),
+      [
+        [200, "alice"],
+        [200, "edge"],
+        [401, undefined],
+      ],
+    );
   });
 });
