@@ -1,11 +1,12 @@
 // The origin's RegistrySource for the shared registry handler: tags resolve through the image
-// service (cache or build), digest-addressed objects come straight from storage.
+// service (cache or build), digest-addressed objects come straight from storage. The builder's
+// errors pass through typed; the app's onError maps them (registry-errors.ts).
 
 import { isDigest, type Digest } from "../shared/digest.ts";
 import type { ImageRequest } from "../shared/image-name.ts";
 import { manifestMediaTypeOf } from "../shared/manifest.ts";
 import type { ManifestWanted } from "../shared/media-types.ts";
-import { selectManifest } from "../shared/origin-protocol.ts";
+import { selectManifest, type TagManifests } from "../shared/origin-protocol.ts";
 import type {
   BlobRead,
   RangeRequest,
@@ -15,8 +16,7 @@ import type {
 } from "../shared/registry-handler.ts";
 import { RegistryError } from "../shared/errors.ts";
 import { blobKey, manifestKey } from "../shared/storage-keys.ts";
-import type { ImageService } from "./builder/image-service.ts";
-import { toBuildRegistryError } from "./builder/map-error.ts";
+import type { BuildJob, ImageAnswers } from "./builder/images.ts";
 import type { RequestNotes } from "./http/access-log.ts";
 import type { BlobReader } from "./storage/storage.ts";
 
@@ -26,20 +26,22 @@ import type { BlobReader } from "./storage/storage.ts";
  * receives how the answer was found, for the access log (hit, build, failed, stored, restored).
  */
 export function createOriginSource(
-  images: ImageService,
+  images: ImageAnswers,
   storage: BlobReader,
   refuseBuild?: (name: string, tag: string) => Error,
   notes: RequestNotes | null = null,
 ): RegistrySource {
-  const restore = (digest: Digest) =>
-    images.restore(digest).catch((error: unknown) => {
-      throw toBuildRegistryError(error);
-    });
+  async function answerTag(image: ImageRequest, tag: string): Promise<TagManifests> {
+    const job = refuseBuild ? await images.existing(image, tag) : await images.start(image, tag);
+    if (!job) throw refuseBuild!(image.name, tag);
+    if (notes) notes.cache = cacheOutcome(job);
+    return job.result();
+  }
 
   async function manifestByDigest(digest: Digest): Promise<StoredManifest | null> {
     let bytes = await storage.readBytes(manifestKey(digest));
     // Collected by the storage GC: written back from the database, same bytes.
-    if (!bytes && (await restore(digest)) === "manifest") {
+    if (!bytes && (await images.restore(digest)) === "manifest") {
       bytes = await storage.readBytes(manifestKey(digest));
       if (notes && bytes) notes.cache = "restored";
     } else if (notes && bytes && !notes.cache) notes.cache = "stored";
@@ -58,21 +60,8 @@ export function createOriginSource(
       tag: string,
       wanted: ManifestWanted,
     ): Promise<TagAnswer> {
-      const answer = async () => {
-        const job = refuseBuild
-          ? await images.existing(image, tag)
-          : await images.start(image, tag);
-        if (!job) throw refuseBuild!(image.name, tag);
-        // A finished job is the manifest cache's answer (or a remembered failure); a running one
-        // is a build this request waits for (started by it or joined).
-        if (notes)
-          notes.cache = { done: "hit", failed: "failed", running: "build" }[job.status.state];
-        return job.result();
-      };
-      const result = await answer().catch((error: unknown) => {
-        throw toBuildRegistryError(error);
-      });
-      // An index is served only once every manifest it lists is stored (image-service.ts).
+      const result = await answerTag(image, tag);
+      // An index is served only once every manifest it lists is stored (builder/image-producer.ts).
       const digest = selectManifest(result, wanted).digest;
       if (!isDigest(digest)) throw new RegistryError("INTERNAL");
       const manifest = await manifestByDigest(digest);
@@ -81,10 +70,8 @@ export function createOriginSource(
       return { manifest, maxAgeSeconds: result.maxAgeSeconds, revision: result.revision };
     },
 
-    async listTags(): Promise<string[]> {
-      return images.listTags().catch((error: unknown) => {
-        throw toBuildRegistryError(error);
-      });
+    listTags(): Promise<string[]> {
+      return images.listTags();
     },
 
     async readBlob(digest: Digest, range: RangeRequest, method): Promise<BlobRead | null> {
@@ -92,7 +79,7 @@ export function createOriginSource(
       let stat = await storage.stat(key);
       // A layer or config the storage GC collected is made again (same digest) on request.
       if (!stat) {
-        const restored = await restore(digest);
+        const restored = await images.restore(digest);
         if (restored === "blob" || restored === "layer") stat = await storage.stat(key);
         if (notes && stat) notes.cache = "restored";
       } else if (notes) notes.cache = "stored";
@@ -108,4 +95,14 @@ export function createOriginSource(
       return { size: stat.size, range: span, body };
     },
   };
+}
+
+/**
+ * For the access log: a finished job is the manifest cache's answer (or a remembered failure); a
+ * running one is a build this request waits for (started by it or joined).
+ */
+const cacheOutcomes = { done: "hit", failed: "failed", running: "build" } as const;
+
+export function cacheOutcome(job: BuildJob): (typeof cacheOutcomes)[keyof typeof cacheOutcomes] {
+  return cacheOutcomes[job.status.state];
 }
