@@ -162,6 +162,12 @@ gitDir=$(git -C "$repo" rev-parse --path-format=absolute --git-common-dir 2>/dev
 if [ -n "$gitDir" ] && [ -d "$gitDir" ] && [[ $gitDir != "$repo"/* ]]; then
   mountInto "$gitDir" "$root$gitDir" --bind -o ro
 fi
+# A worktree's node_modules may be a symlink to the main checkout's: bind its target (read-only)
+# at the same path, or nothing of node_modules loads inside.
+if [ -L "$repo/node_modules" ]; then
+  modules=$(realpath "$repo/node_modules")
+  if [[ $modules != "$repo"/* ]]; then mountInto "$modules" "$root$modules" --bind -o ro; fi
+fi
 
 inChroot() {
   chroot "$root" /usr/bin/env -i \
