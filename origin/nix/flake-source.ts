@@ -12,7 +12,7 @@
 // resolves it; for a path and any other reference the tag selects nothing.
 
 import { resolve } from "node:path";
-import { SourceUnavailable, TagNotFound } from "./errors.ts";
+import { NixEvalFailed, SourceUnavailable, TagNotFound } from "./errors.ts";
 import { evalErrorMessage } from "./eval-error.ts";
 import type { NixRunner } from "./runner.ts";
 import { resolveGitTag } from "./git-tag.ts";
@@ -92,13 +92,14 @@ export async function flakeReferenceForTag(
   tag: string,
   runner: NixRunner,
   signal?: AbortSignal,
+  shownRef = ref,
 ): Promise<{ ref: string; pinned: boolean }> {
   const kind = flakeKind(ref);
   if (kind === "path" || kind === "other") return { ref, pinned: false };
   const { base, params } = splitQuery(ref);
   if (kind === "forge") {
     if (tag === "latest") return { ref, pinned: commitPattern.test(params.get("rev") ?? "") };
-    if (tag.startsWith("-") || tag.includes("/")) throw new TagNotFound(tag, ref);
+    if (tag.startsWith("-") || tag.includes("/")) throw new TagNotFound(tag, `flake ${shownRef}`);
     // `github:owner/repo/REF` carries the ref in the path; the tag replaces it.
     const [scheme, path] = [base.slice(0, base.indexOf(":")), base.slice(base.indexOf(":") + 1)];
     const ownerRepo = path.split("/").slice(0, 2).join("/");
@@ -111,7 +112,16 @@ export async function flakeReferenceForTag(
   const configuredRev = params.get("rev");
   if (tag === "latest" && configuredRev) return { ref, pinned: true };
   const gitTag = tag === "latest" ? (params.get("ref") ?? "latest") : tag;
-  const { commit, ref: gitRef } = await resolveGitTag(gitUrlOf(ref), gitTag, runner, signal);
+  const { commit, ref: gitRef } = await resolveGitTag(gitUrlOf(ref), gitTag, runner, signal).catch(
+    (error: unknown) => {
+      // Named by the flake reference as configured, not the git URL inside it.
+      if (error instanceof TagNotFound) throw new TagNotFound(tag, `flake ${shownRef}`);
+      if (error instanceof SourceUnavailable) {
+        throw new SourceUnavailable(`flake ${shownRef}`, error.detail);
+      }
+      throw error;
+    },
+  );
   params.delete("ref");
   params.delete("rev");
   if (gitRef && gitRef !== "HEAD") params.set("ref", gitRef);
@@ -163,10 +173,15 @@ export function parseFlakeMetadata(stdout: string): FlakeMetadata {
   };
 }
 
+/** Nix's messages for a flake that was fetched but is wrong itself (not a fetch that failed). */
+const brokenFlakePattern =
+  /requires lock file changes|syntax error|undefined variable|flake.nix' does not exist|is not a flake|has an unsupported attribute/;
+
 /**
  * Locks a flake reference (fetching it if need be) without updating its lock file. Throws
- * SourceUnavailable with Nix's message (without server paths) when the flake cannot be fetched
- * or its lock file does not cover its inputs.
+ * NixEvalFailed naming the flake when the flake itself is wrong (flake.nix does not parse, or
+ * flake.lock does not pin every input), else SourceUnavailable with Nix's message (without
+ * server paths) when it cannot be fetched.
  */
 export async function lockFlake(
   runner: NixRunner,
@@ -183,7 +198,14 @@ export async function lockFlake(
     throw new SourceUnavailable(`flake ${shownRef}`, "nix flake metadata timed out");
   }
   if (result.exitCode !== 0) {
-    throw new SourceUnavailable(`flake ${shownRef}`, evalErrorMessage(result.stderrTail));
+    const message = evalErrorMessage(result.stderrTail);
+    if (!brokenFlakePattern.test(message)) {
+      throw new SourceUnavailable(`flake ${shownRef}`, message);
+    }
+    const advice = /requires lock file changes/.test(message)
+      ? " (the origin uses the flake's flake.lock as it is and never updates it: lock the flake with `nix flake lock` and commit flake.lock)"
+      : "";
+    throw new NixEvalFailed(`${message}${advice}`, result.stderrTail, `The flake ${shownRef}`);
   }
   try {
     return parseFlakeMetadata(result.stdout);

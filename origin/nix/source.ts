@@ -90,8 +90,8 @@ export async function resolveSource(
       };
     }
     case "flake": {
-      const selected = await flakeReferenceForTag(config.ref, tag, runner, options.signal);
       const shown = redactCredentials(config.ref);
+      const selected = await flakeReferenceForTag(config.ref, tag, runner, options.signal, shown);
       const metadata = await lockFlake(runner, selected.ref, shown, options.signal);
       return {
         id: describeSource(config),
