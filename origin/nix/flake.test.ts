@@ -92,6 +92,18 @@ describe("flake sources", () => {
     );
   });
 
+  it("passes the origin's policy to the flake's nixpkgs through nixpkgs' environment switches", async () => {
+    const source = await resolveSource(gitFlake, "latest", runner);
+    const refused = await lookupPackages(runner, source, ["unfreetool"], system);
+    assert.deepEqual(
+      refused.failed.map((pkg) => [pkg.name, pkg.reason]),
+      [["unfreetool", "unfree"]],
+    );
+    const policy = { allowUnfree: true, allowInsecure: false, allowBroken: false };
+    const allowed = await lookupPackages(runner, source, ["unfreetool"], system, { policy });
+    assert.match(allowed.found[0]!.drvPath, /-unfree-tool-1\.0\.drv$/);
+  });
+
   it("builds with the input its flake.lock pins, not the input's newer commit", async () => {
     for (const [tag, version] of [
       ["latest", "v2"],
