@@ -111,7 +111,10 @@ export async function flakeReferenceForTag(
   // A git flake: the configured rev (or ref) is what `latest` means.
   const configuredRev = params.get("rev");
   if (tag === "latest" && configuredRev) return { ref, pinned: true };
-  const gitTag = tag === "latest" ? (params.get("ref") ?? "latest") : tag;
+  // `?ref=refs/heads/x` and `?ref=x` name the same branch (ls-remote looks a name up as a tag,
+  // then as a branch).
+  const configuredRef = params.get("ref")?.replace(/^refs\/(heads|tags)\//, "");
+  const gitTag = tag === "latest" ? (configuredRef ?? "latest") : tag;
   const { commit, ref: gitRef } = await resolveGitTag(gitUrlOf(ref), gitTag, runner, signal).catch(
     (error: unknown) => {
       // Named by the flake reference as configured, not the git URL inside it.

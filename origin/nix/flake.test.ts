@@ -46,6 +46,11 @@ describe("flake sources", () => {
     assert.equal(byCommit.revision, flakes.commits.v1);
     assert.equal(byCommit.pinned, true);
     await assert.rejects(resolveSource(gitFlake, "v9", runner), TagNotFound);
+    // A reference that names a ref: `latest` is that ref.
+    for (const ref of ["v1", "refs/tags/v1"]) {
+      const named: SourceConfig = { kind: "flake", ref: `git+file://${flakes.setRepo}?ref=${ref}` };
+      assert.equal((await resolveSource(named, "latest", runner)).revision, flakes.commits.v1);
+    }
     assert.deepEqual(await listSourceTags(gitFlake, runner), ["latest", "main", "v1"]);
     assert.equal(await readFile(join(flakes.setRepo, "flake.lock"), "utf8"), lockBefore);
     assert.equal(git(flakes.setRepo, "status", "--porcelain"), "");
