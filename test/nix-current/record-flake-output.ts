@@ -13,7 +13,8 @@ import { fileURLToPath } from "node:url";
 import { flakeFeatureArgs } from "../../origin/nix/flake-source.ts";
 import { createNixRunner } from "../../origin/nix/runner.ts";
 import { parseNixVersion } from "../../origin/nix/version.ts";
-import { git, makeTestFlakes } from "../support/flakes.ts";
+import { git } from "../support/git.ts";
+import { makeTestFlakes } from "../support/flakes.ts";
 import { testNixEnv } from "../support/nix-env.ts";
 
 const fixturesDir = fileURLToPath(new URL("../fixtures/nix-output/", import.meta.url));

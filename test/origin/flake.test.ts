@@ -10,7 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { mediaTypes } from "../../shared/media-types.ts";
 import { runInRootfs, skopeoCopy, umociUnpack } from "../support/clients.ts";
-import { git, makeTestFlakes, type TestFlakes } from "../support/flakes.ts";
+import { git } from "../support/git.ts";
+import { makeTestFlakes, type TestFlakes } from "../support/flakes.ts";
 import { runOriginToExit, startOrigin, type OriginProcess } from "../support/origin-process.ts";
 
 let work: string;

@@ -9,7 +9,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runInRootfs, skopeoCopy, umociUnpack } from "../support/clients.ts";
-import { git, makeTestFlakes, type TestFlakes } from "../support/flakes.ts";
+import { git } from "../support/git.ts";
+import { makeTestFlakes, type TestFlakes } from "../support/flakes.ts";
 import { startOrigin, type OriginProcess } from "../support/origin-process.ts";
 import { startSshServer, type SshServer } from "../support/sshd.ts";
 

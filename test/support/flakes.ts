@@ -8,6 +8,7 @@ import { copyFile, cp, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { flakeFeatureArgs } from "../../origin/nix/flake-source.ts";
+import { git } from "./git.ts";
 import { testNixEnv } from "./nix-env.ts";
 
 const fixtures = fileURLToPath(new URL("../fixtures/flakes/", import.meta.url));
@@ -23,21 +24,6 @@ export interface TestFlakes {
   baseCommits: { locked: string; later: string };
   /** A plain directory (no git): a path flake, the set at main with the same flake.lock. */
   pathFlake: string;
-}
-
-export function git(cwd: string, ...args: string[]): string {
-  return execFileSync("git", args, {
-    cwd,
-    encoding: "utf8",
-    env: {
-      ...testNixEnv(),
-      GIT_CONFIG_NOSYSTEM: "1",
-      GIT_AUTHOR_NAME: "test",
-      GIT_AUTHOR_EMAIL: "test@example.invalid",
-      GIT_COMMITTER_NAME: "test",
-      GIT_COMMITTER_EMAIL: "test@example.invalid",
-    },
-  }).trim();
 }
 
 /** `nix flake lock` of a flake directory, offline (its inputs are local). */
