@@ -4,8 +4,12 @@
 
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { mediaTypes } from "../../shared/media-types.ts";
-import { privatePodman, startContainerd } from "../support/clients.ts";
+import { privatePodman, skopeoCopy, startContainerd, umociUnpack } from "../support/clients.ts";
+import { localStackEnv, startLocalStack } from "../support/edge-stack.ts";
 import { imageLayers } from "../support/image-layers.ts";
 import { startOrigin, type OriginProcess } from "../support/origin-process.ts";
 
@@ -106,6 +110,40 @@ describe("nonroot images", () => {
       assert.equal(run.stdout, expected);
     } finally {
       await podman.cleanup();
+    }
+  });
+});
+
+describe("nonroot images through the edge", () => {
+  it("are kept apart from the root image of the same packages", async () => {
+    const work = await mkdtemp(join(tmpdir(), "nixery-nonroot-edge-"));
+    const stack = await startLocalStack(await localStackEnv(join(work, "data")));
+    try {
+      const users: Record<string, unknown> = {};
+      // Root first, so a nonroot answer from the root image's records would show.
+      for (const name of ["hello", "nonroot/hello", "hello"]) {
+        const layout = join(work, `layout-${Object.keys(users).length}`);
+        const copied = await skopeoCopy(stack.edgeHost, `${name}:latest`, layout);
+        assert.equal(copied.code, 0, copied.stderr);
+        const bundle = join(work, `bundle-${Object.keys(users).length}`);
+        await umociUnpack(layout, bundle);
+        const runtime = JSON.parse(await readFile(join(bundle, "config.json"), "utf8")) as {
+          process: { user: { uid: number; gid: number }; cwd: string };
+        };
+        users[`${name}#${Object.keys(users).length}`] = runtime.process;
+      }
+      assert.deepEqual(
+        Object.values(users).map((p) => (p as { user: unknown }).user),
+        [
+          { uid: 0, gid: 0 },
+          { uid: 65532, gid: 65532 },
+          { uid: 0, gid: 0 },
+        ],
+      );
+      assert.equal((users["nonroot/hello#1"] as { cwd: string }).cwd, "/home/nonroot");
+    } finally {
+      await stack.stop();
+      await rm(work, { recursive: true, force: true });
     }
   });
 });
