@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { mediaTypes } from "../../shared/media-types.ts";
 import { runInRootfs, skopeoCopy, umociUnpack } from "../support/clients.ts";
 import { git } from "../support/git.ts";
@@ -73,6 +74,21 @@ describe("an origin serving a git flake", () => {
       ).text(),
     ) as { config: { Labels: Record<string, string> } };
     assert.equal(config.config.Labels["org.opencontainers.image.revision"], flakes.commits.v1);
+    // Recorded in the origin's database: the build records and the published images.
+    const db = new Database(join(origin.dataDir, "nixery.sqlite"), { readonly: true });
+    try {
+      const built = db
+        .prepare(
+          "SELECT DISTINCT revision FROM builds WHERE image = 'hello' AND outcome = 'success'",
+        )
+        .all() as { revision: string }[];
+      assert.deepEqual(
+        built.map((row) => row.revision).sort(),
+        [flakes.commits.two, flakes.commits.v1].sort(),
+      );
+    } finally {
+      db.close();
+    }
     // The origin never wrote to the flake's repository.
     assert.equal(git(flakes.setRepo, "status", "--porcelain"), "");
   });
