@@ -4,6 +4,7 @@
 
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -74,6 +75,16 @@ describe("nonroot images", () => {
     const late = await fetch(`${origin.url}/v2/hello/nonroot/manifests/latest`);
     assert.equal(late.status, 404);
     assert.match(await late.text(), /Could not find Nix packages: nonroot/);
+  });
+
+  it("packs the nonroot top layer again with the same digest when storage lost it", async () => {
+    const [top] = (await imageLayers(origin.url, "nonroot/shell/hello")).slice(-1);
+    const file = join(origin.dataDir, "storage", "blobs", "sha256", top!.digest.slice(7));
+    await rm(file);
+    const blob = await fetch(`${origin.url}/v2/nonroot/shell/hello/blobs/${top!.digest}`);
+    assert.equal(blob.status, 200, await blob.clone().text());
+    const bytes = new Uint8Array(await blob.arrayBuffer());
+    assert.equal(`sha256:${createHash("sha256").update(bytes).digest("hex")}`, top!.digest);
   });
 
   it("runs as uid 65532 under containerd (ctr and runc), writing $HOME and /tmp", async () => {
