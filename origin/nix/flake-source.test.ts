@@ -93,7 +93,7 @@ describe("nix flake metadata --json", () => {
     return JSON.parse(await readFile(file, "utf8")) as { stdout: string };
   }
 
-  for (const version of ["2.8", "2.26"]) {
+  for (const version of ["2.8", "2.26", "2.34"]) {
     it(`reads the locked reference and revision of Nix ${version}`, async () => {
       const git = parseFlakeMetadata((await sample(version, "git-tag")).stdout);
       assert.match(git.lockedRef, /^git\+file:\/\/\/.*[?&]rev=[0-9a-f]{40}/);

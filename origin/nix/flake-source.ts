@@ -148,10 +148,11 @@ export function flakeRevision(metadata: FlakeMetadata): string | null {
 }
 
 /**
- * Reads `nix flake metadata --json`. Nix 2.8 prints the locked reference as `url` (with the
- * attributes as `locked` and the commit as `revision`); newer versions add `lockedUrl` (the same
- * reference) and keep `url`; a dirty git tree has no `rev` (2.26: `dirtyRevision`). Fixtures of
- * each version are in test/fixtures/nix-output/<version>/flake-metadata-*.json.
+ * Reads `nix flake metadata --json`. Nix 2.8, 2.26 and 2.34 all print the locked reference as
+ * `url` (2.26 and 2.34 percent-encode the `=` of a narHash), the attributes as `locked` and the
+ * commit as `revision`; a `lockedUrl`, should a version print one, is preferred. A dirty git tree
+ * has no `rev` (2.26 and 2.34 say `dirtyRevision`, which is no commit) and its `url` is not locked.
+ * Samples of each version: test/fixtures/nix-output/<version>/flake-metadata-*.json.
  */
 export function parseFlakeMetadata(stdout: string): FlakeMetadata {
   let data: unknown;

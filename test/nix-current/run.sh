@@ -164,10 +164,8 @@ if [ -n "$gitDir" ] && [ -d "$gitDir" ] && [[ $gitDir != "$repo"/* ]]; then
 fi
 # A worktree's node_modules may be a symlink to the main checkout's: bind its target (read-only)
 # at the same path, or nothing of node_modules loads inside.
-if [ -L "$repo/node_modules" ]; then
-  modules=$(realpath "$repo/node_modules")
-  if [[ $modules != "$repo"/* ]]; then mountInto "$modules" "$root$modules" --bind -o ro; fi
-fi
+modules=$(realpath -m "$repo/node_modules")
+if [[ $modules != "$repo"/* ]]; then mountInto "$modules" "$root$modules" --bind -o ro; fi
 
 inChroot() {
   chroot "$root" /usr/bin/env -i \
@@ -206,14 +204,14 @@ if ! nodeModulesLoad; then
       tail -n 20 "$cacheDir/$suite-apt.log" >&2
       exit 1
     }
-    mountInto "$native" "$root$repo/node_modules/better-sqlite3" --bind
+    mountInto "$native" "$root$modules/better-sqlite3" --bind
     inChroot sh -c 'cd node_modules/better-sqlite3 && node-gyp rebuild --release' >"$cacheDir/$suite-native.log" 2>&1 || {
       tail -n 20 "$cacheDir/$suite-native.log" >&2
       exit 1
     }
     echo "$nativeRecipe" >"$native/.nixery-built"
   else
-    mountInto "$native" "$root$repo/node_modules/better-sqlite3" --bind
+    mountInto "$native" "$root$modules/better-sqlite3" --bind
   fi
   if ! nodeModulesLoad; then
     cat "$cacheDir/$suite-check.log" >&2
