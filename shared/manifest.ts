@@ -30,12 +30,6 @@ export interface ImageConfigInput {
   workingDir?: string;
 }
 
-export interface Descriptor {
-  mediaType: string;
-  digest: Digest;
-  size: number;
-}
-
 const encoder = new TextEncoder();
 const fixedCreated = "1970-01-01T00:00:01Z";
 
