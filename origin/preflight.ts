@@ -11,7 +11,7 @@ import { InvalidPopularityData, loadPopularity } from "./layers/popularity.ts";
 import { evalErrorMessage } from "./nix/eval-error.ts";
 import { packagesExpression } from "./nix/expression.ts";
 import type { NixRunner } from "./nix/runner.ts";
-import { SourceUnavailable, TagNotFound } from "./nix/errors.ts";
+import { NixEvalFailed, SourceUnavailable, TagNotFound } from "./nix/errors.ts";
 import { isLocalFlake } from "./nix/flake-source.ts";
 import { resolveSource, type ResolvedSource, type SourceConfig } from "./nix/source.ts";
 import { detectNix, NixUnsupported, type NixInstallation } from "./nix/version.ts";
@@ -136,12 +136,11 @@ async function checkLocalFlake(
   runner: NixRunner,
 ): Promise<void> {
   const resolved = await resolveSource(source, "latest", runner).catch((error: unknown) => {
-    if (error instanceof SourceUnavailable || error instanceof TagNotFound) {
-      throw new StartupError(
-        "NIXERY_FLAKE",
-        source.ref,
-        error instanceof SourceUnavailable ? `cannot be locked: ${error.detail}` : error.message,
-      );
+    if (error instanceof SourceUnavailable || error instanceof NixEvalFailed) {
+      throw new StartupError("NIXERY_FLAKE", source.ref, `cannot be locked: ${error.detail}`);
+    }
+    if (error instanceof TagNotFound) {
+      throw new StartupError("NIXERY_FLAKE", source.ref, error.message);
     }
     throw error;
   });
@@ -191,8 +190,20 @@ export async function loadPopularityChecked(source: string | null): Promise<Map<
   }
 }
 
+/**
+ * An error in one line, with its causes: undici's "fetch failed" alone does not say whether the
+ * address was refused, unknown or timed out, its `cause` does ("fetch failed: ECONNREFUSED …").
+ */
 export function describe(error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code;
-  const message = error instanceof Error ? error.message : String(error);
-  return typeof code === "string" && !message.startsWith(code) ? `${code}: ${message}` : message;
+  const parts: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; current !== undefined && current !== null && depth < 4; depth++) {
+    const code = (current as { code?: unknown }).code;
+    const message = (current instanceof Error ? current.message : String(current)).split("\n")[0]!;
+    const part =
+      typeof code === "string" && !message.startsWith(code) ? `${code}: ${message}` : message;
+    if (part !== "" && !parts.some((seen) => seen.includes(part))) parts.push(part);
+    current = current instanceof Error ? current.cause : undefined;
+  }
+  return parts.join(": ");
 }
