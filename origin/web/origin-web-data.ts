@@ -3,7 +3,12 @@
 // table, whose job for an image is the very one a registry client's pull of it joins.
 
 import type { Digest } from "../../shared/digest.ts";
-import { parseImageName, shellPackages, type ImageRequest } from "../../shared/image-name.ts";
+import {
+  metaPackages,
+  parseImageName,
+  shellPackages,
+  type ImageRequest,
+} from "../../shared/image-name.ts";
 import { platformName } from "../../shared/platform.ts";
 import type { TagManifests } from "../../shared/origin-protocol.ts";
 import { manifestKey, blobKey } from "../../shared/storage-keys.ts";
@@ -220,7 +225,7 @@ function packagesOf(image: ImageRequest, labels: Record<string, string>): Packag
   const named = new Set(
     image.name
       .split("/")
-      .filter((c) => c !== "shell" && c !== "arm64")
+      .filter((c) => !(metaPackages as readonly string[]).includes(c))
       .map((c) => c.toLowerCase()),
   );
   return attrs.map((attr) => {

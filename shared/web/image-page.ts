@@ -3,7 +3,7 @@
 // paths and how many other images share it, the config) and how to pull it; or, while it builds,
 // the build's progress, which the page's script follows until it can show the image.
 
-import { metaPackages, shellPackages } from "../image-name.ts";
+import { metaPackages, nonrootUser, shellPackages } from "../image-name.ts";
 import { commandBlock, escapeHtml, formatBytes, renderPage } from "./html.ts";
 import { imagePath, type ImageRef } from "./page-path.ts";
 import { pullCommands, type Endpoint } from "./pull-commands.ts";
@@ -68,7 +68,9 @@ export function imageBody(image: ImageDetails, endpoint: Endpoint): string {
         .map((meta) =>
           meta === "shell"
             ? `<li><code>shell</code> → ${shellPackages.map((p) => `<code>${p}</code>`).join(", ")}</li>`
-            : `<li><code>arm64</code> → built for <code>linux/arm64</code> only</li>`,
+            : meta === "nonroot"
+              ? `<li><code>nonroot</code> → runs as user <code>${nonrootUser.name}</code> (${nonrootUser.uid}:${nonrootUser.gid}, home <code>${nonrootUser.home}</code>)</li>`
+              : `<li><code>arm64</code> → built for <code>linux/arm64</code> only</li>`,
         )
         .join("")}</ul>`
     : "";

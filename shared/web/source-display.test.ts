@@ -37,6 +37,26 @@ describe("public source", () => {
     assert.equal(channel.revisionUrl, "https://github.com/NixOS/nixpkgs/tree/nixos-24.05");
   });
 
+  it("names a flake on a forge, and hides one on the origin's disk or a private host", () => {
+    const forge = publicSource("flake:github:NixOS/nixpkgs/nixos-24.05", rev);
+    assert.equal(forge.label, "github.com/NixOS/nixpkgs");
+    assert.equal(forge.revisionUrl, `https://github.com/NixOS/nixpkgs/commit/${rev}`);
+    assert.equal(
+      publicSource("flake:git+https://codeberg.org/me/pkgs?ref=main", rev).label,
+      "codeberg.org/me/pkgs",
+    );
+    for (const id of [
+      "flake:git+file:///srv/secret/flake",
+      "flake:path:/srv/secret/flake",
+      "flake:/srv/secret/flake",
+      "flake:git+ssh://***@127.0.0.1/srv/secret/flake",
+    ]) {
+      const shown = publicSource(id, rev);
+      assert.equal(shown.label, "a flake of the operator's", id);
+      assert.doesNotMatch(JSON.stringify(shown), /srv|secret|127\.0/, id);
+    }
+  });
+
   it("never shows a path on the origin's disk, a private host or credentials", () => {
     for (const id of [
       "path:/srv/secret/pkgs",

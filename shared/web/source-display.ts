@@ -18,8 +18,19 @@ const forges: Record<string, (rev: string) => string> = {
  */
 export function publicSource(sourceId: string, revision: string | null): PublicSource {
   const colon = sourceId.indexOf(":");
-  const kind = sourceId.slice(0, colon);
-  const location = sourceId.slice(colon + 1);
+  let kind = sourceId.slice(0, colon);
+  let location = sourceId.slice(colon + 1);
+  if (kind === "flake") {
+    // github:OWNER/REPO[/REF] and gitlab:… are forge repositories; git+https:// a git URL; other
+    // flake references (path:, git+file:, a local directory) stay unnamed.
+    const forge = /^(github|gitlab):([^/]+)\/([^/?]+)/.exec(location);
+    if (forge) location = `https://${forge[1]}.com/${forge[2]}/${forge[3]}`;
+    else location = location.replace(/^git\+/, "");
+    kind = "git";
+    if (!/^(https?|ssh):\/\//.test(location) && !/^[\w.-]+@[\w.-]+:/.test(location)) {
+      return { label: "a flake of the operator's", url: null, revision, revisionUrl: null };
+    }
+  }
   if (kind === "git" || kind === "channel") {
     const web = webUrl(location);
     if (web) {
@@ -40,7 +51,11 @@ export function publicSource(sourceId: string, revision: string | null): PublicS
       };
     }
     return {
-      label: kind === "git" ? "a git repository of the operator's" : "a channel of the operator's",
+      label: sourceId.startsWith("flake:")
+        ? "a flake of the operator's"
+        : kind === "git"
+          ? "a git repository of the operator's"
+          : "a channel of the operator's",
       url: null,
       revision,
       revisionUrl: null,

@@ -3,7 +3,7 @@
 // meta-packages, the package source and revision it serves, its platforms, the recently built and
 // most pulled images, and a short FAQ.
 
-import { shellPackages } from "../image-name.ts";
+import { nonrootUser, shellPackages } from "../image-name.ts";
 import { commandBlock, escapeHtml, renderPage } from "./html.ts";
 import { imagePath } from "./page-path.ts";
 import { pullCommands, type Endpoint } from "./pull-commands.ts";
@@ -61,6 +61,7 @@ ${pullList}
 <li><code>${host}/git/htop</code> and <code>${host}/htop/git</code> are the same image: package order does not matter.</li>
 <li><code>shell</code> (at the front) adds an interactive shell: ${shellPackages.map((name) => `<code>${name}</code>`).join(", ")}, e.g. <code>${host}/shell/${escapeHtml(example)}</code>.</li>
 <li><code>arm64</code> (at the front) builds for aarch64-linux only, e.g. <code>${host}/arm64/${escapeHtml(example)}</code>.</li>
+<li><code>nonroot</code> (at the front): the image runs as user <code>${nonrootUser.name}</code> (uid and gid ${nonrootUser.uid}, home <code>${nonrootUser.home}</code>), so Kubernetes' <code>runAsNonRoot</code> accepts it, e.g. <code>${host}/nonroot/shell/${escapeHtml(example)}</code>.</li>
 <li><code>cacert</code> and <code>iana-etc</code> are always added when the package set has them.</li>
 <li><code>a.b</code> reaches nested sets; lowercase names find camelCase attributes (<code>haskellpackages.pandoc</code>).</li>
 <li>The tag picks the package set's revision: <code>latest</code> is the default branch; a git tag, branch or 40-hex commit picks that one.</li>
