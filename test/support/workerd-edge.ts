@@ -1,0 +1,175 @@
+// The worker unit tests' harness (worker/*.test.ts): the edge app bundled with an in-memory origin
+// (test/workerd/edge-test-worker.ts) and run in real workerd by Miniflare, with KV, R2, the Cache
+// API and the rate limiting bindings of wrangler.toml; no origin process, no Nix.
+
+import { build } from "esbuild";
+import { Log, LogLevel, Miniflare } from "miniflare";
+import type { Readable } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
+import { compatibilityDate, compatibilityFlags } from "../../stack/edge-runtime.ts";
+import type { OriginCall, OriginScenario } from "../workerd/origin-scenario.ts";
+import { repoRoot } from "./origin-process.ts";
+
+export type { BlobAnswer, OriginCall, OriginScenario } from "../workerd/origin-scenario.ts";
+
+export const edgeSecret = "unit-test-secret";
+
+export interface WorkerdEdgeOptions {
+  /** ORIGIN_URL (default http://origin.test; "" leaves it unset). */
+  originUrl?: string;
+  /** ORIGIN_SECRET (default edgeSecret). */
+  originSecret?: string;
+  pollSeconds?: number;
+  deadlineSeconds?: number;
+  access?: { htpasswd: string; tokenKeys: string[]; anonymousPull?: boolean };
+  limits?: { loginFailures?: number; coldBuilds?: number };
+}
+
+export interface WorkerdEdge {
+  miniflare: Miniflare;
+  /** Every JSON line the Worker logged so far. */
+  logs: Record<string, unknown>[];
+  fetch(path: string, init?: RequestInit): Promise<Response>;
+  /** Replaces what the in-memory origin holds (its secret defaults to edgeSecret). */
+  setOrigin(scenario: Partial<OriginScenario>): Promise<void>;
+  /** Every request the edge made to the origin so far. */
+  originCalls(): Promise<OriginCall[]>;
+  /** Moves the edge's clock (tag records, cached answers, blob copies) forward. */
+  advanceClock(ms: number): Promise<void>;
+  /** Whether the Cache API holds a blob or a manifest by this digest. */
+  cached(digest: string): Promise<{ blob: boolean; manifest: boolean }>;
+  /** Resolves with the first log line `match` accepts, or fails after `timeoutMs`. */
+  waitForLog(
+    match: (line: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
+  stop(): Promise<void>;
+}
+
+let bundled: Promise<string> | null = null;
+
+function bundleTestWorker(): Promise<string> {
+  bundled ??= build({
+    entryPoints: [`${repoRoot}test/workerd/edge-test-worker.ts`],
+    bundle: true,
+    format: "esm",
+    platform: "neutral",
+    target: "es2022",
+    conditions: ["workerd", "worker", "browser"],
+    mainFields: ["module", "main"],
+    external: ["crypto", "node:*"],
+    write: false,
+    logLevel: "silent",
+  }).then((result) => result.outputFiles[0]!.text);
+  return bundled;
+}
+
+function forwardLines(stream: Readable, onLine: (line: string) => void): void {
+  let pending = "";
+  stream.setEncoding("utf8");
+  stream.on("data", (chunk: string) => {
+    pending += chunk;
+    const lines = pending.split("\n");
+    pending = lines.pop() ?? "";
+    for (const line of lines) if (line.trim()) onLine(line);
+  });
+}
+
+export async function startWorkerdEdge(options: WorkerdEdgeOptions = {}): Promise<WorkerdEdge> {
+  const bindings: Record<string, string> = {};
+  const originUrl = options.originUrl ?? "http://origin.test";
+  if (originUrl) bindings.ORIGIN_URL = originUrl;
+  bindings.ORIGIN_SECRET = options.originSecret ?? edgeSecret;
+  if (options.pollSeconds) bindings.ORIGIN_POLL_SECONDS = String(options.pollSeconds);
+  if (options.deadlineSeconds) bindings.BUILD_DEADLINE_SECONDS = String(options.deadlineSeconds);
+  if (options.access) {
+    bindings.HTPASSWD = options.access.htpasswd;
+    bindings.TOKEN_KEY = options.access.tokenKeys.join(" ");
+    if (options.access.anonymousPull) bindings.ANONYMOUS_PULL = "true";
+  }
+  const ratelimits: Record<string, { simple: { limit: number; period: 60 } }> = {};
+  if (options.limits?.loginFailures) {
+    ratelimits.LOGIN_LIMITER = { simple: { limit: options.limits.loginFailures, period: 60 } };
+  }
+  if (options.limits?.coldBuilds) {
+    ratelimits.BUILD_LIMITER = { simple: { limit: options.limits.coldBuilds, period: 60 } };
+  }
+  const logs: Record<string, unknown>[] = [];
+  const miniflare = new Miniflare({
+    modules: [{ type: "ESModule", path: "index.js", contents: await bundleTestWorker() }],
+    compatibilityDate,
+    compatibilityFlags,
+    bindings,
+    ratelimits,
+    kvNamespaces: ["MANIFESTS"],
+    r2Buckets: ["BLOBS"],
+    cache: true,
+    cf: false,
+    log: new Log(LogLevel.WARN),
+    handleRuntimeStdio(stdout: Readable, stderr: Readable) {
+      const onLine = (line: string) => {
+        if (process.env.EDGE_DEBUG) process.stderr.write(`edge: ${line}\n`);
+        try {
+          logs.push(JSON.parse(line) as Record<string, unknown>);
+        } catch {
+          // not one of the Worker's log lines
+        }
+      };
+      forwardLines(stdout, onLine);
+      forwardLines(stderr, onLine);
+    },
+  });
+  await miniflare.ready;
+  const fetchEdge = async (path: string, init?: RequestInit): Promise<Response> =>
+    (await miniflare.dispatchFetch(
+      `http://edge.test${path}`,
+      init as never,
+    )) as unknown as Response;
+  const control = async (path: string, init?: RequestInit): Promise<Response> => {
+    const response = await fetchEdge(`/__test/${path}`, init);
+    if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
+    return response;
+  };
+  return {
+    miniflare,
+    logs,
+    fetch: fetchEdge,
+    async setOrigin(scenario) {
+      const whole: OriginScenario = {
+        secret: edgeSecret,
+        builds: {},
+        manifests: {},
+        blobs: {},
+        tagLists: {},
+        ...scenario,
+      };
+      await (await control("origin", { method: "PUT", body: JSON.stringify(whole) })).arrayBuffer();
+    },
+    async originCalls() {
+      return (await (await control("origin-calls")).json()) as OriginCall[];
+    },
+    async advanceClock(ms) {
+      await (await control(`clock?advanceMs=${ms}`, { method: "POST" })).arrayBuffer();
+    },
+    async cached(digest) {
+      return (await (await control(`cached?digest=${digest}`)).json()) as {
+        blob: boolean;
+        manifest: boolean;
+      };
+    },
+    async waitForLog(match, timeoutMs = 20_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const line = logs.find(match);
+        if (line) return line;
+        if (Date.now() > deadline) {
+          throw new Error(
+            `no such log line in ${timeoutMs} ms:\n${logs.map((l) => JSON.stringify(l)).join("\n")}`,
+          );
+        }
+        await sleep(20);
+      }
+    },
+    stop: () => miniflare.dispose(),
+  };
+}
