@@ -27,6 +27,8 @@ export interface WorkerdEdgeOptions {
 
 export interface WorkerdEdge {
   miniflare: Miniflare;
+  /** Where the edge listens (127.0.0.1). */
+  url: URL;
   /** Every JSON line the Worker logged so far. */
   logs: Record<string, unknown>[];
   fetch(path: string, init?: RequestInit): Promise<Response>;
@@ -105,6 +107,8 @@ export async function startWorkerdEdge(options: WorkerdEdgeOptions = {}): Promis
     r2Buckets: ["BLOBS"],
     cache: true,
     cf: false,
+    host: "127.0.0.1",
+    port: 0,
     log: new Log(LogLevel.WARN),
     handleRuntimeStdio(stdout: Readable, stderr: Readable) {
       const onLine = (line: string) => {
@@ -119,12 +123,10 @@ export async function startWorkerdEdge(options: WorkerdEdgeOptions = {}): Promis
       forwardLines(stderr, onLine);
     },
   });
-  await miniflare.ready;
-  const fetchEdge = async (path: string, init?: RequestInit): Promise<Response> =>
-    (await miniflare.dispatchFetch(
-      `http://edge.test${path}`,
-      init as never,
-    )) as unknown as Response;
+  // Over real HTTP (not dispatchFetch, whose requests queue behind an unfinished body).
+  const url = await miniflare.ready;
+  const fetchEdge = (path: string, init?: RequestInit): Promise<Response> =>
+    fetch(new URL(path, url), init);
   const control = async (path: string, init?: RequestInit): Promise<Response> => {
     const response = await fetchEdge(`/__test/${path}`, init);
     if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
@@ -132,6 +134,7 @@ export async function startWorkerdEdge(options: WorkerdEdgeOptions = {}): Promis
   };
   return {
     miniflare,
+    url,
     logs,
     fetch: fetchEdge,
     async setOrigin(scenario) {

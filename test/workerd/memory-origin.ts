@@ -7,6 +7,7 @@ import type { BuildRequest, ExistingBuildStatus } from "../../shared/origin-prot
 import type { BlobAnswer, OriginCall, OriginScenario } from "./origin-scenario.ts";
 
 const pollPauseMs = 20;
+const stallMs = 30_000;
 
 function decode(base64: string): Uint8Array<ArrayBuffer> {
   const text = atob(base64);
@@ -42,7 +43,12 @@ function blobBody(
       if (chunk.delayMs > 0) await sleep(chunk.delayMs);
     }
     if (answer === "cut") await writer.abort(new Error("the origin went away"));
-    else if (answer !== "stall") await writer.close();
+    else if (answer === "stall") {
+      // Nothing more comes, but the connection stays open (workerd would cancel a request
+      // that waits on nothing at all), until the edge gives up on it or a minute passes.
+      for (let waited = 0; waited < stallMs; waited += 250) await sleep(250);
+      await writer.abort(new Error("the origin timed out"));
+    } else await writer.close();
   })().catch(() => {
     // The edge stopped reading (its client went away): nothing more to send.
   });
