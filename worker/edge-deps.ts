@@ -18,10 +18,10 @@ export interface TagRecordStore {
   putTagRecord(canonicalName: string, record: TagRecord): Promise<void>;
 }
 
-/** The day (UTC, YYYY-MM-DD) a manifest's use was last reported to the origin (KV). */
+/** Whether a manifest's use was reported to the origin on a day (UTC, YYYY-MM-DD; KV). */
 export interface UsageMarkStore {
-  getUsageMark(digest: string): Promise<string | null>;
-  putUsageMark(digest: string, day: string): Promise<void>;
+  isMarked(digest: string, day: string): Promise<boolean>;
+  mark(digest: string, day: string): Promise<void>;
 }
 
 /** Manifests by digest (R2). */

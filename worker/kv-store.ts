@@ -28,11 +28,11 @@ export class KvStore implements TagRecordStore, UsageMarkStore {
     await this.#kv.put(tagKey(canonicalName, record.tag), JSON.stringify(record));
   }
 
-  async getUsageMark(digest: string): Promise<string | null> {
-    return this.#kv.get(usageMarkKey(digest));
+  async isMarked(digest: string, day: string): Promise<boolean> {
+    return (await this.#kv.get(usageMarkKey(digest))) === day;
   }
 
-  async putUsageMark(digest: string, day: string): Promise<void> {
+  async mark(digest: string, day: string): Promise<void> {
     await this.#kv.put(usageMarkKey(digest), day, { expirationTtl: usageMarkSeconds });
   }
 }

@@ -22,7 +22,7 @@ export async function reportUse(
   now: number,
 ): Promise<"reported" | "already" | "failed"> {
   const day = dayOf(now);
-  if ((await marks.getUsageMark(digest)) === day) return "already";
+  if (await marks.isMarked(digest, day)) return "already";
   try {
     await origin.reportUsage([digest]);
   } catch (error) {
@@ -32,7 +32,7 @@ export async function reportUse(
     });
     return "failed";
   }
-  await marks.putUsageMark(digest, day);
+  await marks.mark(digest, day);
   return "reported";
 }
 
@@ -50,15 +50,14 @@ export function rememberingMarks(
     remembered.set(digest, day);
   };
   return {
-    async getUsageMark(digest) {
-      const known = remembered.get(digest);
-      if (known !== undefined && known === dayOf(Date.now())) return known;
-      const day = await store.getUsageMark(digest);
-      if (day !== null) remember(digest, day);
-      return day;
+    async isMarked(digest, day) {
+      if (remembered.get(digest) === day) return true;
+      const marked = await store.isMarked(digest, day);
+      if (marked) remember(digest, day);
+      return marked;
     },
-    async putUsageMark(digest, day) {
-      await store.putUsageMark(digest, day);
+    async mark(digest, day) {
+      await store.mark(digest, day);
       remember(digest, day);
     },
   };
