@@ -134,6 +134,7 @@ export class MemoryOrigin {
       } satisfies ExistingBuildStatus);
     }
     if (start.onlyIfBuilt && build.built === false) return Response.json({ id, state: "unbuilt" });
+    build.built = true;
     const polls = build.pendingPolls ?? 0;
     if (polls === 0) return Response.json(this.#status(id, key));
     this.#running.set(id, { key, pollsLeft: polls });
