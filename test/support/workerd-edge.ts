@@ -48,21 +48,26 @@ export interface WorkerdEdge {
   stop(): Promise<void>;
 }
 
-let bundled: Promise<string> | null = null;
+const bundles = new Map<string, Promise<string>>();
 
-function bundleTestWorker(): Promise<string> {
-  bundled ??= build({
-    entryPoints: [`${repoRoot}test/workerd/edge-test-worker.ts`],
-    bundle: true,
-    format: "esm",
-    platform: "neutral",
-    target: "es2022",
-    conditions: ["workerd", "worker", "browser"],
-    mainFields: ["module", "main"],
-    external: ["crypto", "node:*"],
-    write: false,
-    logLevel: "silent",
-  }).then((result) => result.outputFiles[0]!.text);
+/** A test Worker (a file under test/workerd/) and what it imports, as one ES module. */
+export function bundleTestWorker(entry: string): Promise<string> {
+  let bundled = bundles.get(entry);
+  if (!bundled) {
+    bundled = build({
+      entryPoints: [`${repoRoot}test/workerd/${entry}`],
+      bundle: true,
+      format: "esm",
+      platform: "neutral",
+      target: "es2022",
+      conditions: ["workerd", "worker", "browser"],
+      mainFields: ["module", "main"],
+      external: ["crypto", "node:*"],
+      write: false,
+      logLevel: "silent",
+    }).then((result) => result.outputFiles[0]!.text);
+    bundles.set(entry, bundled);
+  }
   return bundled;
 }
 
@@ -98,7 +103,13 @@ export async function startWorkerdEdge(options: WorkerdEdgeOptions = {}): Promis
   }
   const logs: Record<string, unknown>[] = [];
   const miniflare = new Miniflare({
-    modules: [{ type: "ESModule", path: "index.js", contents: await bundleTestWorker() }],
+    modules: [
+      {
+        type: "ESModule",
+        path: "index.js",
+        contents: await bundleTestWorker("edge-test-worker.ts"),
+      },
+    ],
     compatibilityDate,
     compatibilityFlags,
     bindings,
