@@ -65,6 +65,26 @@ describe("follower take-over in workerd", () => {
     assert.ok(await bucket.head(blobKey(layer.digest)));
   });
 
+  it("the leader's client aborts mid-flight: the followers still get the blob", async () => {
+    const layer = await blobAnswering("whole", "whole");
+    const path = `/v2/bigdata/blobs/${layer.digest}`;
+    const abort = new AbortController();
+    const leader = await edge.fetch(path, { signal: abort.signal });
+    const followers = [follow(path), follow(path)];
+    const reader = leader.body!.getReader();
+    await reader.read();
+    abort.abort();
+    await assert.rejects(reader.read(), "the leader's client went away");
+    for (const follower of await Promise.all(followers)) {
+      assert.equal(follower.status, 200);
+      assert.equal(follower.body.length, layer.size);
+      assert.equal(sha256(follower.body), layer.digest);
+    }
+    // The leader's stream and its copy; two more if the copy died with the leader's request.
+    const gets = await originGets(layer.digest);
+    assert.ok(gets >= 2 && gets <= 4, `${gets} origin reads`);
+  });
+
   it("a follower takes over from a leader whose body stalls", async () => {
     const layer = await blobAnswering("stall");
     const path = `/v2/bigdata/blobs/${layer.digest}`;

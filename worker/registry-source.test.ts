@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { mediaTypes } from "../shared/media-types.ts";
 import { manifestKey } from "../shared/storage-keys.ts";
+import { parseTagRecord } from "../shared/tag-record.ts";
 import { originHolding, sha256, syntheticImage } from "../test/support/synthetic-image.ts";
 import { startWorkerdEdge, type WorkerdEdge } from "../test/support/workerd-edge.ts";
 
@@ -157,7 +158,21 @@ describe("an index at the edge, in workerd", () => {
     });
     assert.equal(response.status, 200);
     assert.equal(response.headers.get("content-type"), mediaTypes.dockerManifestList);
+    assert.equal(response.headers.get("vary"), "Accept");
     assert.deepEqual(Buffer.from(await response.arrayBuffer()), multi.index!.docker.bytes);
+    const kv = await edge.miniflare.getKVNamespace("MANIFESTS");
+    // "shell" is a meta-package: the canonical name lists what it stands for.
+    const key = "tags/amd64/bashInteractive/cacert/coreutils/iana-etc/moreutils/nano:latest";
+    for (let tries = 0; !(await kv.get(key)); tries++) {
+      assert.ok(tries < 400, `no tag record under ${key}: ${JSON.stringify(await kv.list())}`);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    const record = parseTagRecord(await kv.get(key));
+    assert.equal(record?.index?.manifests.docker.digest, multi.index!.docker.digest);
+    assert.deepEqual(
+      record.index.platforms.map((p) => p.platform),
+      ["linux/amd64", "linux/arm64"],
+    );
     const bucket = await edge.miniflare.getR2Bucket("BLOBS");
     for (const manifest of [
       multi.index!.docker,
@@ -197,8 +212,19 @@ describe("an index at the edge, in workerd", () => {
     assert.deepEqual(await answers(), expected);
     await edge.setOrigin({ ...originHolding([multi]), down: true });
     assert.deepEqual(await answers(), expected);
-    const child = await edge.fetch(`/v2/shell/manifests/${arm64.docker.digest}`);
-    assert.deepEqual(Buffer.from(await child.arrayBuffer()), arm64.docker.bytes);
+    const since = (await edge.originCalls()).length;
+    for (const platform of [amd64, arm64]) {
+      const child = await edge.fetch(`/v2/shell/manifests/${platform.docker.digest}`);
+      assert.equal(child.status, 200);
+      assert.equal(child.headers.get("content-type"), dockerManifest);
+      assert.deepEqual(Buffer.from(await child.arrayBuffer()), platform.docker.bytes);
+    }
+    const asked = (await edge.originCalls()).slice(since);
+    assert.deepEqual(
+      asked.filter((call) => call.path !== "/_origin/usage"),
+      [],
+      "answered by the edge alone",
+    );
   });
 });
 
