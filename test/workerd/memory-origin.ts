@@ -93,7 +93,9 @@ export class MemoryOrigin {
       return Response.json({ accepted: true }, { status: 202 });
     }
     if (path === "/_origin/builds" && request.method === "POST") {
-      return this.#startBuild((await request.json()) as BuildRequest);
+      const start = (await request.json()) as BuildRequest;
+      this.calls.at(-1)!.build = start.onlyIfBuilt ? "only if built" : "start";
+      return this.#startBuild(start);
     }
     const poll = /^\/_origin\/builds\/([^/]+)$/.exec(path);
     if (poll) return this.#pollBuild(decodeURIComponent(poll[1]!));

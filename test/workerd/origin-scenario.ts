@@ -49,4 +49,6 @@ export interface OriginCall {
   method: string;
   path: string;
   range: string | null;
+  /** For a build request: whether it may start a build (false: only what is built). */
+  build?: "start" | "only if built";
 }

@@ -197,9 +197,9 @@ describe("a private edge in workerd", () => {
     assert.match(body.errors[0]!.message, /tools\.xev:latest is not built yet/);
     const asked = (await edge.originCalls()).slice(since);
     assert.deepEqual(
-      asked.map((call) => `${call.method} ${call.path}`),
-      ["POST /_origin/builds"],
-      "only an onlyIfBuilt question",
+      asked.map((call) => `${call.method} ${call.path} ${call.build}`),
+      ["POST /_origin/builds only if built"],
+      "past the limit the origin is only asked what it has built",
     );
     for (let i = 0; i < 5; i++) {
       for (const name of ["goodbye", "shell/goodbye", "hello"]) {
@@ -267,10 +267,11 @@ describe("a private edge where anyone may pull and only users build, in workerd"
         ((await refused.json()) as ErrorBody).errors[0]!.message,
         /goodbye:latest is not built yet, and only logged-in users may build/,
       );
-      const calls = await edge.originCalls();
-      assert.ok(
-        calls.every((call) => call.path !== "/_origin/builds" || call.method === "POST"),
-        "no build was polled",
+      const builds = (await edge.originCalls()).filter((call) => call.build);
+      assert.deepEqual(
+        builds.map((call) => call.build),
+        ["only if built"],
+        "an anonymous client never starts a build",
       );
       const built = await visitor.manifest(
         "goodbye",
