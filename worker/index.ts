@@ -3,6 +3,7 @@
 // isolate's blob-copy records and the usage marks it has seen (no promise, stream or map of
 // them; see README "Concurrent misses at the edge").
 
+import { requestTarget } from "../shared/request-target.ts";
 import { createApp } from "./app.ts";
 import { edgeAccess } from "./auth/edge-guard.ts";
 import { loginLimiter } from "./auth/login-limiter.ts";
@@ -14,7 +15,6 @@ import { readSettings, type Env } from "./env.ts";
 import { KvStore } from "./kv-store.ts";
 import { R2ManifestStore } from "./manifest-store.ts";
 import { OriginClient } from "./origin-client.ts";
-import { requestTarget } from "../shared/request-target.ts";
 import { rememberingMarks } from "./usage-marks.ts";
 
 const copies = new IsolateCopyTable();

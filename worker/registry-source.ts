@@ -23,32 +23,19 @@ import { isFresh, remainingSeconds, tagRecordFrom, type TagRecord } from "../sha
 import { BlobBackfill } from "./blob-backfill.ts";
 import type { BuildAdmission } from "./cold-build-admission.ts";
 import { maxCachedBlobBytes } from "./edge-cache.ts";
-import type {
-  BlobReader,
-  BlobWriter,
-  CopyTable,
-  DigestCache,
-  ManifestStore,
-  OriginReader,
-  TagCache,
-  TagRecordStore,
-} from "./edge-deps.ts";
+import type { EdgeDeps } from "./edge-deps.ts";
 import { logEvent } from "./log.ts";
 import { OriginUnreachable } from "./origin-client.ts";
 
-export interface EdgeSourceDeps {
-  tags: TagRecordStore;
-  manifests: ManifestStore;
-  blobs: BlobReader & BlobWriter;
-  cache: TagCache & DigestCache;
-  copies: CopyTable;
-  origin: OriginReader;
-  waitUntil: (promise: Promise<unknown>) => void;
+/** A request's stores and origin (worker/edge-deps.ts), and what it asks for. */
+export interface EdgeSourceDeps extends Pick<
+  EdgeDeps,
+  "tags" | "manifests" | "blobs" | "cache" | "copies" | "origin" | "waitUntil" | "now"
+> {
   /** The repository name of the request, used in origin URLs for digest reads. */
   repository: string;
   /** Whether this request may make the origin build (cold-build limits); null: it may. */
   admission: BuildAdmission | null;
-  now: () => number;
 }
 
 // Nothing here outlives a request: concurrent misses for one tag each ask the origin, whose job
