@@ -117,10 +117,13 @@ describe("the tag path in workerd", () => {
     const scenario = originHolding([hello]);
     scenario.tagLists = { hello: ["latest", "stable", "unstable"] };
     await edge.setOrigin(scenario);
+    const since = (await edge.originCalls()).length;
     const response = await edge.fetch("/v2/hello/tags/list?n=1");
     assert.equal(response.status, 200);
     assert.equal(response.headers.get("cache-control"), "no-store");
     assert.deepEqual(await response.json(), { name: "hello", tags: ["latest"] });
+    const asked = (await callsSince(since)).map((call) => call.path);
+    assert.deepEqual(asked, ["/v2/hello/tags/list"], "the whole list, asked once");
   });
 
   it("passes on the origin's errors: an unknown package, a refused secret", async () => {
