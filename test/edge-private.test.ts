@@ -10,42 +10,14 @@ import { after, before, describe, it } from "node:test";
 import { startEdgeWorker, type EdgeWorker } from "./support/edge-worker.ts";
 import { htpasswdFile } from "./support/htpasswd.ts";
 import { startOrigin, type OriginProcess } from "./support/origin-process.ts";
+import { tokenClient } from "./support/token-client.ts";
 
 const secret = "edge-private-test-secret";
 const tokenKey = "edge-private-test-key-0123456789abcdef";
-const dockerManifest = "application/vnd.docker.distribution.manifest.v2+json";
 
 interface Manifest {
   config: { digest: string };
   layers: { digest: string }[];
-}
-
-const basic = (user: string, password: string) =>
-  `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
-
-function client(edge: EdgeWorker, address: string) {
-  const send = (path: string, headers: Record<string, string> = {}, init: RequestInit = {}) =>
-    edge.fetch(path, { ...init, headers: { "CF-Connecting-IP": address, ...headers } });
-  return {
-    send,
-    async token(user: string, password: string, scope: string): Promise<Response> {
-      return send(`/auth/token?service=nixery&scope=${encodeURIComponent(scope)}`, {
-        Authorization: basic(user, password),
-      });
-    },
-    async login(user: string, password: string, name: string): Promise<string> {
-      const response = await this.token(user, password, `repository:${name}:pull`);
-      const body = (await response.json()) as { token: string };
-      assert.equal(response.status, 200, JSON.stringify(body));
-      return body.token;
-    },
-    async manifest(name: string, token: string | null): Promise<Response> {
-      return send(`/v2/${name}/manifests/latest`, {
-        Accept: dockerManifest,
-        ...(token ? { Authorization: `Bearer ${token}` } : {}),
-      });
-    },
-  };
 }
 
 describe("a private edge", () => {
@@ -70,7 +42,7 @@ describe("a private edge", () => {
   });
 
   it("challenges with its own realm and pulls with a token it issued; answers are private", async () => {
-    const alice = client(edge, "10.0.0.1");
+    const alice = tokenClient(edge, "10.0.0.1");
     const ping = await alice.send("/v2/");
     assert.equal(ping.status, 401);
     assert.equal(
@@ -96,7 +68,7 @@ describe("a private edge", () => {
   });
 
   it("verifies tokens itself: with the origin gone, a token still pulls what the edge holds", async () => {
-    const erin = client(edge, "10.0.0.4");
+    const erin = tokenClient(edge, "10.0.0.4");
     const token = await erin.login("alice", "secret", "hello");
     await origin.stop();
     const response = await erin.manifest("hello", token);

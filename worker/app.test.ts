@@ -8,7 +8,7 @@ import { mediaTypes } from "../shared/media-types.ts";
 import { blobKey, manifestKey, tagKey } from "../shared/storage-keys.ts";
 import { tagRecordFrom } from "../shared/tag-record.ts";
 import { originHolding, sha256, syntheticImage } from "../test/support/synthetic-image.ts";
-import { startWorkerdEdge, type WorkerdEdge } from "../test/support/workerd-edge.ts";
+import { startWorkerdEdge, waitFor, type WorkerdEdge } from "../test/support/workerd-edge.ts";
 
 const { dockerManifest, ociManifest } = mediaTypes;
 const containerdAccept = `${dockerManifest}, ${mediaTypes.dockerManifestList}, ${ociManifest}, ${mediaTypes.ociIndex}, */*`;
@@ -96,10 +96,10 @@ describe("the edge app in workerd", () => {
 
   it("answers Range and HEAD on stored blobs itself (206, 416)", async () => {
     const bucket = await edge.miniflare.getR2Bucket("BLOBS");
-    for (let tries = 0; !(await bucket.head(blobKey(layer.digest))); tries++) {
-      assert.ok(tries < 400, "the layer reaches R2");
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
+    await waitFor(
+      "the layer reaches R2",
+      async () => (await bucket.head(blobKey(layer.digest))) !== null,
+    );
     const since = (await edge.originCalls()).length;
     const size = layer.size;
     const ranges: [string, number, number][] = [
@@ -152,10 +152,10 @@ describe("the edge app in workerd", () => {
     };
     await get();
     const kv = await edge.miniflare.getKVNamespace("MANIFESTS");
-    for (let tries = 0; !(await kv.get(`used/${hello.docker.digest}`)); tries++) {
-      assert.ok(tries < 400, "a usage mark in KV");
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
+    await waitFor(
+      "a usage mark in KV",
+      async () => (await kv.get(`used/${hello.docker.digest}`)) !== null,
+    );
     assert.equal(await usage(), before + 1);
     await get();
     await get();

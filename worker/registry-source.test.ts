@@ -8,7 +8,7 @@ import { mediaTypes } from "../shared/media-types.ts";
 import { manifestKey } from "../shared/storage-keys.ts";
 import { parseTagRecord } from "../shared/tag-record.ts";
 import { originHolding, sha256, syntheticImage } from "../test/support/synthetic-image.ts";
-import { startWorkerdEdge, type WorkerdEdge } from "../test/support/workerd-edge.ts";
+import { startWorkerdEdge, waitFor, type WorkerdEdge } from "../test/support/workerd-edge.ts";
 
 const { dockerManifest, ociManifest } = mediaTypes;
 const containerdAccept = `${dockerManifest}, ${mediaTypes.dockerManifestList}, ${ociManifest}, ${mediaTypes.ociIndex}, */*`;
@@ -55,10 +55,7 @@ describe("the tag path in workerd", () => {
     // The canonical name holds the packages every image gets (cacert, iana-etc).
     const kv = await edge.miniflare.getKVNamespace("MANIFESTS");
     const key = "tags/amd64/cacert/hello/iana-etc:latest";
-    for (let tries = 0; !(await kv.get(key)); tries++) {
-      assert.ok(tries < 400, `no tag record under ${key}: ${JSON.stringify(await kv.list())}`);
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
+    await waitFor(`the tag record ${key}`, async () => (await kv.get(key)) !== null);
     const record = JSON.parse((await kv.get(key))!) as { manifests: { oci: { digest: string } } };
     assert.equal(record.manifests.oci.digest, hello.oci.digest);
   });
@@ -166,10 +163,7 @@ describe("an index at the edge, in workerd", () => {
     const kv = await edge.miniflare.getKVNamespace("MANIFESTS");
     // "shell" is a meta-package: the canonical name lists what it stands for.
     const key = "tags/amd64/bashInteractive/cacert/coreutils/iana-etc/moreutils/nano:latest";
-    for (let tries = 0; !(await kv.get(key)); tries++) {
-      assert.ok(tries < 400, `no tag record under ${key}: ${JSON.stringify(await kv.list())}`);
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
+    await waitFor(`the tag record ${key}`, async () => (await kv.get(key)) !== null);
     const record = parseTagRecord(await kv.get(key));
     assert.equal(record?.index?.manifests.docker.digest, multi.index!.docker.digest);
     assert.deepEqual(

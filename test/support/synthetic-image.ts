@@ -4,7 +4,9 @@
 
 import { createHash, randomBytes } from "node:crypto";
 import type { Digest } from "../../shared/digest.ts";
-import { mediaTypes } from "../../shared/media-types.ts";
+import { buildIndex, buildManifest } from "../../shared/manifest.ts";
+import { indexMediaType, mediaTypes, type ManifestFlavour } from "../../shared/media-types.ts";
+import type { Architecture } from "../../shared/image-name.ts";
 import type { ManifestRef, TagManifests } from "../../shared/origin-protocol.ts";
 import type { OriginScenario } from "../workerd/origin-scenario.ts";
 
@@ -40,27 +42,9 @@ function blobOf(bytes: Buffer): SyntheticBlob {
   return { digest: sha256(bytes), size: bytes.length, bytes };
 }
 
-function manifestOf(mediaType: string, body: unknown): SyntheticManifest {
-  const bytes = Buffer.from(JSON.stringify(body, null, 2));
-  return { mediaType, bytes, digest: sha256(bytes), size: bytes.length };
-}
-
-function imageManifest(flavour: "docker" | "oci", config: SyntheticBlob, layers: SyntheticBlob[]) {
-  const docker = flavour === "docker";
-  return manifestOf(docker ? mediaTypes.dockerManifest : mediaTypes.ociManifest, {
-    schemaVersion: 2,
-    mediaType: docker ? mediaTypes.dockerManifest : mediaTypes.ociManifest,
-    config: {
-      mediaType: docker ? mediaTypes.dockerConfig : mediaTypes.ociConfig,
-      size: config.size,
-      digest: config.digest,
-    },
-    layers: layers.map((layer) => ({
-      mediaType: docker ? mediaTypes.dockerLayer : mediaTypes.ociLayer,
-      size: layer.size,
-      digest: layer.digest,
-    })),
-  });
+function manifestOf(mediaType: string, bytes: Uint8Array): SyntheticManifest {
+  const buffer = Buffer.from(bytes);
+  return { mediaType, bytes: buffer, digest: sha256(buffer), size: buffer.length };
 }
 
 const ref = (manifest: SyntheticManifest): ManifestRef => ({
@@ -77,6 +61,12 @@ export interface ImageOptions {
   platforms?: string[];
 }
 
+function architectureOf(platform: string): Architecture {
+  const arch = platform.split("/")[1];
+  if (arch !== "amd64" && arch !== "arm64") throw new Error(`no such platform: ${platform}`);
+  return arch;
+}
+
 export function syntheticImage(name: string, options: ImageOptions = {}): SyntheticImage {
   const tag = options.tag ?? "latest";
   const platforms = options.platforms ?? [];
@@ -85,17 +75,18 @@ export function syntheticImage(name: string, options: ImageOptions = {}): Synthe
       syntheticImage(name, { ...options, tag, platforms: [] }),
     );
     const host = images[0]!;
-    const indexOf = (flavour: "docker" | "oci") =>
-      manifestOf(flavour === "docker" ? mediaTypes.dockerManifestList : mediaTypes.ociIndex, {
-        schemaVersion: 2,
-        mediaType: flavour === "docker" ? mediaTypes.dockerManifestList : mediaTypes.ociIndex,
-        manifests: images.map((image, i) => ({
-          mediaType: image[flavour].mediaType,
-          size: image[flavour].size,
-          digest: image[flavour].digest,
-          platform: { os: "linux", architecture: platforms[i]!.split("/")[1] },
-        })),
-      });
+    const indexOf = (flavour: ManifestFlavour) =>
+      manifestOf(
+        indexMediaType[flavour],
+        buildIndex(
+          flavour,
+          images.map((image, i) => ({
+            arch: architectureOf(platforms[i]!),
+            digest: image[flavour].digest,
+            size: image[flavour].size,
+          })),
+        ),
+      );
     const index = { docker: indexOf("docker"), oci: indexOf("oci"), platforms: images };
     return {
       ...host,
@@ -117,8 +108,13 @@ export function syntheticImage(name: string, options: ImageOptions = {}): Synthe
     Buffer.from(JSON.stringify({ architecture: "amd64", nonce: randomBytes(8).toString("hex") })),
   );
   const layers = (options.layerSizes ?? [3000, 200]).map((size) => blobOf(randomBytes(size)));
-  const docker = imageManifest("docker", config, layers);
-  const oci = imageManifest("oci", config, layers);
+  // The layers are random bytes, not gzip: their "diff IDs" are never looked at here.
+  const descriptors = layers.map((layer) => ({ ...layer, diffId: layer.digest }));
+  const docker = manifestOf(
+    mediaTypes.dockerManifest,
+    buildManifest("docker", config, descriptors),
+  );
+  const oci = manifestOf(mediaTypes.ociManifest, buildManifest("oci", config, descriptors));
   return {
     name,
     tag,

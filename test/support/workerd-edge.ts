@@ -1,12 +1,11 @@
 // The worker unit tests' harness (worker/*.test.ts): the edge app bundled with an in-memory origin
-// (test/workerd/edge-test-worker.ts) and run in real workerd by Miniflare, with KV, R2, the Cache
-// API and the rate limiting bindings of wrangler.toml; no origin process, no Nix.
+// (test/workerd/edge-test-worker.ts) and run in real workerd by the local stack's runtime
+// (stack/edge-runtime.ts: Miniflare with KV, R2, the Cache API and the rate limiting bindings of
+// wrangler.toml); no origin process, no Nix.
 
-import { build } from "esbuild";
-import { Log, LogLevel, Miniflare } from "miniflare";
-import type { Readable } from "node:stream";
+import type { Miniflare } from "miniflare";
 import { setTimeout as sleep } from "node:timers/promises";
-import { compatibilityDate, compatibilityFlags } from "../../stack/edge-runtime.ts";
+import { bundleWorker, startEdgeRuntime } from "../../stack/edge-runtime.ts";
 import type { OriginCall, OriginScenario } from "../workerd/origin-scenario.ts";
 import { repoRoot } from "./origin-process.ts";
 
@@ -15,7 +14,7 @@ export type { BlobAnswer, OriginCall, OriginScenario } from "../workerd/origin-s
 export const edgeSecret = "unit-test-secret";
 
 export interface WorkerdEdgeOptions {
-  /** ORIGIN_URL (default http://origin.test; "" leaves it unset). */
+  /** ORIGIN_URL (default http://origin.test). */
   originUrl?: string;
   /** ORIGIN_SECRET (default edgeSecret). */
   originSecret?: string;
@@ -48,94 +47,54 @@ export interface WorkerdEdge {
   stop(): Promise<void>;
 }
 
+/** Resolves once `check` holds; fails naming `what` after `timeoutMs` (work under waitUntil). */
+export async function waitFor(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs = 20_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
 const bundles = new Map<string, Promise<string>>();
 
 /** A test Worker (a file under test/workerd/) and what it imports, as one ES module. */
 export function bundleTestWorker(entry: string): Promise<string> {
   let bundled = bundles.get(entry);
   if (!bundled) {
-    bundled = build({
-      entryPoints: [`${repoRoot}test/workerd/${entry}`],
-      bundle: true,
-      format: "esm",
-      platform: "neutral",
-      target: "es2022",
-      conditions: ["workerd", "worker", "browser"],
-      mainFields: ["module", "main"],
-      external: ["crypto", "node:*"],
-      write: false,
-      logLevel: "silent",
-    }).then((result) => result.outputFiles[0]!.text);
+    bundled = bundleWorker(`${repoRoot}test/workerd/${entry}`);
     bundles.set(entry, bundled);
   }
   return bundled;
 }
 
-function forwardLines(stream: Readable, onLine: (line: string) => void): void {
-  let pending = "";
-  stream.setEncoding("utf8");
-  stream.on("data", (chunk: string) => {
-    pending += chunk;
-    const lines = pending.split("\n");
-    pending = lines.pop() ?? "";
-    for (const line of lines) if (line.trim()) onLine(line);
-  });
-}
-
 export async function startWorkerdEdge(options: WorkerdEdgeOptions = {}): Promise<WorkerdEdge> {
-  const bindings: Record<string, string> = {};
-  const originUrl = options.originUrl ?? "http://origin.test";
-  if (originUrl) bindings.ORIGIN_URL = originUrl;
-  bindings.ORIGIN_SECRET = options.originSecret ?? edgeSecret;
-  if (options.pollSeconds) bindings.ORIGIN_POLL_SECONDS = String(options.pollSeconds);
-  if (options.deadlineSeconds) bindings.BUILD_DEADLINE_SECONDS = String(options.deadlineSeconds);
-  if (options.access) {
-    bindings.HTPASSWD = options.access.htpasswd;
-    bindings.TOKEN_KEY = options.access.tokenKeys.join(" ");
-    if (options.access.anonymousPull) bindings.ANONYMOUS_PULL = "true";
-  }
-  const ratelimits: Record<string, { simple: { limit: number; period: 60 } }> = {};
-  if (options.limits?.loginFailures) {
-    ratelimits.LOGIN_LIMITER = { simple: { limit: options.limits.loginFailures, period: 60 } };
-  }
-  if (options.limits?.coldBuilds) {
-    ratelimits.BUILD_LIMITER = { simple: { limit: options.limits.coldBuilds, period: 60 } };
-  }
   const logs: Record<string, unknown>[] = [];
-  const miniflare = new Miniflare({
-    modules: [
-      {
-        type: "ESModule",
-        path: "index.js",
-        contents: await bundleTestWorker("edge-test-worker.ts"),
-      },
-    ],
-    compatibilityDate,
-    compatibilityFlags,
-    bindings,
-    ratelimits,
-    kvNamespaces: ["MANIFESTS"],
-    r2Buckets: ["BLOBS"],
-    cache: true,
-    cf: false,
-    host: "127.0.0.1",
+  const runtime = await startEdgeRuntime({
+    originUrl: options.originUrl ?? "http://origin.test",
+    originSecret: options.originSecret ?? edgeSecret,
+    pollSeconds: options.pollSeconds,
+    deadlineSeconds: options.deadlineSeconds,
+    access: options.access,
+    limits: options.limits,
     port: 0,
-    log: new Log(LogLevel.WARN),
-    handleRuntimeStdio(stdout: Readable, stderr: Readable) {
-      const onLine = (line: string) => {
-        if (process.env.EDGE_DEBUG) process.stderr.write(`edge: ${line}\n`);
-        try {
-          logs.push(JSON.parse(line) as Record<string, unknown>);
-        } catch {
-          // not one of the Worker's log lines
-        }
-      };
-      forwardLines(stdout, onLine);
-      forwardLines(stderr, onLine);
+    script: await bundleTestWorker("edge-test-worker.ts"),
+    onLogLine(line) {
+      if (process.env.EDGE_DEBUG) process.stderr.write(`edge: ${line}\n`);
+      try {
+        logs.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        // not one of the Worker's log lines
+      }
     },
   });
+  const { miniflare } = runtime;
   // Over real HTTP (not dispatchFetch, whose requests queue behind an unfinished body).
-  const url = await miniflare.ready;
+  const url = runtime.url!;
   const fetchEdge = (path: string, init?: RequestInit): Promise<Response> =>
     fetch(new URL(path, url), init);
   const control = async (path: string, init?: RequestInit): Promise<Response> => {
@@ -184,6 +143,6 @@ export async function startWorkerdEdge(options: WorkerdEdgeOptions = {}): Promis
         await sleep(20);
       }
     },
-    stop: () => miniflare.dispose(),
+    stop: runtime.stop,
   };
 }

@@ -7,9 +7,9 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { mediaTypes } from "../../shared/media-types.ts";
 import { htpasswdFile } from "../../test/support/htpasswd.ts";
 import { originHolding, syntheticImage } from "../../test/support/synthetic-image.ts";
+import { basic, tokenClient } from "../../test/support/token-client.ts";
 import { startWorkerdEdge, type WorkerdEdge } from "../../test/support/workerd-edge.ts";
 
 const tokenKey = "edge-guard-test-key-0123456789abcdef";
@@ -18,37 +18,10 @@ interface ErrorBody {
   errors: { code: string; message: string }[];
 }
 
-const basic = (user: string, password: string) =>
-  `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
-
 /** Rate limiting bindings count in fixed minutes: start a count early in one. */
 async function freshMinute(): Promise<void> {
   const into = Date.now() % 60_000;
   if (into > 40_000) await sleep(60_000 - into + 100);
-}
-
-function client(edge: WorkerdEdge, address: string) {
-  const send = (path: string, headers: Record<string, string> = {}) =>
-    edge.fetch(path, { headers: { "CF-Connecting-IP": address, ...headers } });
-  return {
-    send,
-    token: (user: string | null, password: string, scope: string) =>
-      send(
-        `/auth/token?service=nixery&scope=${encodeURIComponent(scope)}`,
-        user === null ? {} : { Authorization: basic(user, password) },
-      ),
-    async login(user: string | null, password: string, name: string): Promise<string> {
-      const response = await this.token(user, password, `repository:${name}:pull`);
-      const text = await response.text();
-      assert.equal(response.status, 200, text);
-      return (JSON.parse(text) as { token: string }).token;
-    },
-    manifest: (name: string, token: string | null) =>
-      send(`/v2/${name}/manifests/latest`, {
-        Accept: mediaTypes.dockerManifest,
-        ...(token ? { Authorization: `Bearer ${token}` } : {}),
-      }),
-  };
 }
 
 const images = ["hello", "goodbye", "shell/goodbye", "tools.xev", "shell/hello"].map((name) =>
@@ -75,7 +48,7 @@ describe("a private edge in workerd", () => {
   });
 
   it("challenges with its own realm and pulls with a token it issued; answers are private", async () => {
-    const alice = client(edge, "10.0.0.1");
+    const alice = tokenClient(edge, "10.0.0.1");
     const ping = await alice.send("/v2/");
     assert.equal(ping.status, 401);
     assert.equal(
@@ -101,7 +74,7 @@ describe("a private edge in workerd", () => {
   });
 
   it("serves nothing it holds to a request without a valid token: tag, digest or blob", async () => {
-    const alice = client(edge, "10.0.0.2");
+    const alice = tokenClient(edge, "10.0.0.2");
     const token = await alice.login("alice", "secret", "hello");
     await (await alice.manifest("hello", token)).arrayBuffer();
     const other = await alice.login("alice", "secret", "goodbye");
@@ -132,7 +105,7 @@ describe("a private edge in workerd", () => {
   });
 
   it("verifies tokens itself: with the origin down, a token still pulls what the edge holds", async () => {
-    const erin = client(edge, "10.0.0.4");
+    const erin = tokenClient(edge, "10.0.0.4");
     const token = await erin.login("alice", "secret", "hello");
     await edge.setOrigin({ ...originHolding(images), down: true });
     try {
@@ -147,7 +120,7 @@ describe("a private edge in workerd", () => {
 
   it("refuses wrong passwords alike for known and unknown users, then limits client and user", async () => {
     await freshMinute();
-    const mallory = client(edge, "10.0.0.66");
+    const mallory = tokenClient(edge, "10.0.0.66");
     const statuses: number[] = [];
     for (let i = 0; i < 4; i++) {
       const response = await mallory.token(
@@ -167,17 +140,17 @@ describe("a private edge in workerd", () => {
     await limited.arrayBuffer();
     // Per user too: bob's failures from many addresses lock bob, not alice.
     for (let i = 0; i < 4; i++) {
-      await (await client(edge, `10.1.0.${i}`).token("bob", "guess", "")).arrayBuffer();
+      await (await tokenClient(edge, `10.1.0.${i}`).token("bob", "guess", "")).arrayBuffer();
     }
-    const bob = await client(edge, "10.1.1.1").token("bob", "hunter2", "");
+    const bob = await tokenClient(edge, "10.1.1.1").token("bob", "hunter2", "");
     assert.equal(bob.status, 429);
     await bob.arrayBuffer();
-    await client(edge, "10.1.1.2").login("alice", "secret", "hello");
+    await tokenClient(edge, "10.1.1.2").login("alice", "secret", "hello");
   });
 
   it("admits a few cold builds per client, never limits built images, and serves what the origin built", async () => {
     await freshMinute();
-    const carol = client(edge, "10.0.0.3");
+    const carol = tokenClient(edge, "10.0.0.3");
     const token = (name: string) => carol.login("carol", "pw", name);
     const scenario = originHolding(images);
     // Built at the origin before (by another edge, say), but never seen by this edge.
@@ -212,7 +185,7 @@ describe("a private edge in workerd", () => {
     assert.equal(builtElsewhere.status, 200, "past the limit, an image the origin built pulls");
     await builtElsewhere.arrayBuffer();
     // The limit is per client: dave (another user, same address) may build.
-    const dave = client(edge, "10.0.0.3");
+    const dave = tokenClient(edge, "10.0.0.3");
     const other = await dave.manifest("tools.xev", await dave.login("dave", "pw2", "tools.xev"));
     assert.equal(other.status, 200);
     await other.arrayBuffer();
@@ -227,7 +200,7 @@ describe("a public edge's cold-build admission, in workerd", () => {
       scenario.builds!["hello:latest"]!.built = false;
       await edge.setOrigin(scenario);
       await freshMinute();
-      const [a, b] = [client(edge, "192.0.2.1"), client(edge, "192.0.2.2")];
+      const [a, b] = [tokenClient(edge, "192.0.2.1"), tokenClient(edge, "192.0.2.2")];
       const first = await a.manifest("goodbye", null);
       assert.equal(first.status, 200);
       await first.arrayBuffer();
@@ -260,7 +233,7 @@ describe("a private edge where anyone may pull and only users build, in workerd"
       const scenario = originHolding(images);
       scenario.builds!["goodbye:latest"]!.built = false;
       await edge.setOrigin(scenario);
-      const visitor = client(edge, "198.51.100.1");
+      const visitor = tokenClient(edge, "198.51.100.1");
       const refused = await visitor.manifest("goodbye", await visitor.login(null, "", "goodbye"));
       assert.equal(refused.status, 401);
       assert.match(
