@@ -134,15 +134,13 @@ export class BlobBackfill {
         if (storable) this.#copy(digest, record, blob.size, Promise.resolve());
         return await this.#span(digest, blob.size, span);
       }
-      // The executor runs at once, so `clientEnded` is always set before it is used.
-      let clientEnded = () => {};
-      const clientDone = new Promise<void>((resolve) => (clientEnded = resolve));
+      const clientDone = Promise.withResolvers<void>();
       const verified = verifiedStream(blob.body, digest, blob.size, {
         onBytes: () => recordClientProgress(record, this.#now()),
-        onEnd: () => clientEnded(),
+        onEnd: () => clientDone.resolve(),
       });
       copying = storable;
-      if (storable) this.#copy(digest, record, blob.size, clientDone);
+      if (storable) this.#copy(digest, record, blob.size, clientDone.promise);
       return { size: blob.size, range: null, body: withLength(verified, blob.size) };
     } catch (error) {
       if (!copying) copies.finish(digest, record, "failed", this.#now());
