@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { originPaths } from "../shared/origin-protocol.ts";
 import { blobKey, manifestKey } from "../shared/storage-keys.ts";
 import { startOriginProxy, type OriginProxy } from "./support/edge-origin-proxy.ts";
 import { startEdgeWorker, type EdgeWorker } from "./support/edge-worker.ts";
@@ -165,7 +166,7 @@ describe("edge worker against a real origin", () => {
     });
     assert.equal(head.status, 200);
     // Only the day's usage reports (under waitUntil) may reach the origin: no build, no read.
-    const asked = proxy.requests.slice(since).filter((r) => r.path !== "/_origin/usage");
+    const asked = proxy.requests.slice(since).filter((r) => r.path !== originPaths.usage.path());
     assert.deepEqual(asked, []);
     // The origin took the edge's report of the manifest it served: the day's mark is in KV.
     const kv = await edge.miniflare.getKVNamespace("MANIFESTS");

@@ -4,6 +4,7 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { originPaths } from "../shared/origin-protocol.ts";
 import { mediaTypes } from "../shared/media-types.ts";
 import { blobKey, manifestKey, tagKey } from "../shared/storage-keys.ts";
 import { tagRecordFrom } from "../shared/tag-record.ts";
@@ -134,13 +135,13 @@ describe("the edge app in workerd", () => {
     assert.equal(head.headers.get("accept-ranges"), "bytes");
     const asked = (await edge.originCalls())
       .slice(since)
-      .filter((c) => c.path !== "/_origin/usage");
+      .filter((c) => c.path !== originPaths.usage.path());
     assert.deepEqual(asked, [], "R2 answered");
   });
 
   it("reports a manifest served from the edge to the origin once a day", async () => {
     const usage = async () =>
-      (await edge.originCalls()).filter((call) => call.path === "/_origin/usage").length;
+      (await edge.originCalls()).filter((call) => call.path === originPaths.usage.path()).length;
     const before = await usage();
     await edge.advanceClock(24 * 3600 * 1000);
     const get = async () => {

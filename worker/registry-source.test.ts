@@ -4,6 +4,7 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { originPaths } from "../shared/origin-protocol.ts";
 import { mediaTypes } from "../shared/media-types.ts";
 import { manifestKey } from "../shared/storage-keys.ts";
 import { parseTagRecord } from "../shared/tag-record.ts";
@@ -42,12 +43,13 @@ describe("the tag path in workerd", () => {
     assert.deepEqual(Buffer.from(await response.arrayBuffer()), hello.docker.bytes);
     assert.equal(response.headers.get("docker-content-digest"), hello.docker.digest);
     assert.equal(response.headers.get("nixery-source-revision"), "rev-1");
-    const calls = (await callsSince(since)).map((call) => `${call.method} ${call.path}`);
-    assert.equal(calls[0], "POST /_origin/builds");
-    assert.equal(
-      calls.filter((call) => /^GET \/_origin\/builds\/[^?]+\?wait=2$/.test(call)).length,
-      3,
-    );
+    const calls = await callsSince(since);
+    assert.equal(`${calls[0]?.method} ${calls[0]?.path}`, `POST ${originPaths.builds.path()}`);
+    const polls = calls.filter((call) => {
+      const [path, query] = call.path.split("?");
+      return call.method === "GET" && originPaths.build.match(path!) && query === "wait=2";
+    });
+    assert.equal(polls.length, 3, "three long polls of POLL_SECONDS each");
     const bucket = await edge.miniflare.getR2Bucket("BLOBS");
     for (const manifest of [hello.docker, hello.oci]) {
       assert.ok(await bucket.head(manifestKey(manifest.digest)), `${manifest.mediaType} in R2`);
@@ -74,7 +76,9 @@ describe("the tag path in workerd", () => {
     assert.deepEqual(Buffer.from(await fromKv.arrayBuffer()), hello.oci.bytes);
     const byDigest = await edge.fetch(`/v2/hello/manifests/${hello.oci.digest}`);
     assert.deepEqual(Buffer.from(await byDigest.arrayBuffer()), hello.oci.bytes);
-    const asked = (await callsSince(since)).filter((call) => call.path !== "/_origin/usage");
+    const asked = (await callsSince(since)).filter(
+      (call) => call.path !== originPaths.usage.path(),
+    );
     assert.deepEqual(asked, []);
   });
 
@@ -85,7 +89,7 @@ describe("the tag path in workerd", () => {
     assert.equal(response.status, 200);
     assert.equal(response.headers.get("x-nixery-stale"), null);
     await response.arrayBuffer();
-    assert.ok((await callsSince(since)).some((call) => call.path === "/_origin/builds"));
+    assert.ok((await callsSince(since)).some((call) => call.path === originPaths.builds.path()));
   });
 
   it("serves an expired tag stale while the origin is down, and 503 for what it never saw", async () => {
@@ -218,7 +222,7 @@ describe("an index at the edge, in workerd", () => {
     }
     const asked = (await edge.originCalls()).slice(since);
     assert.deepEqual(
-      asked.filter((call) => call.path !== "/_origin/usage"),
+      asked.filter((call) => call.path !== originPaths.usage.path()),
       [],
       "answered by the edge alone",
     );

@@ -3,7 +3,12 @@
 // usage reports, the shared secret), from a scenario of plain values, and misbehaves on request
 // (corrupt, cut or stalled blob bodies; down). Every request is recorded.
 
-import type { BuildRequest, ExistingBuildStatus } from "../../shared/origin-protocol.ts";
+import {
+  originPaths,
+  type BuildRequest,
+  type ExistingBuildStatus,
+} from "../../shared/origin-protocol.ts";
+import { matchRoute } from "../../shared/routes.ts";
 import type { BlobAnswer, OriginCall, OriginScenario } from "./origin-scenario.ts";
 
 const pollPauseMs = 20;
@@ -88,31 +93,29 @@ export class MemoryOrigin {
       return errorJson(401, "UNAUTHORIZED", "the edge's secret is wrong");
     }
     const path = url.pathname;
-    if (path === "/_origin/usage" && request.method === "POST") {
+    if (originPaths.usage.match(path) && request.method === "POST") {
       await request.arrayBuffer();
       return Response.json({ accepted: true }, { status: 202 });
     }
-    if (path === "/_origin/builds" && request.method === "POST") {
+    if (originPaths.builds.match(path) && request.method === "POST") {
       const start = (await request.json()) as BuildRequest;
       this.calls.at(-1)!.build = start.onlyIfBuilt ? "only if built" : "start";
       return this.#startBuild(start);
     }
-    const poll = /^\/_origin\/builds\/([^/]+)$/.exec(path);
-    if (poll) return this.#pollBuild(decodeURIComponent(poll[1]!));
-    const tags = /^\/v2\/(.+)\/tags\/list$/.exec(path);
-    if (tags) {
-      const list = this.#scenario.tagLists[tags[1]!];
-      if (!list) return errorJson(404, "NAME_UNKNOWN", `no image ${tags[1]}`);
-      return Response.json({ name: tags[1], tags: list });
+    const poll = originPaths.build.match(path);
+    if (poll) return this.#pollBuild(poll.id);
+    const route = matchRoute(path);
+    if (route?.kind === "tags") {
+      const list = this.#scenario.tagLists[route.name];
+      if (!list) return errorJson(404, "NAME_UNKNOWN", `no image ${route.name}`);
+      return Response.json({ name: route.name, tags: list });
     }
-    const manifest = /^\/v2\/.+\/manifests\/(sha256:[0-9a-f]{64})$/.exec(path);
-    if (manifest) {
-      const entry = this.#scenario.manifests[manifest[1]!];
-      if (!entry) return errorJson(404, "MANIFEST_UNKNOWN", `no manifest ${manifest[1]}`);
+    if (route?.kind === "manifest") {
+      const entry = this.#scenario.manifests[route.reference];
+      if (!entry) return errorJson(404, "MANIFEST_UNKNOWN", `no manifest ${route.reference}`);
       return new Response(decode(entry.base64), { headers: { "Content-Type": entry.mediaType } });
     }
-    const blob = /^\/v2\/.+\/blobs\/(sha256:[0-9a-f]{64})$/.exec(path);
-    if (blob) return this.#blob(request, blob[1]!);
+    if (route?.kind === "blob") return this.#blob(request, route.digest);
     return errorJson(404, "NOT_FOUND", `no route ${path}`);
   };
 

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { originPaths } from "../../shared/origin-protocol.ts";
 import { htpasswdFile } from "../../test/support/htpasswd.ts";
 import { originHolding, syntheticImage } from "../../test/support/synthetic-image.ts";
 import { basic, tokenClient } from "../../test/support/token-client.ts";
@@ -171,7 +172,7 @@ describe("a private edge in workerd", () => {
     const asked = (await edge.originCalls()).slice(since);
     assert.deepEqual(
       asked.map((call) => `${call.method} ${call.path} ${call.build}`),
-      ["POST /_origin/builds only if built"],
+      [`POST ${originPaths.builds.path()} only if built`],
       "past the limit the origin is only asked what it has built",
     );
     for (let i = 0; i < 5; i++) {

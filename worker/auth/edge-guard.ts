@@ -13,7 +13,7 @@ import { handleTokenRequest } from "../../shared/token-endpoint.ts";
 import type { Env } from "../env.ts";
 import { logEvent } from "../log.ts";
 import { readAccessSettings, type EdgeAccessSettings } from "./edge-access.ts";
-import { createTokenSigner } from "./token-signer.ts";
+import { createTokenSigner } from "../../shared/token-signer.ts";
 import { edgeUsers } from "./users.ts";
 
 export interface EdgeAccess {
