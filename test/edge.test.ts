@@ -10,13 +10,13 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
 import { originPaths } from "../shared/origin-protocol.ts";
 import { blobKey, manifestKey } from "../shared/storage-keys.ts";
 import { startOriginProxy, type OriginProxy } from "./support/edge-origin-proxy.ts";
 import { startEdgeWorker, type EdgeWorker } from "./support/edge-worker.ts";
 import { fixturePackageSet } from "./support/nix-env.ts";
 import { startOrigin, type OriginProcess } from "./support/origin-process.ts";
+import { waitFor } from "./support/wait-for.ts";
 
 const secret = "edge-test-secret";
 const dockerManifest = "application/vnd.docker.distribution.manifest.v2+json";
@@ -30,18 +30,6 @@ interface Manifest {
 
 function sha256(bytes: Uint8Array): string {
   return `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
-}
-
-async function waitFor(
-  what: string,
-  check: () => Promise<boolean>,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 /** Pulls a whole image the way skopeo does and checks every digest; returns the manifest. */
@@ -65,7 +53,7 @@ async function pull(edge: EdgeWorker, name: string, accept = dockerManifest): Pr
 }
 
 /**
- * The fixture package set plus a package whose build sleeps 4 s and embed a fresh nonce, so
+ * The fixture package set plus a package whose build sleeps 4 s and embeds a fresh nonce, so
  * it is never already in the Nix store.
  */
 async function slowPackageSet(): Promise<string> {

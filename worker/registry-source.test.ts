@@ -9,7 +9,8 @@ import { mediaTypes } from "../shared/media-types.ts";
 import { manifestKey } from "../shared/storage-keys.ts";
 import { parseTagRecord } from "../shared/tag-record.ts";
 import { originHolding, sha256, syntheticImage } from "../test/support/synthetic-image.ts";
-import { startWorkerdEdge, waitFor, type WorkerdEdge } from "../test/support/workerd-edge.ts";
+import { waitFor } from "../test/support/wait-for.ts";
+import { startWorkerdEdge, type WorkerdEdge } from "../test/support/workerd-edge.ts";
 
 const { dockerManifest, ociManifest } = mediaTypes;
 const containerdAccept = `${dockerManifest}, ${mediaTypes.dockerManifestList}, ${ociManifest}, ${mediaTypes.ociIndex}, */*`;

@@ -4,10 +4,10 @@
 // wrangler.toml); no origin process, no Nix.
 
 import type { Miniflare } from "miniflare";
-import { setTimeout as sleep } from "node:timers/promises";
 import { bundleWorker, startEdgeRuntime } from "../../stack/edge-runtime.ts";
 import type { OriginCall, OriginScenario } from "../workerd/origin-scenario.ts";
 import { repoRoot } from "./origin-process.ts";
+import { waitFor } from "./wait-for.ts";
 
 export type { BlobAnswer, OriginCall, OriginScenario } from "../workerd/origin-scenario.ts";
 
@@ -45,19 +45,6 @@ export interface WorkerdEdge {
     timeoutMs?: number,
   ): Promise<Record<string, unknown>>;
   stop(): Promise<void>;
-}
-
-/** Resolves once `check` holds; fails naming `what` after `timeoutMs` (work under waitUntil). */
-export async function waitFor(
-  what: string,
-  check: () => Promise<boolean>,
-  timeoutMs = 20_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
 }
 
 const bundles = new Map<string, Promise<string>>();
@@ -130,19 +117,8 @@ export async function startWorkerdEdge(options: WorkerdEdgeOptions = {}): Promis
         manifest: boolean;
       };
     },
-    async waitForLog(match, timeoutMs = 20_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const line = logs.find(match);
-        if (line) return line;
-        if (Date.now() > deadline) {
-          throw new Error(
-            `no such log line in ${timeoutMs} ms:\n${logs.map((l) => JSON.stringify(l)).join("\n")}`,
-          );
-        }
-        await sleep(20);
-      }
-    },
+    waitForLog: (match, timeoutMs) =>
+      waitFor(`a log line (${logs.length} so far)`, () => logs.find(match), { timeoutMs }),
     stop: runtime.stop,
   };
 }
