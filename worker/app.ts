@@ -1,8 +1,8 @@
 // The edge's Hono app: the start page, the token endpoint of a private edge, the shared registry
-// handler over the edge's composed RegistrySource (after the token check, when private), and
-// the one error handler that writes every error as registry JSON. It is built from a function
-// that gives each request its dependencies (worker/edge-deps.ts): the bindings in production,
-// an in-memory origin in the unit tests.
+// handler over the edge's composed RegistrySource (after the token check, when private), one
+// access-log line per request, and the one error handler that writes every error as registry
+// JSON. It is built from a function that gives each request its dependencies
+// (worker/edge-deps.ts): the bindings in production, an in-memory origin in the unit tests.
 
 import { Hono } from "hono";
 import { tokenPath } from "../shared/auth-challenge.ts";
@@ -10,13 +10,20 @@ import { errorResponse, RegistryError, toRegistryError } from "../shared/errors.
 import { handleRegistryRequest } from "../shared/registry-handler.ts";
 import { requestHost, requestTarget } from "../shared/request-target.ts";
 import { matchRoute } from "../shared/routes.ts";
+import { accessLog, type AccessLogVariables } from "./access-log.ts";
 import { answerTokenRequest, authorizeRoute, buildNeedsLogin } from "./auth/edge-guard.ts";
 import { clientKey, noBuilds, rateLimitedBuilds } from "./cold-build-admission.ts";
-import type { EdgeDeps, EdgeDepsFor, RequestContext } from "./edge-deps.ts";
+import type { EdgeDeps, EdgeDepsFor } from "./edge-deps.ts";
 import { logEvent } from "./log.ts";
 import { EdgeRegistrySource } from "./registry-source.ts";
 import { renderStartPage } from "./start-page.ts";
 import { reportUse } from "./usage-marks.ts";
+
+/** The app's context: the bindings, and per request its dependencies and access-log notes. */
+export type EdgeAppEnv<Bindings> = {
+  Bindings: Bindings;
+  Variables: AccessLogVariables & { deps: EdgeDeps };
+};
 
 function repositoryOf(pathname: string): string {
   const route = matchRoute(pathname);
@@ -25,28 +32,28 @@ function repositoryOf(pathname: string): string {
 
 export function createApp<Bindings extends object>(
   depsFor: EdgeDepsFor<Bindings>,
-): Hono<{ Bindings: Bindings }> {
-  const app = new Hono<{ Bindings: Bindings }>();
-  const depsOf = (c: {
-    req: { raw: Request };
-    env: Bindings;
-    executionCtx: RequestContext;
-  }): EdgeDeps => depsFor(c.req.raw, c.env, c.executionCtx);
+): Hono<EdgeAppEnv<Bindings>> {
+  const app = new Hono<EdgeAppEnv<Bindings>>();
+  app.use(async (c, next) => {
+    c.set("deps", depsFor(c.req.raw, c.env, c.executionCtx));
+    await next();
+  });
+  app.use(accessLog<EdgeAppEnv<Bindings>>((c) => c.get("deps").analytics));
 
   app.on(["GET", "HEAD"], "/", (c) => {
-    const deps = depsOf(c);
+    const deps = c.get("deps");
     return c.html(renderStartPage(requestHost(c.req.url), deps.originConfigured, deps.isPrivate));
   });
 
   app.on(["GET", "HEAD", "POST"], tokenPath, async (c) => {
-    const deps = depsOf(c);
+    const deps = c.get("deps");
     const access = deps.access();
     if (!access) throw new RegistryError("NOT_FOUND", "this registry is public: it needs no token");
     return answerTokenRequest(c.req.raw, access, deps.loginLimiter);
   });
 
   app.all("*", async (c) => {
-    const deps = depsOf(c);
+    const deps = c.get("deps");
     const request = c.req.raw;
     const url = requestTarget(request.url);
     const route = matchRoute(url.pathname);
@@ -55,6 +62,7 @@ export function createApp<Bindings extends object>(
     const access = deps.access();
     const claims = access && route ? await authorizeRoute(request, route, access) : null;
     const anonymous = claims !== null && claims.sub === "";
+    if (claims) c.get("served").user = claims.sub;
     const source = new EdgeRegistrySource({
       tags: deps.tags,
       manifests: deps.manifests,
@@ -71,6 +79,7 @@ export function createApp<Bindings extends object>(
           : rateLimitedBuilds(deps.buildLimiter, clientKey(request, claims?.sub || null)),
     });
     const response = await handleRegistryRequest(request, source, access ? "private" : "public");
+    c.get("served").layer = source.answeredBy;
     if (!response)
       throw new RegistryError("NOT_FOUND", `no such route: ${url.pathname.slice(0, 100)}`);
     // A manifest served counts as a use of its image for the origin's storage collector.

@@ -154,6 +154,8 @@ export interface EdgeDeps {
   loginLimiter: LoginLimiter;
   /** Counts cold builds per client; null: nothing is limited. */
   buildLimiter: RateLimit | null;
+  /** The Analytics Engine dataset the access log writes to; null without the binding. */
+  analytics: AnalyticsEngineDataset | null;
   waitUntil(promise: Promise<unknown>): void;
   now(): number;
 }

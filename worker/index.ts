@@ -57,6 +57,7 @@ export function edgeDeps(
     access: () => edgeAccess(env),
     loginLimiter: loginLimiter(env.LOGIN_LIMITER, cache),
     buildLimiter: env.BUILD_LIMITER ?? null,
+    analytics: env.EDGE_ANALYTICS ?? null,
     waitUntil: (promise) => ctx.waitUntil(promise),
     now: Date.now,
   };
