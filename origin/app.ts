@@ -45,7 +45,9 @@ export interface AppDeps {
 
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono();
-  const source = createOriginSource(deps.images, deps.storage);
+  const collections = () =>
+    deps.collector ? deps.collector.totals.runs + deps.collector.totals.failures : 0;
+  const source = createOriginSource(deps.images, deps.storage, undefined, collections);
   const open: MiddlewareHandler = (_c, next) => next();
   const page = deps.access ? pageGuard(deps.access) : open;
 
@@ -102,8 +104,11 @@ export function createApp(deps: AppDeps): Hono {
       c.req.raw,
       viewer.mayBuild
         ? source
-        : createOriginSource(deps.images, deps.storage, (name, tag) =>
-            buildNeedsLogin(access!, c, name, tag),
+        : createOriginSource(
+            deps.images,
+            deps.storage,
+            (name, tag) => buildNeedsLogin(access!, c, name, tag),
+            collections,
           ),
       access ? "private" : "public",
     );

@@ -17,23 +17,34 @@ import { RegistryError } from "../shared/errors.ts";
 import { blobKey, manifestKey } from "../shared/storage-keys.ts";
 import type { ImageService } from "./builder/image-service.ts";
 import { toBuildRegistryError } from "./builder/map-error.ts";
+import { RecentManifests } from "./storage/recent-manifests.ts";
 import type { BlobReader } from "./storage/storage.ts";
 
 /**
  * `refuseBuild`, when given, is what a tag that would need a new build answers (an anonymous
  * pull on an instance where only users build): tags answer only from what exists.
+ * `collections` counts the storage collections run, so manifests kept in memory are forgotten
+ * after each.
  */
 export function createOriginSource(
   images: ImageService,
   storage: BlobReader,
   refuseBuild?: (name: string, tag: string) => Error,
+  collections: () => number = () => 0,
 ): RegistrySource {
   const restore = (digest: Digest) =>
     images.restore(digest).catch((error: unknown) => {
       throw toBuildRegistryError(error);
     });
 
+  const recent = new RecentManifests(collections);
+
   async function manifestByDigest(digest: Digest): Promise<StoredManifest | null> {
+    const known = recent.get(digest);
+    if (known) {
+      images.touch([digest]);
+      return { digest, ...known };
+    }
     let bytes = await storage.readBytes(manifestKey(digest));
     // Collected by the storage GC: written back from the database, same bytes.
     if (!bytes && (await restore(digest)) === "manifest") {
@@ -43,6 +54,7 @@ export function createOriginSource(
     images.touch([digest]);
     const mediaType = manifestMediaTypeOf(bytes);
     if (!mediaType) throw new Error(`stored manifest ${digest} has no mediaType`);
+    recent.put(digest, { bytes, mediaType });
     return { digest, mediaType, bytes };
   }
 
