@@ -6,7 +6,8 @@ import { describe, it } from "node:test";
 import { digestFromHex } from "../../shared/digest.ts";
 import { openDatabase } from "../cache/database.ts";
 import { PublishedImages } from "../cache/published-images.ts";
-import { LayerNotRestorable, restoreObject, type RestoreDeps } from "./restore.ts";
+import { LayerNotRestorable } from "./errors.ts";
+import { restoreObject, type RestoreDeps } from "./restore.ts";
 
 describe("restoreObject", () => {
   it("refuses a layer packed by a packer it cannot imitate, without running Nix", async () => {
