@@ -118,7 +118,11 @@ export function formatSummary(rows: SummaryRow[], loadAverage: string): string {
   const widths = header.map((_, i) =>
     Math.max(...[header, ...table].map((cells) => cells[i]!.length)),
   );
-  const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join("  ");
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => cell.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd();
   return [`summary (load average ${loadAverage})`, line(header), ...table.map(line)].join("\n");
 }
 
