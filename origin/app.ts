@@ -12,13 +12,17 @@ import {
   pageGuard,
   tokenHandler,
   type AccessControl,
+  type RegistryViewer,
 } from "./auth/access-control.ts";
 import type { BuildRecords } from "./cache/build-records.ts";
 import type { Images } from "./builder/images.ts";
 import type { Logger } from "./log.ts";
 import { renderMetrics } from "./metrics.ts";
+import { requestNotes } from "./http/access-log.ts";
+import type { Traffic } from "./http/traffic.ts";
 import { mapOriginError } from "./registry-errors.ts";
 import { createOriginSource } from "./registry-source.ts";
+import { RecentManifests } from "./storage/recent-manifests.ts";
 import { buildRoutes } from "./routes/builds.ts";
 import { requireSecret } from "./routes/require-secret.ts";
 import { upkeepRoutes } from "./routes/upkeep.ts";
@@ -44,12 +48,17 @@ export interface AppDeps {
    */
   access: AccessControl | null;
   log: Logger;
+  /** Request, latency, memory and event-loop figures for /metrics (null: not recorded). */
+  traffic?: Traffic | null;
 }
 
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono();
-  const collections = () => deps.collector.totals.runs + deps.collector.totals.failures;
-  const source = createOriginSource(deps.images, deps.storage, undefined, collections);
+  // Manifests read in the last minute, forgotten after every storage collection.
+  const recent = new RecentManifests(
+    () => deps.collector.totals.runs + deps.collector.totals.failures,
+  );
+  const source = createOriginSource(deps.images, deps.storage, undefined, null, recent);
   const open: MiddlewareHandler = (_c, next) => next();
   const page = deps.access ? pageGuard(deps.access) : open;
 
@@ -90,7 +99,7 @@ export function createApp(deps: AppDeps): Hono {
         counters: deps.images.counters,
         nixProcesses: deps.nixProcesses,
         collector: deps.collector.totals,
-      }),
+      }) + (deps.traffic?.render() ?? ""),
       200,
       { "Content-Type": "text/plain; version=0.0.4" },
     ),
@@ -102,16 +111,23 @@ export function createApp(deps: AppDeps): Hono {
 
   app.all("/v2/*", async (c) => {
     const access = deps.access;
-    const viewer = access ? await authorizeRegistry(access, c) : { mayBuild: true };
+    const viewer: RegistryViewer = access
+      ? await authorizeRegistry(access, c)
+      : { mayBuild: true, user: "" };
+    const notes = requestNotes(c.env);
+    if (notes && access) notes.user = viewer.user;
     const response = await handleRegistryRequest(
       c.req.raw,
       viewer.mayBuild
-        ? source
+        ? notes
+          ? createOriginSource(deps.images, deps.storage, undefined, notes, recent)
+          : source
         : createOriginSource(
             deps.images,
             deps.storage,
             (name, tag) => buildNeedsLogin(access!, c, name, tag),
-            collections,
+            notes,
+            recent,
           ),
       access ? "private" : "public",
     );

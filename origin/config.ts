@@ -4,6 +4,7 @@
 import { resolve } from "node:path";
 import { availableParallelism } from "node:os";
 import type { PackageSetPolicy } from "./nix/expression.ts";
+import { InvalidFlakeReference, normaliseFlakeReference } from "./nix/flake-source.ts";
 import type { SourceConfig } from "./nix/source.ts";
 import type { Architecture } from "../shared/image-name.ts";
 import { InvalidPlatformList, parsePlatformList } from "../shared/platform.ts";
@@ -101,21 +102,61 @@ function required(env: Env, name: string, why: string): string {
   return value;
 }
 
+/** The package source variables, of which exactly one is set. */
+export const sourceVariables = [
+  "NIXERY_PKGS_PATH",
+  "NIXERY_PKGS_REPO",
+  "NIXERY_CHANNEL",
+  "NIXERY_FLAKE",
+] as const;
+
+/** An http(s) URL setting: a schemeless or malformed one is one clear line, not a TypeError. */
+function httpUrl(env: Env, name: string, why: string): string {
+  const raw = required(env, name, why);
+  let url: URL | null = null;
+  try {
+    url = new URL(raw);
+  } catch {
+    // reported below
+  }
+  if (!url || (url.protocol !== "http:" && url.protocol !== "https:") || url.host === "") {
+    const hint = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? "" : ` (no scheme: try https://${raw})`;
+    throw new ConfigError(`${name} must be an http(s) URL, got "${raw.slice(0, 200)}"${hint}`);
+  }
+  return raw;
+}
+
 function parseSource(env: Env): SourceSetting {
-  const set = ["NIXERY_PKGS_PATH", "NIXERY_PKGS_REPO", "NIXERY_CHANNEL"].filter((n) => env[n]);
+  const set = sourceVariables.filter((n) => env[n]);
   if (set.length !== 1) {
     throw new ConfigError(
       set.length === 0
-        ? "set exactly one package source: NIXERY_PKGS_PATH, NIXERY_PKGS_REPO or NIXERY_CHANNEL"
+        ? "set exactly one package source: NIXERY_PKGS_PATH, NIXERY_PKGS_REPO, NIXERY_CHANNEL or NIXERY_FLAKE"
         : `set only one package source, found ${set.join(" and ")}`,
     );
   }
   if (env.NIXERY_PKGS_PATH) return { kind: "path", path: resolve(env.NIXERY_PKGS_PATH) };
   if (env.NIXERY_PKGS_REPO) return { kind: "git", url: env.NIXERY_PKGS_REPO };
+  if (env.NIXERY_FLAKE) {
+    try {
+      return { kind: "flake", ref: normaliseFlakeReference(env.NIXERY_FLAKE) };
+    } catch (error) {
+      if (!(error instanceof InvalidFlakeReference)) throw error;
+      throw new ConfigError(`NIXERY_FLAKE="${env.NIXERY_FLAKE.slice(0, 200)}" ${error.message}`);
+    }
+  }
   const urlTemplate = env.NIXERY_CHANNEL_URL_TEMPLATE || defaultChannelUrlTemplate;
   if (!urlTemplate.includes("{channel}")) {
     throw new ConfigError(
       `NIXERY_CHANNEL_URL_TEMPLATE must contain "{channel}", got "${urlTemplate}"`,
+    );
+  }
+  const example = URL.canParse(urlTemplate.replaceAll("{channel}", "c"))
+    ? new URL(urlTemplate.replaceAll("{channel}", "c"))
+    : null;
+  if (!example || !["http:", "https:", "file:"].includes(example.protocol)) {
+    throw new ConfigError(
+      `NIXERY_CHANNEL_URL_TEMPLATE must be an http(s) or file:// URL, got "${urlTemplate.slice(0, 200)}"`,
     );
   }
   return { kind: "channel", channel: env.NIXERY_CHANNEL!, urlTemplate };
@@ -135,7 +176,7 @@ function parseStorage(env: Env, dataDir: string): StorageSetting {
     const presign = integer(env, "S3_PRESIGN_SECONDS", 0, 0, 7 * 24 * 3600);
     return {
       backend,
-      endpoint: required(env, "S3_ENDPOINT", why),
+      endpoint: httpUrl(env, "S3_ENDPOINT", why),
       bucket: required(env, "S3_BUCKET", why),
       region: env.S3_REGION || "auto",
       accessKeyId: required(env, "AWS_ACCESS_KEY_ID", why),
@@ -240,7 +281,8 @@ export function parseConfig(env: Env): Config {
   // The deploy key's path (not the key) for git and for Nix's fetchGit, which runs git too.
   if (ssh) childEnv.GIT_SSH_COMMAND = gitSshCommand(ssh);
   return {
-    host: env.HOST || "0.0.0.0",
+    // Loopback unless told otherwise: the origin sits behind a tunnel, or beside the edge.
+    host: env.HOST || "127.0.0.1",
     port: integer(env, "PORT", 8081, 0, 65535),
     source: parseSource(env),
     storage: parseStorage(env, dataDir),
