@@ -5,7 +5,12 @@
 // is the origin's and is forwarded as it is. A private edge asks for a user's login first.
 
 import type { MiddlewareHandler } from "hono";
-import { checkLogin, basicCredentials, credentialsRefused } from "../shared/login-check.ts";
+import {
+  checkLogin,
+  basicCredentials,
+  credentialsRefused,
+  type LoginLimiter,
+} from "../shared/login-check.ts";
 import { displayHost } from "../shared/auth-challenge.ts";
 import { errorCodes, RegistryError, type ErrorCode } from "../shared/errors.ts";
 import { requestTarget } from "../shared/request-target.ts";
@@ -17,40 +22,35 @@ import {
   type WebData,
 } from "../shared/web/web-handler.ts";
 import type { BuildState, ImageDetails, InstanceInfo } from "../shared/web/web-types.ts";
-import { clientAddress, edgeAccess, type EdgeAccess } from "./auth/edge-guard.ts";
-import { loginLimiter } from "./auth/login-limiter.ts";
+import { clientAddress, type EdgeAccess } from "./auth/edge-guard.ts";
 import { edgeUsers } from "./auth/users.ts";
 import { clientKey, rateLimitedBuilds } from "./cold-build-admission.ts";
-import { EdgeCache } from "./edge-cache.ts";
-import { readSettings, type Env } from "./env.ts";
+import type { EdgeAppEnv } from "./app.ts";
+import type { OriginReader } from "./edge-deps.ts";
 import { logEvent } from "./log.ts";
-import { OriginClient, OriginUnreachable } from "./origin-client.ts";
+import { OriginUnreachable } from "./origin-client.ts";
 
 const packagesPath = "/api/packages";
 
-export function edgeWebRoutes(): MiddlewareHandler<{ Bindings: Env }> {
+export function edgeWebRoutes<Bindings extends object>(): MiddlewareHandler<EdgeAppEnv<Bindings>> {
   return async (c, next) => {
+    const deps = c.get("deps");
     const request = c.req.raw;
-    const { pathname, origin: requestOrigin } = requestTarget(request.url);
+    const { pathname } = requestTarget(request.url);
     const isSearch = pathname === packagesPath || pathname.startsWith(`${packagesPath}/`);
     if (!isSearch && !isWebRequest(request, pathname)) return next();
     // A registry token (a script, the CLI) is the package API's own business (issue 17's route);
     // a browser's search goes with the pages' login.
     if (isSearch && /^bearer\s/i.test(request.headers.get("authorization") ?? "")) return next();
-    const access = edgeAccess(c.env);
+    const access = deps.access();
     let user: string | null = null;
     if (access && !isPublicAsset(pathname)) {
-      user = await requireLogin(
-        request,
-        access,
-        c.env,
-        new EdgeCache(caches.default, cacheBase(requestOrigin)),
-      );
+      user = await requireLogin(request, access, deps.loginLimiter);
     }
-    const origin = new OriginClient(() => readSettings(c.env));
+    const origin = deps.origin;
     const client = clientAddress(request);
     if (isSearch) return forwardSearch(origin, request, client);
-    const data = edgeWebData(origin, client, request, c.env, user);
+    const data = edgeWebData(origin, client, request, deps.buildLimiter, user);
     const response = await handleWebRequest(request, pathname, data, {
       role: "edge",
       isPrivate: access !== null,
@@ -63,8 +63,7 @@ export function edgeWebRoutes(): MiddlewareHandler<{ Bindings: Env }> {
 async function requireLogin(
   request: Request,
   access: EdgeAccess,
-  env: Env,
-  cache: EdgeCache,
+  limiter: LoginLimiter,
 ): Promise<string> {
   const basic = basicCredentials(request.headers.get("authorization"));
   if (!basic) {
@@ -75,7 +74,7 @@ async function requireLogin(
   await checkLogin(
     {
       users: await edgeUsers(access.settings.htpasswd),
-      limiter: loginLimiter(env.LOGIN_LIMITER, cache),
+      limiter,
       audit: (event, fields) => logEvent(event, fields, "warn"),
     },
     clientAddress(request),
@@ -86,10 +85,10 @@ async function requireLogin(
 }
 
 function edgeWebData(
-  origin: OriginClient,
+  origin: OriginReader,
   client: string,
   request: Request,
-  env: Env,
+  buildLimiter: RateLimit | null,
   user: string | null,
 ): WebData {
   const ask = async (path: string, method = "GET", signal?: AbortSignal): Promise<Response> => {
@@ -140,7 +139,7 @@ function edgeWebData(
     },
     async startBuild(ref): Promise<BuildState> {
       // A page that starts a build counts as a cold build of this client, as a pull would.
-      const admission = rateLimitedBuilds(env.BUILD_LIMITER, clientKey(request, user));
+      const admission = rateLimitedBuilds(buildLimiter, clientKey(request, user));
       if (admission && !(await admission.mayBuild(true))) {
         const refused = admission.refused(ref.name, ref.tag);
         return {
@@ -175,7 +174,7 @@ function originError(status: number, body: unknown): RegistryError {
 }
 
 async function forwardSearch(
-  origin: OriginClient,
+  origin: OriginReader,
   request: Request,
   client: string,
 ): Promise<Response> {
@@ -205,12 +204,4 @@ async function forwardSearch(
     status: response.status,
     headers,
   });
-}
-
-function cacheBase(origin: string): string {
-  try {
-    return new URL(origin).origin;
-  } catch {
-    return "https://edge.invalid";
-  }
 }
