@@ -13,8 +13,10 @@
 #   allowUnfree, allowInsecure, allowBroken
 #            "true" or "false": the package set's config (nixpkgs refuses unfree, insecure and
 #            broken packages unless its config allows them)
+#   allowAliases
+#            "false" for the package index (index.nix): nixpkgs then leaves out its aliases
 { srcType, src, rev ? "", ref ? "", system ? builtins.currentSystem, names ? "[]"
-, allowUnfree ? "false", allowInsecure ? "false", allowBroken ? "false" }:
+, allowUnfree ? "false", allowInsecure ? "false", allowBroken ? "false", allowAliases ? "true" }:
 let
   inherit (builtins)
     attrNames concatStringsSep filter foldl' fromJSON functionArgs hasAttr isAttrs
@@ -41,6 +43,7 @@ let
     broken = allowBroken == "true";
   };
   config = { allowUnfree = allow.unfree; allowBroken = allow.broken; }
+    // (if allowAliases == "false" then { allowAliases = false; } else { })
     // (if allow.insecure then { allowInsecurePredicate = _: true; } else { });
   imported = import source;
   accepted = if isFunction imported then functionArgs imported else { };
@@ -174,4 +177,7 @@ in
 
   # The origin's start-up check: does the source import to an attribute set of packages?
   isPackageSet = isAttrs pkgs;
+
+  # The imported set itself, for the package index (index.nix).
+  packageSet = pkgs;
 }

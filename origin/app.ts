@@ -18,6 +18,9 @@ import type { Logger } from "./log.ts";
 import { renderMetrics } from "./metrics.ts";
 import { createOriginSource } from "./registry-source.ts";
 import { buildRoutes } from "./routes/builds.ts";
+import { packagesApiRoutes } from "./routes/packages-api.ts";
+import type { PackageIndex } from "./index/package-index.ts";
+import { packageApiPrefix } from "../shared/package-api.ts";
 import { upkeepRoutes } from "./routes/upkeep.ts";
 import type { GarbageCollector } from "./gc/scheduler.ts";
 import type { Readiness } from "./readiness.ts";
@@ -41,6 +44,8 @@ export interface AppDeps {
    */
   access: AccessControl | null;
   log: Logger;
+  /** The package index behind /api/packages (null or absent: the API answers NOT_FOUND). */
+  packageIndex?: PackageIndex | null;
 }
 
 export function createApp(deps: AppDeps): Hono {
@@ -92,6 +97,7 @@ export function createApp(deps: AppDeps): Hono {
     ),
   );
 
+  if (deps.packageIndex) app.route(packageApiPrefix, packagesApiRoutes(deps.packageIndex, page));
   app.route("/_origin", buildRoutes(deps.images, deps.originSecret));
   app.route("/_origin", upkeepRoutes(deps.images, deps.collector, deps.originSecret));
 

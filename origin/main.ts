@@ -8,6 +8,9 @@ import { platformName } from "../shared/platform.ts";
 import { errorResponse, RegistryError } from "../shared/errors.ts";
 import { startHardenedServer, type HardenedServer } from "./http/hardened-server.ts";
 import { createApp } from "./app.ts";
+import { nixSystems } from "../shared/image-name.ts";
+import { IndexStore } from "./index/index-store.ts";
+import { PackageIndex } from "./index/package-index.ts";
 import { checkSshKey, openAccessControl } from "./auth/setup.ts";
 import { BuildRecords } from "./cache/build-records.ts";
 import { LayerCache } from "./cache/layer-cache.ts";
@@ -180,7 +183,20 @@ async function start(config: Config, log: Logger): Promise<void> {
     },
   });
 
+  // The package index (search, suggestions) lives in its own database file: it is large, rebuilt
+  // per revision, and may be deleted at any time.
+  const indexStore = new IndexStore(config.packageIndexPath);
+  const packageIndex = new PackageIndex({
+    store: indexStore,
+    runner,
+    resolve: (tag) => images.resolveTag(tag),
+    system: nixSystems[config.hostArch],
+    log,
+    signal: shutdownController.signal,
+  });
+
   const app = createApp({
+    packageIndex,
     images,
     storage,
     builds,
@@ -220,8 +236,12 @@ async function start(config: Config, log: Logger): Promise<void> {
     collector.stop();
     // Stop running Nix builds and packing (SIGTERM reaches their builders); let them record it.
     shutdownController.abort(new Error(`origin stopping (${signal})`));
-    await Promise.race([images.drain(), new Promise((done) => setTimeout(done, 15_000))]);
+    await Promise.race([
+      Promise.all([images.drain(), packageIndex.drain()]),
+      new Promise((done) => setTimeout(done, 15_000)),
+    ]);
     db.close();
+    indexStore.close();
     lock.release();
     process.exit(0);
   };
