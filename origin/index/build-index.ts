@@ -73,17 +73,16 @@ export async function buildIndex(
     let total: number | null = null;
     let failures = 0;
     let skipped = false;
-    for (let chunkStart = 0; !skipped && (total === null || chunkStart < total);) {
-      const chunkEnd = chunkStart + chunkSize;
-      let offset = chunkStart;
-      while (offset < chunkEnd && (total === null || offset < total)) {
+    for (let offset = 0; !skipped && (total === null || offset < total); offset += chunkSize) {
+      const skip: number[] = [];
+      for (;;) {
         options.signal?.throwIfAborted();
         report.chunks++;
         const result = await evaluateChunk(
           runner,
           source,
           options.system,
-          { set, offset, limit: chunkEnd - offset },
+          { set, offset, limit: chunkSize, skip },
           { timeoutMs, signal: options.signal, nixDir: options.nixDir },
         );
         if (result.ok) {
@@ -99,9 +98,9 @@ export async function buildIndex(
           report.skippedSets.push({
             set: shown,
             error:
-              chunkStart === 0 && result.failedAt === null
+              offset === 0 && result.failedAt === null
                 ? result.error
-                : `${result.error} (attributes from number ${result.failedAt?.index ?? offset} on were not indexed)`,
+                : `${result.error} (its attributes from number ${offset} on were not indexed)`,
           });
           skipped = true;
           break;
@@ -110,9 +109,8 @@ export async function buildIndex(
           attr: [...set, result.failedAt.name].join("."),
           error: result.error,
         });
-        offset = result.failedAt.index + 1;
+        skip.push(result.failedAt.index);
       }
-      chunkStart = chunkEnd;
     }
     if (!skipped || total !== null) report.sets++;
   }
