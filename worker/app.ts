@@ -21,6 +21,8 @@ import { readSettings, type Env } from "./env.ts";
 import { logEvent } from "./log.ts";
 import { ManifestStore } from "./manifest-store.ts";
 import { OriginClient } from "./origin-client.ts";
+import { forwardPackageApi } from "./package-api.ts";
+import { packageApiPrefix } from "../shared/package-api.ts";
 import { EdgeRegistrySource } from "./registry-source.ts";
 import { renderStartPage } from "./start-page.ts";
 import { reportUse } from "./usage-marks.ts";
@@ -56,6 +58,9 @@ export function createApp(): Hono<{ Bindings: Env }> {
     const cache = new EdgeCache(caches.default, cacheBase(requestTarget(c.req.url).origin));
     return answerTokenRequest(c.req.raw, access, c.env, cache);
   });
+
+  app.get(packageApiPrefix, forwardPackageApi);
+  app.get(`${packageApiPrefix}/*`, forwardPackageApi);
 
   app.all("*", async (c) => {
     const request = c.req.raw;
