@@ -179,6 +179,24 @@ export interface BuildFailure {
   } | null;
   /** What Nix printed, for the origin's log only. */
   nixOutput: readonly string[];
+  /**
+   * Each requested package (attribute path) that was not built, and the failure that kept it
+   * from building: its own derivation's or a dependency's. When set, the message is made of these.
+   */
+  perPackage?: readonly PackageBuildFailure[];
+}
+
+export interface PackageBuildFailure {
+  name: string;
+  /** The failed derivation is the package's own (else a dependency's). */
+  own: boolean;
+  /** The failed derivation's readable name (e.g. "bash-4.4"); null: none worth showing. */
+  label: string | null;
+  /** null: Nix did not say which failure kept this package from building. */
+  exitCode: number | null;
+  known: boolean;
+  download: { url: string; error: string } | null;
+  logTail: readonly string[];
 }
 
 /** A derivation's builder failed; the message says which package, which derivation and why. */
@@ -191,9 +209,15 @@ export class NixBuildFailed extends Error implements BuildFailure {
   readonly logTail: readonly string[];
   readonly download: BuildFailure["download"];
   readonly nixOutput: readonly string[];
+  readonly perPackage: readonly PackageBuildFailure[];
 
   constructor(failure: BuildFailure, detail?: string) {
-    super(describeBuildFailure(failure, detail));
+    super(
+      failure.perPackage && failure.perPackage.length > 0
+        ? describePackageFailures(failure, failure.perPackage)
+        : describeBuildFailure(failure, detail),
+    );
+    this.perPackage = failure.perPackage ?? [];
     this.packages = failure.packages;
     this.derivation = failure.derivation;
     this.requested = failure.requested;
@@ -226,6 +250,54 @@ function describeBuildFailure(failure: BuildFailure, detail: string | undefined)
   }
   const tail = failure.logTail.slice(-messageLogLines);
   return `Could not build ${names}: ${what}.${tail.length > 0 ? ` Last lines of its build log:\n${tail.join("\n")}` : ""}`;
+}
+
+/**
+ * One clause per requested package that was not built, by the name the user typed, saying which
+ * failure kept it from building ("git could not be built because its dependency bash-4.4 could
+ * not be downloaded"); then the end of each failed build's log, and what could have helped.
+ */
+function describePackageFailures(
+  failure: BuildFailure,
+  perPackage: readonly PackageBuildFailure[],
+): string {
+  const names = perPackage.map((pkg) => typedPackageName(pkg.name)).join(", ");
+  const clauses = perPackage.map((pkg) => {
+    const shown = typedPackageName(pkg.name);
+    if (!pkg.known) return `${shown} was not built (Nix stopped after the failure above)`;
+    const exitText =
+      pkg.exitCode === null ? "its builder failed" : `builder exit code ${pkg.exitCode}`;
+    const download = pkg.download
+      ? `unable to download '${pkg.download.url}': ${pkg.download.error}`
+      : null;
+    if (pkg.own) {
+      return download
+        ? `${shown} could not be built because its source could not be downloaded (${download})`
+        : `${shown} failed to build (${[pkg.label, exitText].filter(Boolean).join(", ")})`;
+    }
+    if (download) {
+      return pkg.label
+        ? `${shown} could not be built because its dependency ${pkg.label} could not be downloaded (${download})`
+        : `${shown} could not be built because a source it depends on could not be downloaded (${download})`;
+    }
+    return `${shown} could not be built because its dependency ${pkg.label ?? "(unnamed derivation)"} failed to build (${exitText})`;
+  });
+  const logs: string[] = [];
+  const seen = new Set<string>();
+  for (const pkg of perPackage) {
+    if (!pkg.known || pkg.download || pkg.logTail.length === 0) continue;
+    const key = pkg.label ?? pkg.name;
+    if (seen.has(key) || seen.size >= 2) continue;
+    seen.add(key);
+    logs.push(
+      `Last lines of the build log of ${pkg.label ?? typedPackageName(pkg.name)}:\n${pkg.logTail.slice(-messageLogLines).join("\n")}`,
+    );
+  }
+  const download = failure.download;
+  const advice = download
+    ? ` ${download.toBuild === null ? "Packages had" : `${download.toBuild} ${download.toBuild === 1 ? "derivation" : "derivations"} had`} to be built from source. ${cacheAdvice(download.caches)}`
+    : "";
+  return `Could not build ${names}: ${clauses.join("; ")}.${advice}${logs.length > 0 ? `\n${logs.join("\n")}` : ""}`;
 }
 
 function cacheAdvice(caches: BinaryCaches): string {

@@ -12,7 +12,14 @@ import {
   parseRealiseFailure,
   type RealiseFailure,
 } from "./build-output.ts";
-import { DerivationsGone, NixBuildFailed, NixBuildTimedOut, type BinaryCaches } from "./errors.ts";
+import {
+  DerivationsGone,
+  NixBuildFailed,
+  NixBuildTimedOut,
+  type BinaryCaches,
+  type PackageBuildFailure,
+} from "./errors.ts";
+import { derivationLabel, packageFailures } from "./failed-packages.ts";
 import { evalErrorMessage } from "./eval-error.ts";
 import type { FoundPackage } from "./packages.ts";
 import type { ProcessResult, NixRunner } from "./runner.ts";
@@ -54,6 +61,9 @@ export async function realisePackages(
       "nix-store",
       [
         "--realise",
+        // Build all that can be built, so that every requested package that cannot is named
+        // with its own reason (without this Nix stops at the first failure).
+        "--keep-going",
         ...packages.map((pkg) => `${pkg.drvPath}!${pkg.outputs.join(",")}`),
         "--add-root",
         join(rootDir, "result"),
@@ -107,7 +117,9 @@ async function buildError(
   const drv = failure.failed.drv;
   const logTail = await buildLogTail(runner, drv, stderr);
   const download = failure.download ?? downloadFailureInLog(logTail);
+  const perPackage = await describePackages(runner, packages, failure, stderr, drv, logTail);
   return new NixBuildFailed({
+    perPackage,
     packages: affected,
     derivation: drv,
     requested: packages.some((pkg) => pkg.drvPath === drv),
@@ -120,6 +132,56 @@ async function buildError(
     },
     nixOutput: stderr,
   });
+}
+
+/** Each requested package that was not built, with the failure that kept it from building. */
+async function describePackages(
+  runner: NixRunner,
+  packages: readonly Realisable[],
+  failure: RealiseFailure,
+  stderr: readonly string[],
+  firstDrv: string,
+  firstLog: readonly string[],
+): Promise<PackageBuildFailure[]> {
+  const failures = await packageFailures(runner, packages, failure);
+  const logs = new Map<string, readonly string[]>([[firstDrv, firstLog]]);
+  const result: PackageBuildFailure[] = [];
+  for (const pkg of failures) {
+    const cause = pkg.cause;
+    if (!cause) {
+      result.push({
+        name: pkg.name,
+        own: false,
+        label: null,
+        exitCode: null,
+        known: false,
+        download: null,
+        logTail: [],
+      });
+      continue;
+    }
+    if (!logs.has(cause.drv) && logs.size < 4)
+      logs.set(cause.drv, await buildLogTail(runner, cause.drv, stderr));
+    const logTail = logs.get(cause.drv) ?? [];
+    result.push({
+      name: pkg.name,
+      own: pkg.own,
+      label: derivationLabel(cause.drv),
+      exitCode: cause.exitCode,
+      known: true,
+      download: cause.download ?? downloadFailureInLog(logTail),
+      logTail: logTail.filter((line) => !isNixChatter(line)),
+    });
+  }
+  return result;
+}
+
+/** Nix's own retry and progress lines, which say nothing about why the build failed. */
+function isNixChatter(line: string): boolean {
+  return (
+    /^warning: (error: )?unable to download .*retrying in \d+ ms/.test(line) ||
+    (/^(warning|error): /.test(line) && /retrying/.test(line))
+  );
 }
 
 /**

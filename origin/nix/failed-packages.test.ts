@@ -1,0 +1,93 @@
+// Which requested package each failure kept from building: Nix's output of a --keep-going build
+// recorded on every Nix version (test/fixtures/nix-output/*/realise-keep-going.json), and a real
+// build of the nixpkgs-shaped fixture set whose message must name what the user asked for.
+
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync, existsSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { nixOutputFixtures, testNixEnv } from "../../test/support/nix-env.ts";
+import { parseRealiseFailure } from "./build-output.ts";
+import { NixBuildFailed } from "./errors.ts";
+import { derivationLabel } from "./failed-packages.ts";
+import { lookupPackages } from "./packages.ts";
+import { realisePackages } from "./realise.ts";
+import { createNixRunner } from "./runner.ts";
+
+const indexSet = new URL("../../test/fixtures/index-pkgs", import.meta.url).pathname;
+
+describe("failed packages", () => {
+  for (const version of readdirSync(nixOutputFixtures)) {
+    const file = join(nixOutputFixtures, version, "realise-keep-going.json");
+    if (!existsSync(file)) continue;
+    it(`reads every failure of a --keep-going build (Nix ${version})`, () => {
+      const sample = JSON.parse(readFileSync(file, "utf8")) as { stderr: string[] };
+      const failure = parseRealiseFailure(sample.stderr);
+      const byLabel = new Map(failure.failures.map((f) => [derivationLabel(f.drv), f]));
+      assert.deepEqual([...byLabel.keys()].sort(), ["broken-1.0", "fromsource-1.0.tar.gz"]);
+      assert.equal(byLabel.get("broken-1.0")!.exitCode, 1);
+      assert.equal(byLabel.get("broken-1.0")!.download, null);
+      assert.equal(
+        byLabel.get("fromsource-1.0.tar.gz")!.download?.url,
+        "http://127.0.0.1:1/fromsource-1.0.tar.gz",
+      );
+      assert.ok(failure.dependents.some((drv) => drv.endsWith("-needs-download-1.0.drv")));
+    });
+  }
+
+  it("labels derivations by name, and fetches named after a URL query not at all", () => {
+    assert.equal(
+      derivationLabel("/nix/store/0l6ipvi1l47qdlqcpywwj5d1gwymrr7v-bash-4.4.drv"),
+      "bash-4.4",
+    );
+    assert.equal(
+      derivationLabel("/nix/store/0l6ipvi1l47qdlqcpywwj5d1gwymrr7v-?id=14adc898a4a5a0a0.drv"),
+      null,
+    );
+  });
+
+  it("names each requested package that failed, with its own reason, and not the dependency", async () => {
+    const runner = createNixRunner({ env: testNixEnv() });
+    const source = {
+      id: "test",
+      revision: null,
+      pinned: false,
+      nixArgs: ["--argstr", "srcType", "path", "--argstr", "src", indexSet],
+    };
+    const lookup = await lookupPackages(
+      runner,
+      source,
+      ["needs-download", "git", "broken"],
+      "x86_64-linux",
+    );
+    assert.equal(lookup.found.length, 3);
+    const error = await realisePackages(runner, lookup.found, {
+      timeoutMs: 120_000,
+      rootDir: join(testNixEnv().XDG_CACHE_HOME!, "failed-packages-roots"),
+      substituters: [],
+    }).then(
+      () => assert.fail("the build succeeded"),
+      (error: unknown) => error,
+    );
+    assert.ok(error instanceof NixBuildFailed, String(error));
+    const message = error.message;
+    assert.match(message, /^Could not build needs-download, broken: /);
+    assert.match(
+      message,
+      /needs-download could not be built because its dependency fromsource-1\.0\.tar\.gz could not be downloaded \(unable to download 'http:\/\/127\.0\.0\.1:1\/fromsource-1\.0\.tar\.gz': Could(n't| not) connect to server \(7\)[^)]*\)/,
+    );
+    assert.match(message, /broken failed to build \(broken-1\.0, builder exit code 1\)/);
+    assert.match(
+      message,
+      /Last lines of the build log of broken-1\.0:\n.*broken: error: this package always fails/s,
+    );
+    assert.doesNotMatch(message, /retrying|\bgit\b|\/nix\/store\//);
+    assert.deepEqual(
+      error.perPackage.map((pkg) => [pkg.name, pkg.own, pkg.label]),
+      [
+        ["needs-download", false, "fromsource-1.0.tar.gz"],
+        ["broken", true, "broken-1.0"],
+      ],
+    );
+  });
+});
