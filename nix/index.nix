@@ -99,9 +99,13 @@ let
     in
     if elem (first + i) skipped then null
     else builtins.trace "nixery-index ${toString (first + i)} ${name}" (
-      if isDerivation value then { entry = entry name value; }
-      else if isSubSet name value then { set = name; }
-      else null);
+      # Forced whole here, so that an error in any of its facts happens under this announcement.
+      let
+        result =
+          if isDerivation value then { entry = entry name value; }
+          else if isSubSet name value then { set = name; }
+          else null;
+      in builtins.deepSeq result result);
   classified = filter (c: c != null) (genList classify count);
 in
 {

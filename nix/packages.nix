@@ -112,6 +112,17 @@ let
     else if flagged drv "unsupported" then "unsupported"
     else if flagged drv "insecure" && !allow.insecure then "insecure"
     else null;
+  # Every check that refuses it (a package can be unfree and broken at once), in the same order.
+  refusals = drv:
+    let isSet = tryEval (isAttrs drv);
+    in
+    if !(isSet.success && isSet.value) then [ ]
+    else filter (r: r != null) [
+      (if flagged drv "unfree" && !allow.unfree then "unfree" else null)
+      (if flagged drv "broken" && !allow.broken then "broken" else null)
+      (if flagged drv "unsupported" then "unsupported" else null)
+      (if flagged drv "insecure" && !allow.insecure then "insecure" else null)
+    ];
   # Short facts for the message: the derivation's name and its known vulnerabilities.
   safely = default: value:
     let t = tryEval (builtins.deepSeq value value);
@@ -145,6 +156,7 @@ let
       inherit name;
       failed = true;
       reason = refusal drv;
+      reasons = refusals drv;
       drvName = drvNameOf drv;
       vulnerabilities = vulnerabilitiesOf drv;
     };
@@ -163,7 +175,7 @@ in
   report = {
     found = map (r: { inherit (r) name attrPath drvPath outputs outPaths; }) foundResults;
     missing = missingNames;
-    failed = map (r: { inherit (r) name reason drvName vulnerabilities; }) failedResults;
+    failed = map (r: { inherit (r) name reason reasons drvName vulnerabilities; }) failedResults;
     coreutils = coreutilsPath;
   };
 

@@ -118,7 +118,19 @@ async function start(config: Config, log: Logger): Promise<void> {
   const published = new PublishedImages(db);
   const pins = new Pins();
   const shutdownController = new AbortController();
-  const images = new ImageService({
+  // The package index (search, suggestions) lives in its own database file: it is large, rebuilt
+  // per revision, and may be deleted at any time.
+  const indexStore = new IndexStore(config.packageIndexPath);
+  const packageIndex: PackageIndex = new PackageIndex({
+    store: indexStore,
+    runner,
+    resolve: (tag) => images.resolveTag(tag),
+    system: nixSystems[config.hostArch],
+    log,
+    signal: shutdownController.signal,
+  });
+
+  const images: ImageService = new ImageService({
     signal: shutdownController.signal,
     source: config.source,
     runner,
@@ -160,6 +172,7 @@ async function start(config: Config, log: Logger): Promise<void> {
       policy: config.policy,
       // Explaining a name that does not evaluate costs an import of the package set; one at a time.
       explainSlots: new Limiter(1),
+      packageHints: (source, names) => packageIndex.hints(source, names),
     },
   });
   const collector = new GarbageCollector(
@@ -181,18 +194,6 @@ async function start(config: Config, log: Logger): Promise<void> {
     source: async () => {
       await images.currentRevision();
     },
-  });
-
-  // The package index (search, suggestions) lives in its own database file: it is large, rebuilt
-  // per revision, and may be deleted at any time.
-  const indexStore = new IndexStore(config.packageIndexPath);
-  const packageIndex = new PackageIndex({
-    store: indexStore,
-    runner,
-    resolve: (tag) => images.resolveTag(tag),
-    system: nixSystems[config.hostArch],
-    log,
-    signal: shutdownController.signal,
   });
 
   const app = createApp({

@@ -95,6 +95,20 @@ export class PackageIndex {
   }
 
   /**
+   * "Did you mean …?" for names a build did not find: the closest names of the source's index
+   * (starting its build when there is none yet; until it has rows, no suggestions).
+   */
+  hints(source: ResolvedSource, names: readonly string[]): Record<string, string[]> {
+    const { revision } = this.viewOf(source);
+    const hints: Record<string, string[]> = {};
+    for (const name of names) {
+      const close = this.suggest(revision, name);
+      if (close.length > 0) hints[name] = close;
+    }
+    return hints;
+  }
+
+  /**
    * Why the index has no `name` although the package set may: the sub-set it lives in, or the
    * attribute itself, did not evaluate when the index was built.
    */

@@ -15,6 +15,8 @@ export interface UnevaluablePackage {
   /** The attribute path as looked up, e.g. "_1password". */
   name: string;
   reason: Refusal | "error" | "unexplained";
+  /** Further checks that refuse it too (e.g. broken, when `reason` is unfree). */
+  otherReasons?: readonly Refusal[];
   /** The refused derivation's name, e.g. "vscode-1.90"; a dependency's when `dependency`. */
   drvName?: string | null;
   /** True when the refusal is of a package this one depends on. */
@@ -23,6 +25,8 @@ export interface UnevaluablePackage {
   vulnerabilities?: readonly string[];
   /** For `error`: Nix's message (without trace, code frames or server paths). */
   error?: string;
+  /** For `error`: the sub-set of the name (its first part) that does not evaluate at all. */
+  subSet?: string;
 }
 
 /** How the origin's operator lifts each refusal (nixpkgs config, set by the origin). */
@@ -42,10 +46,28 @@ export class PackagesNotFound extends Error {
   readonly missing: readonly string[];
   readonly unevaluable: readonly UnevaluablePackage[];
 
-  constructor(missing: readonly string[], unevaluable: readonly UnevaluablePackage[] = []) {
+  /** Close names the package index knows, per missing name. */
+  readonly suggestions: Readonly<Record<string, readonly string[]>>;
+
+  constructor(
+    missing: readonly string[],
+    unevaluable: readonly UnevaluablePackage[] = [],
+    context: {
+      /** The requested names that were found (said, so that the user knows where they stand). */
+      found?: readonly string[];
+      suggestions?: Readonly<Record<string, readonly string[]>>;
+    } = {},
+  ) {
+    const suggestions = context.suggestions ?? {};
+    const withHint = (name: string) => {
+      const close = suggestions[name] ?? [];
+      return close.length > 0
+        ? `${typedPackageName(name)} (did you mean ${close.join(" or ")}?)`
+        : typedPackageName(name);
+    };
     const lines =
       missing.length > 0
-        ? [`Could not find Nix packages: ${missing.map(typedPackageName).join(", ")}`]
+        ? [`Could not find Nix packages: ${missing.map(withHint).join(", ")}`]
         : [];
     for (const pkg of unevaluable) {
       if (pkg.reason !== "unexplained") lines.push(describeUnevaluable(pkg));
@@ -57,14 +79,24 @@ export class PackagesNotFound extends Error {
           `${unexplained.length === 1 ? "exists but does" : "exist but do"} not evaluate either (not examined further: the origin explains the first few names only)`,
       );
     }
+    const found = context.found ?? [];
+    if (found.length > 0 && lines.length > 0) {
+      lines.push(
+        `Found: ${found.map(typedPackageName).join(", ")} (an image is built only when every package it names can be)`,
+      );
+    }
     super(lines.join("\n"));
     this.missing = missing;
     this.unevaluable = unevaluable;
+    this.suggestions = suggestions;
   }
 }
 
 function describeUnevaluable(pkg: UnevaluablePackage): string {
   const shown = typedPackageName(pkg.name);
+  if (pkg.reason === "error" && pkg.subSet) {
+    return `Nix package ${shown} cannot be looked up: its package set ${typedPackageName(pkg.subSet)} does not evaluate in this package set (${pkg.error ?? "no error output"})`;
+  }
   if (pkg.reason === "error" || pkg.reason === "unexplained") {
     return `Nix package ${shown} exists but does not evaluate: ${pkg.error ?? "no error output"}`;
   }
@@ -72,6 +104,9 @@ function describeUnevaluable(pkg: UnevaluablePackage): string {
   const subject = pkg.dependency
     ? `Nix package ${shown} depends on ${pkg.drvName ?? "a package"}, which`
     : `Nix package ${shown}${drv}`;
+  if (pkg.otherReasons && pkg.otherReasons.length > 0) {
+    return describeRefusals(subject, [pkg.reason, ...pkg.otherReasons]);
+  }
   switch (pkg.reason) {
     case "unfree":
       return `${subject} has an unfree license in this package set, and this origin does not build unfree packages; its operator can allow them with ${refusalSwitches.unfree}.`;
@@ -84,6 +119,27 @@ function describeUnevaluable(pkg: UnevaluablePackage): string {
     case "unsupported":
       return `${subject} is not available for this image's platform in this package set.`;
   }
+}
+
+const refusalWords: Record<Refusal, string> = {
+  unfree: "has an unfree license",
+  broken: "is marked as broken",
+  insecure: "is marked as insecure",
+  unsupported: "is not available for this image's platform",
+};
+
+/** Every check that refuses a package, said at once (so lifting one does not reveal the next). */
+function describeRefusals(subject: string, reasons: readonly Refusal[]): string {
+  const facts = reasons.map((reason) => refusalWords[reason]);
+  const listed =
+    facts.length === 1 ? facts[0]! : `${facts.slice(0, -1).join(", ")} and ${facts.at(-1)!}`;
+  const switches = reasons
+    .filter((reason): reason is Exclude<Refusal, "unsupported"> => reason !== "unsupported")
+    .map((reason) => refusalSwitches[reason]);
+  const lift = reasons.includes("unsupported")
+    ? " It cannot be built for this platform whatever the origin allows."
+    : ` Its operator can allow it with ${switches.join(" and ")} together.`;
+  return `${subject} ${listed} in this package set, and this origin builds none of these.${lift}`;
 }
 
 /** An image tag that names no git ref (or no commit) of the package source. */

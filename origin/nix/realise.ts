@@ -61,13 +61,13 @@ export async function realisePackages(
       "nix-store",
       [
         "--realise",
-        // Build all that can be built, so that every requested package that cannot is named
-        // with its own reason (without this Nix stops at the first failure).
-        "--keep-going",
         ...packages.map((pkg) => `${pkg.drvPath}!${pkg.outputs.join(",")}`),
         "--add-root",
         join(rootDir, "result"),
         "--indirect",
+        // Build all that can be built, so that every requested package that cannot is named
+        // with its own reason (without this Nix stops at the first failure).
+        "--keep-going",
       ],
       { timeoutMs: options.timeoutMs, signal: options.signal },
     );
