@@ -121,6 +121,7 @@ export async function lookupAndRealise(
         rootDir: deps.gcRootDir,
         signal,
         substituters: deps.nix.substituters,
+        implicit: image.optional,
       });
       return { lookup, packages, realised };
     } catch (error) {

@@ -31,6 +31,11 @@ export interface RealiseOptions {
   signal?: AbortSignal;
   /** The Nix configuration's binary caches (from detectNix; null or absent: unknown). */
   substituters?: readonly string[] | null;
+  /**
+   * Names the image adds without the user asking (cacert, iana-etc): a failure names them only
+   * when no package the user asked for failed.
+   */
+  implicit?: readonly string[];
 }
 
 export interface RealisedPackages {
@@ -43,6 +48,8 @@ export interface RealisedPackages {
 type Realisable = Pick<FoundPackage, "name" | "drvPath" | "outputs" | "outPaths">;
 
 const logTailLines = 40;
+// A failed build of a large closure names hundreds of dependents after the failures themselves.
+const realiseStderrLines = 5000;
 
 export async function realisePackages(
   runner: NixRunner,
@@ -55,6 +62,11 @@ export async function realisePackages(
   const outPaths = [...new Set(packages.flatMap((pkg) => pkg.outPaths))];
   if (packages.length === 0) return { outPaths, release };
 
+  // With two or more packages the user asked for, Nix goes on after a failure, so that each one
+  // that cannot be built is named with its own reason. With one it stops at the first failure:
+  // on an origin that cannot download sources, going on would wait for every download's retries.
+  const implicit = options.implicit ?? [];
+  const keepGoing = packages.filter((pkg) => !implicit.includes(pkg.name)).length > 1;
   let result: ProcessResult;
   try {
     result = await runner(
@@ -65,11 +77,13 @@ export async function realisePackages(
         "--add-root",
         join(rootDir, "result"),
         "--indirect",
-        // Build all that can be built, so that every requested package that cannot is named
-        // with its own reason (without this Nix stops at the first failure).
-        "--keep-going",
+        ...(keepGoing ? ["--keep-going"] : []),
       ],
-      { timeoutMs: options.timeoutMs, signal: options.signal },
+      {
+        timeoutMs: options.timeoutMs,
+        signal: options.signal,
+        stderrLines: realiseStderrLines,
+      },
     );
   } catch (error) {
     await release();
@@ -82,7 +96,7 @@ export async function realisePackages(
       const building = affectedPackages(packages, parseRealiseFailure(result.stderrTail));
       throw new NixBuildTimedOut(Math.round(options.timeoutMs / 1000), "build", building);
     }
-    throw await buildError(runner, packages, result, options.substituters ?? null);
+    throw await buildError(runner, packages, result, options.substituters ?? null, implicit);
   }
   return { outPaths, release };
 }
@@ -93,13 +107,14 @@ async function buildError(
   packages: readonly Realisable[],
   result: ProcessResult,
   substituters: readonly string[] | null,
+  implicit: readonly string[],
 ): Promise<Error> {
   const stderr = result.stderrTail;
   const failure = parseRealiseFailure(stderr);
   // A .drv written by the lookup's evaluation was garbage-collected before the build started.
   if (failure.gone) return new DerivationsGone(failure.gone);
 
-  const affected = affectedPackages(packages, failure);
+  const affected = withoutImplicit(affectedPackages(packages, failure), implicit);
   if (!failure.failed) {
     return new NixBuildFailed(
       {
@@ -111,13 +126,16 @@ async function buildError(
         download: null,
         nixOutput: stderr,
       },
-      evalErrorMessage(stderr),
+      firstRealError(stderr),
     );
   }
   const drv = failure.failed.drv;
   const logTail = await buildLogTail(runner, drv, stderr);
   const download = failure.download ?? downloadFailureInLog(logTail);
-  const perPackage = await describePackages(runner, packages, failure, stderr, drv, logTail);
+  const perPackage = withoutImplicit(
+    await describePackages(runner, packages, failure, stderr, drv, logTail),
+    implicit,
+  );
   return new NixBuildFailed({
     perPackage,
     packages: affected,
@@ -174,6 +192,28 @@ async function describePackages(
     });
   }
   return result;
+}
+
+/** Drops what the user did not ask for, unless nothing else is left. */
+function withoutImplicit<T extends string | { name: string }>(
+  items: T[],
+  implicit: readonly string[],
+): T[] {
+  const asked = items.filter(
+    (item) => !implicit.includes(typeof item === "string" ? item : item.name),
+  );
+  return asked.length > 0 ? asked : items;
+}
+
+/**
+ * The first line of Nix's output that says what went wrong, not which derivations waited for it
+ * (those can be hundreds of lines): without trace, code frames or server paths.
+ */
+function firstRealError(stderr: readonly string[]): string {
+  const real = stderr.filter(
+    (line) => /^error: /.test(line) && !/dependencies of derivation|^error: build of '/.test(line),
+  );
+  return real.length > 0 ? evalErrorMessage(real.slice(0, 1)) : evalErrorMessage(stderr.slice(-3));
 }
 
 /** Nix's own retry and progress lines, which say nothing about why the build failed. */

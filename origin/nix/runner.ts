@@ -12,6 +12,8 @@ export interface RunOptions {
   cwd?: string;
   /** Variables added to the runner's environment for this call. */
   env?: Record<string, string>;
+  /** Keep this many last lines of stderr for this call (default: the runner's `stderrLines`). */
+  stderrLines?: number;
 }
 
 export interface ProcessResult {
@@ -61,7 +63,7 @@ export function createNixRunner(runnerOptions: NixRunnerOptions): NixRunner {
       });
 
       const stdout: Buffer[] = [];
-      const stderr = new LineTail(stderrLines);
+      const stderr = new LineTail(options.stderrLines ?? stderrLines);
       let timedOut = false;
       let aborted = false;
       let killTimer: NodeJS.Timeout | undefined;
