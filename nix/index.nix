@@ -7,28 +7,25 @@
 #   set      a JSON list: the attribute path of the set to list, [] for the top level
 #   offset, limit
 #            which of the set's attribute names (sorted) this chunk covers, as decimal strings
-#   skip     a JSON list of indices (into the sorted names) not to read: attributes that ended an
-#            earlier evaluation of this chunk with an error no tryEval catches
 #
 # Result: { total; entries; sets; } — `total` is the number of attribute names of the set,
 # `entries` one record per derivation in the chunk, `sets` the names in the chunk that are
 # sub-sets to list on their own (marked recurseForDerivations, or well-known nested sets of
 # nixpkgs that are not marked). Every fact is read under tryEval: a package whose meta throws
 # keeps what could be read. Aliases are left out (allowAliases = false).
-args@{ set ? "[]", offset ? "0", limit ? "2000", skip ? "[]", ... }:
+args@{ set ? "[]", offset ? "0", limit ? "2000", ... }:
 let
   inherit (builtins)
     attrNames concatStringsSep elem filter fromJSON genList head isAttrs isList isString
     length map parseDrvName tryEval;
 
   selected = import ./packages.nix
-    ((removeAttrs args [ "set" "offset" "limit" "skip" ]) // { allowAliases = "false"; });
+    ((removeAttrs args [ "set" "offset" "limit" ]) // { allowAliases = "false"; });
   path = fromJSON set;
   target = builtins.foldl' (value: name: value.${name}) selected.packageSet path;
   names = attrNames target;
   total = length names;
   first = fromJSON offset;
-  skipped = fromJSON skip;
   count = let wanted = fromJSON limit; rest = total - first; in
     if rest < 0 then 0 else if wanted < rest then wanted else rest;
 
@@ -97,8 +94,7 @@ let
       name = builtins.elemAt names (first + i);
       value = target.${name};
     in
-    if elem (first + i) skipped then null
-    else builtins.trace "nixery-index ${toString (first + i)} ${name}" (
+    builtins.trace "nixery-index ${toString (first + i)} ${name}" (
       # Forced whole here, so that an error in any of its facts happens under this announcement.
       let
         result =

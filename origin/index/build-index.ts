@@ -73,44 +73,53 @@ export async function buildIndex(
     let total: number | null = null;
     let failures = 0;
     let skipped = false;
-    for (let offset = 0; !skipped && (total === null || offset < total); offset += chunkSize) {
-      const skip: number[] = [];
-      for (;;) {
-        options.signal?.throwIfAborted();
-        report.chunks++;
-        const result = await evaluateChunk(
-          runner,
-          source,
-          options.system,
-          { set, offset, limit: chunkSize, skip },
-          { timeoutMs, signal: options.signal, nixDir: options.nixDir },
-        );
-        if (result.ok) {
+    // Ranges of the set's (sorted) attribute names still to read, next first. A failure at
+    // attribute k of [a, b) leaves [a, k) (read fine before k, but its output is lost with the
+    // process) and [k + 1, b): each attribute is read at most twice, whatever fails.
+    const ranges: [number, number][] = [[0, chunkSize]];
+    for (let range = ranges.shift(); range && !skipped; range = ranges.shift()) {
+      const [start, end] = range;
+      if (start >= end || (total !== null && start >= total)) continue;
+      options.signal?.throwIfAborted();
+      report.chunks++;
+      const result = await evaluateChunk(
+        runner,
+        source,
+        options.system,
+        { set, offset: start, limit: end - start },
+        { timeoutMs, signal: options.signal, nixDir: options.nixDir },
+      );
+      if (result.ok) {
+        if (total === null) {
+          // The first success; every range so far lies within the first chunk [0, chunkSize).
           total = result.total;
-          if (result.entries.length > 0) options.onEntries(result.entries);
-          report.packages += result.entries.length;
-          queue.push(...result.sets.map((name) => [...set, name]));
-          break;
+          for (let next = chunkSize; next < total; next += chunkSize)
+            ranges.push([next, next + chunkSize]);
         }
-        // Failed before reading any attribute: the set itself does not evaluate (or a chunk
-        // timed out, or too many of its attributes failed): skipped from here on, recorded.
-        if (result.failedAt === null || result.timedOut || ++failures > maxFailures) {
-          report.skippedSets.push({
-            set: shown,
-            error:
-              offset === 0 && result.failedAt === null
-                ? result.error
-                : `${result.error} (its attributes from number ${offset} on were not indexed)`,
-          });
-          skipped = true;
-          break;
-        }
-        report.failedAttrs.push({
-          attr: [...set, result.failedAt.name].join("."),
-          error: result.error,
-        });
-        skip.push(result.failedAt.index);
+        if (result.entries.length > 0) options.onEntries(result.entries);
+        report.packages += result.entries.length;
+        queue.push(...result.sets.map((name) => [...set, name]));
+        continue;
       }
+      // Failed before reading any attribute: the set itself does not evaluate (or a chunk
+      // timed out, or too many of its attributes failed): skipped from here on, recorded.
+      if (result.failedAt === null || result.timedOut || ++failures > maxFailures) {
+        report.skippedSets.push({
+          set: shown,
+          error:
+            start === 0 && result.failedAt === null
+              ? result.error
+              : `${result.error} (its attributes from number ${start} on were not indexed)`,
+        });
+        skipped = true;
+        break;
+      }
+      report.failedAttrs.push({
+        attr: [...set, result.failedAt.name].join("."),
+        error: result.error,
+      });
+      const failedAt = result.failedAt.index;
+      ranges.unshift([start, failedAt], [failedAt + 1, end]);
     }
     if (!skipped || total !== null) report.sets++;
   }

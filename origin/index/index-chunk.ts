@@ -35,8 +35,6 @@ export interface ChunkRequest {
   set: readonly string[];
   offset: number;
   limit: number;
-  /** Indices of attributes not to read (they failed an earlier evaluation of the chunk). */
-  skip?: readonly number[];
 }
 
 export async function evaluateChunk(
@@ -58,7 +56,6 @@ export async function evaluateChunk(
       ...["--argstr", "set", JSON.stringify(chunk.set)],
       ...["--argstr", "offset", String(chunk.offset)],
       ...["--argstr", "limit", String(chunk.limit)],
-      ...["--argstr", "skip", JSON.stringify(chunk.skip ?? [])],
     ],
     { timeoutMs: options.timeoutMs, signal: options.signal },
   );
