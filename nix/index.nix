@@ -63,7 +63,7 @@ let
       all = if isList raw then raw else [ raw ];
       idOf = l:
         if isString l then l
-        else if isAttrs l then string (l.spdxId or l.shortName or l.fullName or "")
+        else if isAttrs l then string (l.shortName or l.spdxId or l.fullName or "")
         else "";
     in {
       license = concatStringsSep ", " (filter (id: id != "") (map idOf all));
@@ -73,7 +73,9 @@ let
   entry = name: drv:
     let
       parsed = safely { name = ""; version = ""; } (parseDrvName (string (drv.name or "")));
-      meta = safely { } (if isAttrs (drv.meta or null) then drv.meta else { });
+      # Shallow: each fact below is read under its own tryEval (forcing all of meta, with its
+      # maintainers and platforms, would cost time and fail for one bad field).
+      meta = let t = tryEval (isAttrs (drv.meta or null)); in if t.success && t.value then drv.meta else { };
       licensing = safely { license = ""; unfree = false; } (licenseOf meta);
     in {
       attr = concatStringsSep "." (path ++ [ name ]);

@@ -57,7 +57,8 @@ export async function evaluateChunk(
       ...["--argstr", "offset", String(chunk.offset)],
       ...["--argstr", "limit", String(chunk.limit)],
     ],
-    { timeoutMs: options.timeoutMs, signal: options.signal },
+    // Counted apart from the builds' evaluations (/metrics, and tests that count those).
+    { timeoutMs: options.timeoutMs, signal: options.signal, countAs: "nix-instantiate index" },
   );
   if (result.exitCode === 0 && !result.timedOut) {
     const parsed = parseChunk(result.stdout);

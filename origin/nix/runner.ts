@@ -14,6 +14,8 @@ export interface RunOptions {
   env?: Record<string, string>;
   /** Keep this many last lines of stderr for this call (default: the runner's `stderrLines`). */
   stderrLines?: number;
+  /** What countingRunner counts this call as (default: program and operation). */
+  countAs?: string;
 }
 
 export interface ProcessResult {
@@ -149,7 +151,8 @@ export function countingRunner(runner: NixRunner): CountingRunner {
   const counted: NixRunner = (command, args, options) => {
     const operation = args.find((arg) => !arg.startsWith("--extra-") && arg !== "nix-command");
     const key =
-      operation && /^-?-?[a-z][a-z-]*$/.test(operation) ? `${command} ${operation}` : command;
+      options?.countAs ??
+      (operation && /^-?-?[a-z][a-z-]*$/.test(operation) ? `${command} ${operation}` : command);
     counts.set(key, (counts.get(key) ?? 0) + 1);
     return runner(command, args, options);
   };
