@@ -318,8 +318,19 @@ function describePackageFailures(
   perPackage: readonly PackageBuildFailure[],
 ): string {
   const names = perPackage.map((pkg) => typedPackageName(pkg.name)).join(", ");
-  const clauses = perPackage.map((pkg) => {
-    const shown = typedPackageName(pkg.name);
+  // Packages kept from building by the same dependency share one clause.
+  const groups = new Map<string, PackageBuildFailure[]>();
+  for (const pkg of perPackage) {
+    const key =
+      pkg.own || !pkg.known
+        ? `own:${pkg.name}`
+        : `dep:${pkg.label}:${pkg.download?.url ?? ""}:${pkg.exitCode}`;
+    groups.set(key, [...(groups.get(key) ?? []), pkg]);
+  }
+  const clauses = [...groups.values()].map((group) => {
+    const pkg = group[0]!;
+    const shown = group.map((member) => typedPackageName(member.name)).join(", ");
+    const its = group.length > 1 ? "their" : "its";
     if (!pkg.known) return `${shown} was not built (Nix stopped after the failure above)`;
     const exitText =
       pkg.exitCode === null ? "its builder failed" : `builder exit code ${pkg.exitCode}`;
@@ -333,10 +344,10 @@ function describePackageFailures(
     }
     if (download) {
       return pkg.label
-        ? `${shown} could not be built because its dependency ${pkg.label} could not be downloaded (${download})`
-        : `${shown} could not be built because a source it depends on could not be downloaded (${download})`;
+        ? `${shown} could not be built because ${its} dependency ${pkg.label} could not be downloaded (${download})`
+        : `${shown} could not be built because a source ${group.length > 1 ? "they depend" : "it depends"} on could not be downloaded (${download})`;
     }
-    return `${shown} could not be built because its dependency ${pkg.label ?? "(unnamed derivation)"} failed to build (${exitText})`;
+    return `${shown} could not be built because ${its} dependency ${pkg.label ?? "(unnamed derivation)"} failed to build (${exitText})`;
   });
   const logs: string[] = [];
   const seen = new Set<string>();

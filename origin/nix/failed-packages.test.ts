@@ -46,6 +46,46 @@ describe("failed packages", () => {
     );
   });
 
+  it("says once which dependency kept several requested packages from building", () => {
+    const bash = {
+      own: false,
+      label: "bash-4.4.tar.gz",
+      exitCode: 1,
+      known: true,
+      download: {
+        url: "https://ftpmirror.gnu.org/bash/bash-4.4.tar.gz",
+        error: "Couldn't resolve host name (6)",
+      },
+      logTail: [],
+    };
+    const error = new NixBuildFailed({
+      packages: ["jq", "ripgrep"],
+      derivation: "/nix/store/myfzvw3m2fzg7r3xkzr15c0flbc9mxiq-bash-4.4.tar.gz.drv",
+      requested: false,
+      exitCode: 1,
+      logTail: [],
+      download: { ...bash.download, toBuild: 955, caches: { state: "none" } },
+      nixOutput: [],
+      perPackage: [
+        { name: "jq", ...bash },
+        { name: "ripgrep", ...bash },
+        {
+          name: "_7zip",
+          own: true,
+          label: "p7zip-16.02",
+          exitCode: 2,
+          known: true,
+          download: null,
+          logTail: ["make: *** [all] Error 2"],
+        },
+      ],
+    });
+    assert.match(
+      error.message,
+      /^Could not build jq, ripgrep, 7zip: jq, ripgrep could not be built because their dependency bash-4\.4\.tar\.gz could not be downloaded \(unable to download 'https:\/\/ftpmirror\.gnu\.org\/bash\/bash-4\.4\.tar\.gz': Couldn't resolve host name \(6\)\); 7zip failed to build \(p7zip-16\.02, builder exit code 2\)\. 955 derivations had to be built from source\. The origin has no binary cache configured.*\nLast lines of the build log of p7zip-16\.02:\nmake: \*\*\* \[all\] Error 2$/s,
+    );
+  });
+
   it("names each requested package that failed, with its own reason, and not the dependency", async () => {
     const runner = createNixRunner({ env: testNixEnv() });
     const source = {
