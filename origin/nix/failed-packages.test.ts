@@ -35,6 +35,19 @@ describe("failed packages", () => {
     });
   }
 
+  for (const version of readdirSync(nixOutputFixtures)) {
+    const file = join(nixOutputFixtures, version, "realise-download.json");
+    if (!existsSync(file)) continue;
+    it(`ties a source download to the fetch that failed for it (Nix ${version})`, () => {
+      const sample = JSON.parse(readFileSync(file, "utf8")) as { stderr: string[] };
+      const failure = parseRealiseFailure(sample.stderr);
+      assert.equal(failure.failures.length, 1);
+      assert.equal(derivationLabel(failure.failures[0]!.drv), "fromsource-1.0.tar.gz");
+      assert.equal(failure.failures[0]!.download?.url, "http://127.0.0.1:1/fromsource-1.0.tar.gz");
+      assert.doesNotMatch(failure.failures[0]!.download?.error ?? "", /retrying/);
+    });
+  }
+
   it("labels derivations by name, and fetches named after a URL query not at all", () => {
     assert.equal(
       derivationLabel("/nix/store/0l6ipvi1l47qdlqcpywwj5d1gwymrr7v-bash-4.4.drv"),
