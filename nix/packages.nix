@@ -100,8 +100,18 @@ let
   # Why nixpkgs refuses a package that throws: its check-meta exposes the results of its checks
   # as meta.unfree, meta.insecure, meta.broken and meta.unsupported, which evaluate without
   # throwing. null when meta names no refused check (a throw of another kind, or a dependency's).
+  # Older nixpkgs (e.g. 20.09) expose only meta.broken: unfree and insecure are then read from
+  # meta.license and meta.knownVulnerabilities, as its check-meta does.
+  derivedFlag = drv: flag:
+    let
+      licenses = let l = drv.meta.license or [ ]; in if builtins.isList l then l else [ l ];
+    in
+    if flag == "unfree" then
+      builtins.any (l: (isAttrs l && (l.free or true) == false) || l == "unfree") licenses
+    else if flag == "insecure" then (drv.meta.knownVulnerabilities or [ ]) != [ ]
+    else false;
   flagged = drv: flag:
-    let t = tryEval ((drv.meta.${flag} or false) == true);
+    let t = tryEval ((drv.meta.${flag} or (derivedFlag drv flag)) == true);
     in t.success && t.value;
   refusal = drv:
     let isSet = tryEval (isAttrs drv);
