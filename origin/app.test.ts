@@ -5,6 +5,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { makeTestApp, testAccess } from "../test/support/origin-app.ts";
 import type { AccessControl } from "./auth/access-control.ts";
+import { originPaths, type BuildStatus } from "../shared/origin-protocol.ts";
 
 function makeApp(options: { secret?: string; access?: AccessControl | null } = {}) {
   return makeTestApp(options);
@@ -38,14 +39,64 @@ describe("origin app", () => {
 
   it("refuses a malformed build request with a JSON error", async () => {
     const app = await makeApp();
-    const response = await app.request("/_origin/builds", { method: "POST", body: "garbage" });
+    const response = await app.request(originPaths.builds.path(), {
+      method: "POST",
+      body: "garbage",
+    });
     assert.equal(response.status, 400);
     assert.equal(await errorCode(response), "BAD_REQUEST");
   });
 
+  it("refuses every bad name in a build request the same way: a registry error, not a status", async () => {
+    const app = await makeApp();
+    const cases: [unknown, number, string][] = [
+      [{ tag: "latest" }, 400, "BAD_REQUEST"],
+      [{ name: "Hello World", tag: "latest" }, 400, "NAME_INVALID"],
+      [{ name: "", tag: "latest" }, 400, "NAME_INVALID"],
+      [{ name: "hello", tag: "no tag" }, 400, "TAG_INVALID"],
+    ];
+    for (const [body, status, code] of cases) {
+      const response = await app.request(originPaths.builds.path(), {
+        method: "POST",
+        body: JSON.stringify(body),
+      });
+      assert.equal(response.status, status, JSON.stringify(body));
+      assert.equal(await errorCode(response), code, JSON.stringify(body));
+    }
+  });
+
+  it("maps a build's domain error at the app's edge, on the registry API and the build endpoint", async () => {
+    const app = await makeApp();
+    const pull = await app.request("/v2/hello/manifests/latest");
+    assert.equal(pull.status, 404);
+    assert.equal(await errorCode(pull), "MANIFEST_UNKNOWN");
+    const build = await app.request(originPaths.builds.path(), {
+      method: "POST",
+      body: JSON.stringify({ name: "hello", tag: "latest" }),
+    });
+    assert.equal(build.status, 200);
+    const status = (await build.json()) as BuildStatus;
+    assert.equal(status.state, "failed");
+    if (status.state === "failed") {
+      assert.equal(status.status, 404);
+      assert.equal(status.error.code, "MANIFEST_UNKNOWN");
+      assert.match(status.error.message, /Could not find Nix packages: .*hello/);
+    }
+  });
+
+  it("runs a storage collection on POST /_origin/gc and counts it in /metrics", async () => {
+    const app = await makeApp();
+    const response = await app.request(originPaths.gc.path(), { method: "POST" });
+    assert.equal(response.status, 200);
+    const report = (await response.json()) as { deleted: { objects: number } };
+    assert.equal(report.deleted.objects, 0);
+    const metrics = await (await app.request("/metrics")).text();
+    assert.match(metrics, /^nixery_gc_runs_total\{outcome="done"\} 1$/m);
+  });
+
   it("guards build endpoints with the secret and leaves a public registry open", async () => {
     const open = await makeApp({ secret: "s" });
-    const refused = await open.request("/_origin/builds", { method: "POST", body: "{}" });
+    const refused = await open.request(originPaths.builds.path(), { method: "POST", body: "{}" });
     assert.equal(refused.status, 401);
     assert.equal(await errorCode(refused), "UNAUTHORIZED");
     assert.equal((await open.request("/v2/")).status, 200);

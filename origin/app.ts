@@ -3,7 +3,8 @@
 
 import { Hono, type MiddlewareHandler } from "hono";
 import { tokenPath } from "../shared/auth-challenge.ts";
-import { errorResponse, RegistryError, toRegistryError } from "../shared/errors.ts";
+import { errorResponse, RegistryError } from "../shared/errors.ts";
+import { originPrefix } from "../shared/origin-protocol.ts";
 import { handleRegistryRequest } from "../shared/registry-handler.ts";
 import {
   authorizeRegistry,
@@ -13,14 +14,16 @@ import {
   type AccessControl,
 } from "./auth/access-control.ts";
 import type { BuildRecords } from "./cache/build-records.ts";
-import type { ImageService } from "./builder/image-service.ts";
+import type { Images } from "./builder/images.ts";
 import type { Logger } from "./log.ts";
 import { renderMetrics } from "./metrics.ts";
+import { mapOriginError } from "./registry-errors.ts";
 import { createOriginSource } from "./registry-source.ts";
 import { buildRoutes } from "./routes/builds.ts";
 import { packagesApiRoutes } from "./routes/packages-api.ts";
 import type { PackageIndex } from "./index/package-index.ts";
 import { packageApiPrefix } from "../shared/package-api.ts";
+import { requireSecret } from "./routes/require-secret.ts";
 import { upkeepRoutes } from "./routes/upkeep.ts";
 import type { GarbageCollector } from "./gc/scheduler.ts";
 import type { Readiness } from "./readiness.ts";
@@ -28,15 +31,15 @@ import { renderStartPage } from "./start-page.ts";
 import type { BlobReader } from "./storage/storage.ts";
 
 export interface AppDeps {
-  images: ImageService;
+  images: Images;
   storage: BlobReader & { readonly description: string };
   builds: BuildRecords;
   /** Whether storage, Nix and the package source answer now (for /healthz). */
   readiness: Readiness;
   /** Nix and git processes started since start, by command (for /metrics). */
   nixProcesses: ReadonlyMap<string, number>;
-  /** The storage collector (null: none, e.g. in unit tests). */
-  collector: GarbageCollector | null;
+  /** The storage collector (runs on POST /_origin/gc, and its figures are in /metrics). */
+  collector: GarbageCollector;
   originSecret: string | null;
   /**
    * Null: a public origin. Otherwise the registry API needs a user's token or the edge's secret,
@@ -90,7 +93,7 @@ export function createApp(deps: AppDeps): Hono {
         builds: deps.images.stats,
         counters: deps.images.counters,
         nixProcesses: deps.nixProcesses,
-        collector: deps.collector?.totals ?? null,
+        collector: deps.collector.totals,
       }),
       200,
       { "Content-Type": "text/plain; version=0.0.4" },
@@ -98,8 +101,9 @@ export function createApp(deps: AppDeps): Hono {
   );
 
   if (deps.packageIndex) app.route(packageApiPrefix, packagesApiRoutes(deps.packageIndex, page));
-  app.route("/_origin", buildRoutes(deps.images, deps.originSecret));
-  app.route("/_origin", upkeepRoutes(deps.images, deps.collector, deps.originSecret));
+  app.use(`${originPrefix}/*`, requireSecret(deps.originSecret));
+  app.route("/", buildRoutes(deps.images));
+  app.route("/", upkeepRoutes(deps.images, deps.collector));
 
   app.all("/v2/*", async (c) => {
     const access = deps.access;
@@ -125,7 +129,7 @@ export function createApp(deps: AppDeps): Hono {
   );
 
   app.onError((error, c) => {
-    const registryError = toRegistryError(error);
+    const registryError = mapOriginError(error);
     if (registryError.code === "INTERNAL") {
       deps.log.error("request failed", { path: c.req.path, error: String(error?.stack ?? error) });
     }

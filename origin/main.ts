@@ -39,7 +39,7 @@ import { writeHolderUrl } from "./data-dir-lock.ts";
 import { Limiter } from "./builder/limiter.ts";
 import { newerThanTested } from "./nix/version.ts";
 import { openStorage } from "./storage/open-storage.ts";
-import { collectOnce } from "./gc/collect-once.ts";
+import { collectOnce } from "./cli/collect-once.ts";
 
 /**
  * Listens through the hardened server (every malformed or odd request gets registry JSON, the app
@@ -143,7 +143,6 @@ async function start(config: Config, log: Logger): Promise<void> {
     failureTtlSeconds: config.failureTtlSeconds,
     log,
     published,
-    storageWriter: storage,
     // Uses are written often enough that none is lost to the collector's window.
     touchEveryMs: Math.min(10 * 60 * 1000, (config.gcUnusedSeconds * 1000) / 4),
     platforms: config.platforms,

@@ -1,23 +1,16 @@
 // Prometheus text-format metrics at /metrics: build outcomes (from the build records, so they
 // survive restarts), builds running and queued, manifest cache hits and layer reuse since start.
 
+import type { ImageCounters } from "./builder/images.ts";
 import type { BuildOutcome } from "./cache/build-records.ts";
 import type { CollectorTotals } from "./gc/scheduler.ts";
 
 export interface MetricsInput {
   buildOutcomes: Record<BuildOutcome, number>;
   builds: { running: number; queued: number };
-  counters: {
-    manifestHits: number;
-    manifestMisses: number;
-    jobsJoined: number;
-    failuresRepeated: number;
-    layersPacked: number;
-    layersReused: number;
-    objectsRestored: number;
-  };
+  counters: ImageCounters;
   nixProcesses: ReadonlyMap<string, number>;
-  collector: CollectorTotals | null;
+  collector: CollectorTotals;
 }
 
 export function renderMetrics(input: MetricsInput): string {
@@ -79,31 +72,29 @@ export function renderMetrics(input: MetricsInput): string {
     [["", input.counters.objectsRestored]],
   );
   const gc = input.collector;
-  if (gc) {
-    if (gc.stored) {
-      metric("nixery_storage_objects", "gauge", "Objects in storage after the last collection.", [
-        ["", gc.stored.objects],
-      ]);
-      metric("nixery_storage_bytes", "gauge", "Bytes in storage after the last collection.", [
-        ["", gc.stored.bytes],
-      ]);
-    }
-    metric("nixery_gc_runs_total", "counter", "Storage collections since start, by outcome.", [
-      ['{outcome="done"}', gc.runs],
-      ['{outcome="failed"}', gc.failures],
+  if (gc.stored) {
+    metric("nixery_storage_objects", "gauge", "Objects in storage after the last collection.", [
+      ["", gc.stored.objects],
     ]);
-    metric("nixery_gc_seconds_total", "counter", "Time spent collecting storage since start.", [
-      ["", Number(gc.secondsTotal.toFixed(3))],
+    metric("nixery_storage_bytes", "gauge", "Bytes in storage after the last collection.", [
+      ["", gc.stored.bytes],
     ]);
-    metric("nixery_gc_freed_bytes_total", "counter", "Bytes deleted by collections since start.", [
-      ["", gc.bytesFreed],
-    ]);
-    metric(
-      "nixery_gc_freed_objects_total",
-      "counter",
-      "Objects deleted by collections since start.",
-      [["", gc.objectsFreed]],
-    );
   }
+  metric("nixery_gc_runs_total", "counter", "Storage collections since start, by outcome.", [
+    ['{outcome="done"}', gc.runs],
+    ['{outcome="failed"}', gc.failures],
+  ]);
+  metric("nixery_gc_seconds_total", "counter", "Time spent collecting storage since start.", [
+    ["", Number(gc.secondsTotal.toFixed(3))],
+  ]);
+  metric("nixery_gc_freed_bytes_total", "counter", "Bytes deleted by collections since start.", [
+    ["", gc.bytesFreed],
+  ]);
+  metric(
+    "nixery_gc_freed_objects_total",
+    "counter",
+    "Objects deleted by collections since start.",
+    [["", gc.objectsFreed]],
+  );
   return `${lines.join("\n")}\n`;
 }

@@ -1,11 +1,12 @@
 // The origin's RegistrySource for the shared registry handler: tags resolve through the image
-// service (cache or build), digest-addressed objects come straight from storage.
+// service (cache or build), digest-addressed objects come straight from storage. The builder's
+// errors pass through typed; the app's onError maps them (registry-errors.ts).
 
 import { isDigest, type Digest } from "../shared/digest.ts";
 import type { ImageRequest } from "../shared/image-name.ts";
 import { manifestMediaTypeOf } from "../shared/manifest.ts";
 import type { ManifestWanted } from "../shared/media-types.ts";
-import { selectManifest } from "../shared/origin-protocol.ts";
+import { selectManifest, type TagManifests } from "../shared/origin-protocol.ts";
 import type {
   BlobRead,
   RangeRequest,
@@ -15,8 +16,7 @@ import type {
 } from "../shared/registry-handler.ts";
 import { RegistryError } from "../shared/errors.ts";
 import { blobKey, manifestKey } from "../shared/storage-keys.ts";
-import type { ImageService } from "./builder/image-service.ts";
-import { toBuildRegistryError } from "./builder/map-error.ts";
+import type { ImageAnswers } from "./builder/images.ts";
 import type { BlobReader } from "./storage/storage.ts";
 
 /**
@@ -24,19 +24,21 @@ import type { BlobReader } from "./storage/storage.ts";
  * pull on an instance where only users build): tags answer only from what exists.
  */
 export function createOriginSource(
-  images: ImageService,
+  images: ImageAnswers,
   storage: BlobReader,
   refuseBuild?: (name: string, tag: string) => Error,
 ): RegistrySource {
-  const restore = (digest: Digest) =>
-    images.restore(digest).catch((error: unknown) => {
-      throw toBuildRegistryError(error);
-    });
+  async function answerTag(image: ImageRequest, tag: string): Promise<TagManifests> {
+    if (!refuseBuild) return images.resolve(image, tag);
+    const existing = await images.existing(image, tag);
+    if (!existing) throw refuseBuild(image.name, tag);
+    return existing.result();
+  }
 
   async function manifestByDigest(digest: Digest): Promise<StoredManifest | null> {
     let bytes = await storage.readBytes(manifestKey(digest));
     // Collected by the storage GC: written back from the database, same bytes.
-    if (!bytes && (await restore(digest)) === "manifest") {
+    if (!bytes && (await images.restore(digest)) === "manifest") {
       bytes = await storage.readBytes(manifestKey(digest));
     }
     if (!bytes) return null;
@@ -54,16 +56,8 @@ export function createOriginSource(
       tag: string,
       wanted: ManifestWanted,
     ): Promise<TagAnswer> {
-      const answer = async () => {
-        if (!refuseBuild) return images.resolve(image, tag);
-        const existing = await images.existing(image, tag);
-        if (!existing) throw refuseBuild(image.name, tag);
-        return existing.result();
-      };
-      const result = await answer().catch((error: unknown) => {
-        throw toBuildRegistryError(error);
-      });
-      // An index is served only once every manifest it lists is stored (image-service.ts).
+      const result = await answerTag(image, tag);
+      // An index is served only once every manifest it lists is stored (builder/image-producer.ts).
       const digest = selectManifest(result, wanted).digest;
       if (!isDigest(digest)) throw new RegistryError("INTERNAL");
       const manifest = await manifestByDigest(digest);
@@ -72,10 +66,8 @@ export function createOriginSource(
       return { manifest, maxAgeSeconds: result.maxAgeSeconds, revision: result.revision };
     },
 
-    async listTags(): Promise<string[]> {
-      return images.listTags().catch((error: unknown) => {
-        throw toBuildRegistryError(error);
-      });
+    listTags(): Promise<string[]> {
+      return images.listTags();
     },
 
     async readBlob(digest: Digest, range: RangeRequest, method): Promise<BlobRead | null> {
@@ -83,7 +75,7 @@ export function createOriginSource(
       let stat = await storage.stat(key);
       // A layer or config the storage GC collected is made again (same digest) on request.
       if (!stat) {
-        const restored = await restore(digest);
+        const restored = await images.restore(digest);
         if (restored === "blob" || restored === "layer") stat = await storage.stat(key);
       }
       if (!stat) return null;

@@ -27,12 +27,6 @@ export interface ImageConfigInput {
   labels?: Readonly<Record<string, string>>;
 }
 
-export interface Descriptor {
-  mediaType: string;
-  digest: Digest;
-  size: number;
-}
-
 const encoder = new TextEncoder();
 const fixedCreated = "1970-01-01T00:00:01Z";
 

@@ -5,19 +5,27 @@
 import type { Digest } from "./digest.ts";
 import type { ManifestFlavour, ManifestWanted } from "./media-types.ts";
 import type { ErrorBody } from "./errors.ts";
+import { pathTemplate } from "./path-template.ts";
 
+/** Every origin endpoint is under this prefix, guarded by the shared secret. */
+export const originPrefix = "/_origin";
+
+/** The origin's endpoints for the edge and `npm run gc`: routed by the origin, built by clients. */
 export const originPaths = {
-  usage: "/_origin/usage",
-  builds: "/_origin/builds",
-  build: (id: string) => `/_origin/builds/${encodeURIComponent(id)}`,
+  builds: pathTemplate(`${originPrefix}/builds`),
+  build: pathTemplate(`${originPrefix}/builds/:id`),
+  usage: pathTemplate(`${originPrefix}/usage`),
+  gc: pathTemplate(`${originPrefix}/gc`),
 } as const;
-
-/** Header carrying the shared secret (`Authorization: Bearer <secret>`). */
-export const originAuthHeader = "Authorization";
 
 /** Longest a single status request waits for a build before answering "pending". */
 export const maxWaitSeconds = 50;
 
+/**
+ * The body of `POST /_origin/builds`. A body that names no valid image or tag is refused like any
+ * bad request (400, BAD_REQUEST, NAME_INVALID or TAG_INVALID); a build asked for properly is
+ * answered with its BuildStatus, a failed build included.
+ */
 export interface BuildRequest {
   name: string;
   tag: string;

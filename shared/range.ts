@@ -95,9 +95,6 @@ export function rangeRequest(header: string | null | undefined): RangeRequest {
   return { hint: rangeHint(header), resolve: (size) => parseRange(header, size) };
 }
 
-/** A whole-blob request (no Range header). */
-export const wholeBlob: RangeRequest = rangeRequest(null);
-
 export function contentRange(range: ByteRange, size: number): string {
   return `bytes ${range.start}-${range.end}/${size}`;
 }

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { assertReadMethod, matchRoute } from "./routes.ts";
+import { assertReadMethod, matchRoute, registryPaths } from "./routes.ts";
 
 describe("matchRoute", () => {
   const cases: [string, unknown][] = [
@@ -31,5 +31,23 @@ describe("matchRoute", () => {
     assert.throws(() => assertReadMethod("GET", matchRoute("/v2/a/blobs/uploads/")!), {
       code: "UNSUPPORTED",
     });
+  });
+});
+
+describe("registryPaths", () => {
+  it("builds the paths that matchRoute reads back", () => {
+    const name = "shell/git";
+    const digest = "sha256:" + "a".repeat(64);
+    assert.equal(
+      registryPaths.manifest.path({ name, reference: digest }),
+      `/v2/${name}/manifests/${digest}`,
+    );
+    assert.deepEqual(matchRoute(registryPaths.blob.path({ name, digest })), {
+      kind: "blob",
+      name,
+      digest,
+    });
+    assert.deepEqual(matchRoute(registryPaths.tags.path({ name })), { kind: "tags", name });
+    assert.deepEqual(matchRoute(registryPaths.base.path()), { kind: "base" });
   });
 });

@@ -1,49 +1,34 @@
-// The registry routes, defined once as data and matched by both apps and their tests.
+// The registry routes, defined once as data: matched by both apps and their tests, and built by
+// the edge's origin client.
 // Only GET and HEAD are served; anything that would write is UNSUPPORTED on this pull-only registry.
 
 import { RegistryError } from "./errors.ts";
+import { pathTemplate, type PathParams } from "./path-template.ts";
 
-export type Route =
-  | { kind: "base" }
-  | { kind: "catalog" }
-  | { kind: "manifest"; name: string; reference: string }
-  | { kind: "blob"; name: string; digest: string }
-  | { kind: "tags"; name: string }
-  | { kind: "upload"; name: string };
+/**
+ * Every registry route, in matching order (an upload path would also read as a blob named
+ * `uploads`). Both apps match with these, and the edge builds its requests to the origin with them.
+ */
+export const registryPaths = {
+  base: pathTemplate("/v2/"),
+  catalog: pathTemplate("/v2/_catalog"),
+  upload: pathTemplate("/v2/:name{.+}/blobs/uploads/*"),
+  manifest: pathTemplate("/v2/:name{.+}/manifests/:reference"),
+  blob: pathTemplate("/v2/:name{.+}/blobs/:digest"),
+  tags: pathTemplate("/v2/:name{.+}/tags/list"),
+} as const;
 
-interface RouteSpec {
-  kind: Route["kind"];
-  pattern: RegExp;
-}
+type RegistryPaths = typeof registryPaths;
 
-export const routeSpecs: readonly RouteSpec[] = [
-  { kind: "base", pattern: /^\/v2\/?$/ },
-  { kind: "catalog", pattern: /^\/v2\/_catalog$/ },
-  { kind: "upload", pattern: /^\/v2\/(.+)\/blobs\/uploads(?:\/.*)?$/ },
-  { kind: "manifest", pattern: /^\/v2\/(.+)\/manifests\/([^/]+)$/ },
-  { kind: "blob", pattern: /^\/v2\/(.+)\/blobs\/([^/]+)$/ },
-  { kind: "tags", pattern: /^\/v2\/(.+)\/tags\/list$/ },
-];
+/** A matched registry route: its kind and its parameters, e.g. {kind: "blob", name, digest}. */
+export type Route = {
+  [Kind in keyof RegistryPaths]: { kind: Kind } & PathParams<RegistryPaths[Kind]["template"]>;
+}[keyof RegistryPaths];
 
 export function matchRoute(pathname: string): Route | null {
-  for (const spec of routeSpecs) {
-    const match = spec.pattern.exec(pathname);
-    if (!match) continue;
-    const name = safeDecode(match[1] ?? "");
-    switch (spec.kind) {
-      case "base":
-        return { kind: "base" };
-      case "catalog":
-        return { kind: "catalog" };
-      case "upload":
-        return { kind: "upload", name };
-      case "manifest":
-        return { kind: "manifest", name, reference: safeDecode(match[2]!) };
-      case "blob":
-        return { kind: "blob", name, digest: safeDecode(match[2]!) };
-      case "tags":
-        return { kind: "tags", name };
-    }
+  for (const [kind, template] of Object.entries(registryPaths)) {
+    const params = template.match(pathname);
+    if (params) return { kind, ...params } as Route;
   }
   return null;
 }
@@ -65,12 +50,4 @@ export function assertReadMethod(method: string, route: Route): void {
     undefined,
     { headers: { Allow: "GET, HEAD" } },
   );
-}
-
-function safeDecode(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
 }

@@ -1,5 +1,6 @@
 // The architecture's boundaries, checked by a tool rather than by memory: shared/ imports only
-// shared/ (no node:*, cloudflare:*, hono or sqlite), and worker/ and origin/ never import each other.
+// shared/ and a short named list of runtime-neutral packages (no node:*, cloudflare:*, hono or
+// sqlite), and worker/ and origin/ never import each other.
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -27,15 +28,50 @@ function topFolder(file: string, specifier: string): string | null {
   return relative(repoRoot, resolve(repoRoot, dirname(file), specifier)).split("/")[0] ?? null;
 }
 
+/**
+ * The packages shared/ may import: pure JavaScript on web-standard APIs alone, so the same code
+ * runs on Node and in workerd (jose signs tokens with Web Crypto; bcryptjs checks passwords).
+ */
+const sharedPackages: readonly string[] = ["jose", "bcryptjs"];
+
+/** Why `specifier` may not be imported by a shared/ file, or null when it may. */
+function sharedImportRefused(file: string, specifier: string): string | null {
+  if (specifier.startsWith(".")) {
+    return topFolder(file, specifier) === "shared" ? null : "a file outside shared/";
+  }
+  return sharedPackages.includes(specifier) ? null : "a package not on the shared/ allow-list";
+}
+
 describe("boundaries", () => {
-  it("shared/ imports nothing runtime-specific and nothing outside shared/", async () => {
+  it("shared/ imports nothing runtime-specific: only shared/ and its named packages", async () => {
+    const packagesUsed = new Set<string>();
     for (const file of await sourceFiles("shared")) {
       if (file.endsWith(".test.ts")) continue;
       for (const specifier of importsOf(await readFile(join(repoRoot, file), "utf8"))) {
-        assert.ok(specifier.startsWith("./"), `${file} imports ${specifier}`);
-        assert.equal(topFolder(file, specifier), "shared", `${file} imports ${specifier}`);
+        const refused = sharedImportRefused(file, specifier);
+        assert.equal(refused, null, `${file} imports ${specifier}: ${refused}`);
+        if (!specifier.startsWith(".")) packagesUsed.add(specifier);
       }
     }
+    // The check reads real imports: the allowed packages are in use, so it would see others.
+    assert.deepEqual([...packagesUsed].sort(), [...sharedPackages].sort());
+  });
+
+  it("the shared/ allow-list refuses everything else", () => {
+    const file = "shared/example.ts";
+    for (const specifier of ["node:crypto", "cloudflare:workers", "hono", "better-sqlite3"]) {
+      assert.notEqual(sharedImportRefused(file, specifier), null, specifier);
+    }
+    for (const specifier of [
+      "jose/jwt/sign",
+      "bcryptjs-fork",
+      "../origin/app.ts",
+      "../worker/app.ts",
+    ]) {
+      assert.notEqual(sharedImportRefused(file, specifier), null, specifier);
+    }
+    assert.equal(sharedImportRefused(file, "./errors.ts"), null);
+    assert.equal(sharedImportRefused(file, "jose"), null);
   });
 
   for (const [from, forbidden] of [

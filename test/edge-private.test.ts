@@ -174,7 +174,7 @@ describe("a private edge", () => {
     // carol has started no build this minute (alice did, in the first test).
     const token = async (name: string) => carol.login("carol", "pw", name);
     // Built at the origin before (by another edge, say), but never seen by this edge.
-    const direct = await fetch(`${origin.url}${originPaths.builds}`, {
+    const direct = await fetch(`${origin.url}${originPaths.builds.path()}`, {
       method: "POST",
       headers: { Authorization: `Bearer ${secret}`, "Content-Type": "application/json" },
       body: JSON.stringify({ name: "shell/hello", tag: "latest", waitSeconds: 40 }),

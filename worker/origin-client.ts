@@ -16,6 +16,7 @@ import {
 } from "../shared/origin-protocol.ts";
 import { contentRange, type ByteRange } from "../shared/range.ts";
 import type { StoredManifest } from "../shared/registry-handler.ts";
+import { registryPaths } from "../shared/routes.ts";
 import type { EdgeSettings } from "./env.ts";
 import { verifyBytes } from "./verify.ts";
 
@@ -101,7 +102,7 @@ export class OriginClient {
   /** Tells the origin's storage collector that these manifests were served from the edge. */
   async reportUsage(digests: readonly string[]): Promise<void> {
     const body: UsageReport = { digests: [...digests] };
-    const response = await this.#request(originPaths.usage, {
+    const response = await this.#request(originPaths.usage.path(), {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify(body),
@@ -132,7 +133,7 @@ export class OriginClient {
     const { name, tag } = start;
     const { pollSeconds, deadlineSeconds } = this.#settings;
     const deadline = this.#now() + deadlineSeconds * 1000;
-    let status = await this.#buildStatus(originPaths.builds, {
+    let status = await this.#buildStatus(originPaths.builds.path(), {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify(start),
@@ -148,7 +149,11 @@ export class OriginClient {
         );
       }
       const wait = Math.min(pollSeconds, left);
-      status = await this.#buildStatus(`${originPaths.build(status.id)}?wait=${wait}`, {}, start);
+      status = await this.#buildStatus(
+        `${originPaths.build.path({ id: status.id })}?wait=${wait}`,
+        {},
+        start,
+      );
     }
     if (status.state === "failed") throw failedBuildError(status);
     if (status.state === "unbuilt") return null;
@@ -164,7 +169,7 @@ export class OriginClient {
     if (response.status === 404 && restart) {
       // The origin forgot the build (restarted): start it again.
       await response.body?.cancel();
-      return this.#buildStatus(originPaths.builds, {
+      return this.#buildStatus(originPaths.builds.path(), {
         method: "POST",
         headers: { "Content-Type": "application/json" },
         body: JSON.stringify(restart),
@@ -187,7 +192,7 @@ export class OriginClient {
 
   /** A manifest by digest, verified against it; null when the origin does not know it. */
   async fetchManifest(name: string, digest: Digest): Promise<StoredManifest | null> {
-    const response = await this.#request(`/v2/${name}/manifests/${digest}`, {
+    const response = await this.#request(registryPaths.manifest.path({ name, reference: digest }), {
       headers: { Accept: manifestAccept },
     });
     if (response.status === 404) {
@@ -206,7 +211,7 @@ export class OriginClient {
   /** A blob's size (HEAD); null when the origin does not know it. */
   /** The origin's tag list for an image (all pages: the origin answers unpaginated). */
   async listTags(name: string): Promise<string[]> {
-    const response = await this.#request(`/v2/${name}/tags/list`);
+    const response = await this.#request(registryPaths.tags.path({ name }));
     const text = await response.text();
     if (!response.ok) throw errorFromBody(response.status, text);
     const body = JSON.parse(text) as { tags?: unknown };
@@ -217,7 +222,9 @@ export class OriginClient {
   }
 
   async blobSize(name: string, digest: Digest): Promise<number | null> {
-    const response = await this.#request(`/v2/${name}/blobs/${digest}`, { method: "HEAD" });
+    const response = await this.#request(registryPaths.blob.path({ name, digest }), {
+      method: "HEAD",
+    });
     if (response.status === 404) return null;
     if (!response.ok) throw errorFromBody(response.status, "");
     return lengthOf(response);
@@ -227,7 +234,7 @@ export class OriginClient {
   async fetchBlob(name: string, digest: Digest, range?: ByteRange): Promise<OriginBlob | null> {
     const headers: Record<string, string> = {};
     if (range) headers.Range = `bytes=${range.start}-${range.end}`;
-    const response = await this.#request(`/v2/${name}/blobs/${digest}`, { headers });
+    const response = await this.#request(registryPaths.blob.path({ name, digest }), { headers });
     if (response.status === 404) {
       await response.body?.cancel();
       return null;

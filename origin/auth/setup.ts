@@ -10,9 +10,9 @@ import type { NixRunner } from "../nix/runner.ts";
 import { describe, StartupError } from "../preflight.ts";
 import type { AccessControl } from "./access-control.ts";
 import { MemoryLoginLimiter } from "../../shared/memory-login-limiter.ts";
-import { bcryptHasher } from "./password-hasher.ts";
+import { bcryptHasher } from "../../shared/password-hasher.ts";
 import { loadTokenKeys } from "./token-key.ts";
-import { createTokenSigner } from "./token-signer.ts";
+import { createTokenSigner } from "../../shared/token-signer.ts";
 import { UsersFile } from "./users-file.ts";
 
 async function openUsers(path: string, log: Logger): Promise<UsersFile> {

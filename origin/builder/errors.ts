@@ -1,5 +1,7 @@
 // The builder's own failure conditions (Nix's are in origin/nix/errors.ts). Mapped to registry
-// errors in map-error.ts; nothing here knows about HTTP.
+// errors at the app's edge (registry-errors.ts); nothing here knows about HTTP.
+
+import type { Digest } from "../../shared/digest.ts";
 
 /** Too many image builds are waiting for a build slot; the request may be retried later. */
 export class BuildQueueFull extends Error {
@@ -45,4 +47,16 @@ export class PlatformBuildFailed extends Error {
 export function isTransient(error: unknown): boolean {
   if (error instanceof BuildQueueFull || error instanceof OriginStopping) return true;
   return error instanceof PlatformBuildFailed && error.failures.some((f) => isTransient(f.error));
+}
+
+/** A layer whose store paths are gone and cannot be realised again. */
+export class LayerNotRestorable extends Error {
+  override readonly name = "LayerNotRestorable";
+
+  constructor(
+    readonly digest: Digest,
+    reason: string,
+  ) {
+    super(`layer ${digest} was collected and cannot be made again: ${reason}`);
+  }
 }

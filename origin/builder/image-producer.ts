@@ -24,11 +24,16 @@ import {
 import type { StoredManifests } from "./stored-manifests.ts";
 import { entryFor } from "./tag-entry.ts";
 
-/** What a tag job produced: the answer's manifests, and whether anything was built for it. */
+/**
+ * What a tag job produced: the tag's cache entry (for the job to store under the tag's key),
+ * whether anything was built for it, and the layers its own builds packed and reused (a build it
+ * joined is counted by the job that started it).
+ */
 export interface Produced {
-  manifests: Record<ManifestFlavour, ManifestRef>;
-  index: TagIndex | null;
+  entry: ManifestEntry;
   built: boolean;
+  layersPacked: number;
+  layersReused: number;
   /** For the job's log line. */
   fields: Record<string, unknown>;
 }
@@ -42,11 +47,18 @@ export interface ImageProducerDeps {
   /** The platform whose manifests an index's tag answer carries for clients that take no index. */
   hostArch: Architecture;
   tagTtlSeconds: number;
-  /** Layers packed and reused, counted for /metrics. */
-  counters: { layersPacked: number; layersReused: number };
   signal?: AbortSignal;
   now: () => number;
 }
+
+/** One platform's manifests, and the build that made them when this caller ran it. */
+interface MadeImage {
+  manifests: Record<ManifestFlavour, ManifestRef>;
+  built: BuiltImage | null;
+  ranHere: boolean;
+}
+
+const nothingBuilt = { built: false, layersPacked: 0, layersReused: 0, fields: {} } as const;
 
 export class ImageProducer {
   /** One build per platform image and revision; failures are remembered by the tag jobs. */
@@ -61,19 +73,36 @@ export class ImageProducer {
     });
   }
 
-  /** One platform's image at the tag's revision. */
-  async platform(image: ImageRequest, tag: string, source: ResolvedSource): Promise<Produced> {
-    const { manifests, built } = await this.platformImage(image, tag, source);
+  /** The answer for `image` at the tag's revision: one platform's image, or an index over several. */
+  produce(
+    image: ImageRequest,
+    platforms: readonly Architecture[],
+    tag: string,
+    source: ResolvedSource,
+  ): Promise<Produced> {
+    return platforms.length === 1
+      ? this.platform(platformRequest(image, platforms[0]!), tag, source)
+      : this.index(image, platforms, tag, source);
+  }
+
+  private async platform(
+    image: ImageRequest,
+    tag: string,
+    source: ResolvedSource,
+  ): Promise<Produced> {
+    const { manifests, built, ranHere } = await this.platformImage(image, tag, source);
+    const entry = this.entry(image, tag, source, manifests, null);
+    if (!built) return { entry, ...nothingBuilt };
     return {
-      manifests,
-      index: null,
-      built: built !== null,
-      fields: built ? { layers: built.layers.length, packedLayers: built.packedLayers } : {},
+      entry,
+      built: true,
+      ...layerCounts(ranHere ? [built] : []),
+      fields: { layers: built.layers.length, packedLayers: built.packedLayers },
     };
   }
 
   /** Every platform's image at the one revision, then the index over them (none if one fails). */
-  async index(
+  private async index(
     image: ImageRequest,
     platforms: readonly Architecture[],
     tag: string,
@@ -82,23 +111,24 @@ export class ImageProducer {
     const revKey = source.revision
       ? indexRevisionCacheKey(this.deps.sourceId, source.revision, platforms, image)
       : null;
-    const known = revKey ? await this.validEntry(revKey) : null;
+    const known = revKey ? await this.deps.stored.validEntry(revKey) : null;
     if (known?.index) {
-      return { manifests: known.manifests, index: known.index, built: false, fields: {} };
+      const entry = this.entry(image, tag, source, known.manifests, known.index);
+      return { entry, ...nothingBuilt };
     }
     const children = platforms.map((arch) => platformRequest(image, arch));
     const settled = await Promise.allSettled(
       children.map(async (child) => {
-        const { manifests } = await this.platformImage(child, tag, source);
+        const made = await this.platformImage(child, tag, source);
         // A pull of `arm64/NAME` at this tag is answered from the cache from now on.
         if (child.archNamed) {
           const key = tagCacheKey(this.deps.sourceId, tag, child);
-          this.deps.manifests.put(key, this.entry(child, tag, source, manifests, null));
+          this.deps.manifests.put(key, this.entry(child, tag, source, made.manifests, null));
         }
-        return manifests;
+        return made;
       }),
     );
-    const images = platformImagesOrFailure(platforms, settled);
+    const made = platformImagesOrFailure(platforms, settled);
     const index = await publishIndex(
       {
         storage: this.deps.pipeline.storage,
@@ -108,69 +138,53 @@ export class ImageProducer {
         gzipLevel: this.deps.pipeline.gzipLevel,
       },
       { name: image.name, revision: source.revision },
-      images,
+      made,
     );
-    const manifests = images.find((child) => child.arch === this.deps.hostArch)!.manifests;
-    if (revKey) {
-      const entry = this.entry(image, tag, source, manifests, index);
-      this.deps.manifests.put(revKey, { ...entry, pinned: true, expiresAt: null });
-    }
-    return { manifests, index, built: true, fields: { platforms: index.platforms.length } };
+    const manifests = made.find((child) => child.arch === this.deps.hostArch)!.manifests;
+    const entry = this.entry(image, tag, source, manifests, index);
+    if (revKey) this.deps.manifests.put(revKey, { ...entry, pinned: true, expiresAt: null });
+    const ran = made.flatMap((child) => (child.ranHere && child.built ? [child.built] : []));
+    return {
+      entry,
+      built: true,
+      ...layerCounts(ran),
+      fields: { platforms: index.platforms.length },
+    };
   }
 
   /**
    * A platform's image at a resolved revision: from the revision's cache entry, or built once
-   * however many jobs ask for it at the same time. Resolves to the build when one ran.
+   * however many jobs ask for it at the same time. `ranHere` says whether this caller ran it.
    */
   private async platformImage(
     image: ImageRequest,
     tag: string,
     source: ResolvedSource,
-  ): Promise<{ manifests: Record<ManifestFlavour, ManifestRef>; built: BuiltImage | null }> {
+  ): Promise<MadeImage> {
     const revKey = source.revision
       ? revisionCacheKey(this.deps.sourceId, source.revision, image)
       : null;
-    const known = revKey ? await this.validEntry(revKey) : null;
-    if (known) return { manifests: known.manifests, built: null };
+    const known = revKey ? await this.deps.stored.validEntry(revKey) : null;
+    if (known) return { manifests: known.manifests, built: null, ranHere: false };
     const buildId = revKey ?? tagCacheKey(this.deps.sourceId, tag, image);
-    const job = this.builds.start(buildId, () => this.buildInSlot(image, source));
+    const running = this.builds.joinable(buildId);
+    const job = running ?? this.builds.start(buildId, () => this.buildInSlot(image, source));
     const built = await job.result();
     if (revKey) {
       const entry = this.entry(image, tag, source, built.manifests, null);
       this.deps.manifests.put(revKey, { ...entry, pinned: true, expiresAt: null });
     }
-    return { manifests: built.manifests, built };
+    return { manifests: built.manifests, built, ranHere: running === undefined };
   }
 
   private async buildInSlot(image: ImageRequest, source: ResolvedSource): Promise<BuiltImage> {
     return this.deps.limiter.run(async () => {
       if (this.deps.signal?.aborted) throw new OriginStopping();
-      const built = await buildImage(this.deps.pipeline, image, source, this.deps.signal);
-      this.deps.counters.layersPacked += built.packedLayers;
-      this.deps.counters.layersReused += built.layers.length - built.packedLayers;
-      return built;
+      return buildImage(this.deps.pipeline, image, source, this.deps.signal);
     });
   }
 
-  /**
-   * A cache entry counts only while it is fresh and every manifest it names (with an index: the
-   * index and each platform's) still exists in storage.
-   */
-  async validEntry(key: string): Promise<ManifestEntry | null> {
-    const entry = this.deps.manifests.get(key, this.deps.now());
-    if (!entry) return null;
-    const digests = new Set([
-      entry.manifests.docker.digest,
-      entry.manifests.oci.digest,
-      ...(entry.index ? indexManifestDigests(entry.index) : []),
-    ]);
-    const stored = await Promise.all([...digests].map((digest) => this.deps.stored.has(digest)));
-    if (stored.every(Boolean)) return entry;
-    this.deps.manifests.delete(key);
-    return null;
-  }
-
-  entry(
+  private entry(
     image: ImageRequest,
     tag: string,
     source: ResolvedSource,
@@ -179,4 +193,17 @@ export class ImageProducer {
   ): ManifestEntry {
     return entryFor(image, tag, source, manifests, index, this.deps.now(), this.deps.tagTtlSeconds);
   }
+}
+
+function layerCounts(builds: readonly BuiltImage[]): {
+  layersPacked: number;
+  layersReused: number;
+} {
+  let layersPacked = 0;
+  let layersReused = 0;
+  for (const built of builds) {
+    layersPacked += built.packedLayers;
+    layersReused += built.layers.length - built.packedLayers;
+  }
+  return { layersPacked, layersReused };
 }

@@ -1,14 +1,16 @@
-// Turns (image, tag) into the image's manifests, and owns every piece of build state: the job
-// table (running builds joined by every request for the same image and tag, finished ones kept
-// for pollers, failures answered from memory for a while), the revision memo, the build-slot
-// limiter and the memo of which manifests storage holds. Routes only parse, call and serialise.
+// Turns (image, tag) into the image's manifests, and owns every piece of build state and every
+// counter: the job table (running builds joined by every request for the same image and tag,
+// finished ones kept for pollers, failures answered from memory for a while), the revision memo,
+// the build-slot limiter and the memo of which manifests storage holds. Routes only parse, call
+// and serialise.
 //
-// A name without `arm64/` is built for every platform in NIXERY_PLATFORMS. With one platform
-// (the default) the answer is that platform's manifests, as ever; with several it is an index over
-// them (platform-index.ts), all built at the one revision the tag names. A tag job (tag-job.ts)
-// resolves that revision and records the outcome; image-producer.ts builds each platform's image
-// once however many jobs need it: the index of `hello` and a pull of `arm64/hello` share the
-// arm64 build.
+// The way down, top to bottom: start() answers from a running job or the cache, or starts a tag
+// job (tag-job.ts), which resolves the revision the tag names, asks image-producer.ts for the
+// answer and records the outcome; the producer builds each platform's image once however many
+// jobs need it (the index of `hello` and a pull of `arm64/hello` share the arm64 build) and
+// returns what it built, which comes back up as the job's result. A name without `arm64/` is built
+// for every platform in NIXERY_PLATFORMS: with one (the default) the answer is that platform's
+// manifests; with several it is an index over them (platform-index.ts), all at one revision.
 
 import type { Digest } from "../../shared/digest.ts";
 import type { Architecture, ImageRequest } from "../../shared/image-name.ts";
@@ -28,14 +30,15 @@ import {
 import type { BlobReader } from "../storage/storage.ts";
 import { indexTagCacheKey, tagCacheKey } from "./cache-key.ts";
 import { BuildQueueFull, isTransient, OriginStopping } from "./errors.ts";
-import { JobTable, type Job } from "./job-table.ts";
+import type { BuildJob, ImageCounters, Images } from "./images.ts";
+import { JobTable } from "./job-table.ts";
 import { Limiter } from "./limiter.ts";
 import type { PipelineDeps } from "./pipeline.ts";
 import { platformRequest } from "./platform-index.ts";
 import { RevisionMemo } from "./revision-memo.ts";
 import { StoredManifests } from "./stored-manifests.ts";
 import type { PublishedImages } from "../cache/published-images.ts";
-import type { Restored } from "../gc/restore.ts";
+import type { Restored } from "./restore.ts";
 import { ObjectUpkeep } from "./object-upkeep.ts";
 import { toTagManifests } from "./tag-entry.ts";
 import { ImageProducer } from "./image-producer.ts";
@@ -59,8 +62,7 @@ export interface ImageServiceDeps {
   /** Aborted when the origin shuts down: running Nix processes are stopped with SIGTERM. */
   signal?: AbortSignal;
   /** Published images: what restores a collected object, and where uses are recorded. */
-  published?: PublishedImages;
-  storageWriter?: PipelineDeps["storage"];
+  published: PublishedImages;
   /** A use of an image is written at most this often (a fraction of the collector's window). */
   touchEveryMs?: number;
   /** Platforms a name without `arm64/` is built for, in index order (default: amd64 only). */
@@ -69,8 +71,6 @@ export interface ImageServiceDeps {
   hostArch?: Architecture;
 }
 
-export type BuildJob = Job<TagManifests>;
-
 /** By default a use of an image is written to the database at most every 10 minutes. */
 const defaultTouchEveryMs = 10 * 60 * 1000;
 /** How long a finished job's status stays available to pollers. */
@@ -78,34 +78,31 @@ const keepFinishedMs = 10 * 60 * 1000;
 /** How long the revision a tag names is remembered. */
 const revisionMemoMs = 60_000;
 
-export class ImageService {
+export class ImageService implements Images {
   private readonly jobs: JobTable<TagManifests>;
   private readonly revisions: RevisionMemo;
   private readonly limiter: Limiter;
   private readonly now: () => number;
   private readonly stored: StoredManifests;
   private readonly upkeep: ObjectUpkeep;
-  private readonly producer: ImageProducer;
   private readonly tagJobDeps: TagJobDeps;
   private readonly platforms: readonly Architecture[];
   private readonly hostArch: Architecture;
   readonly sourceId: string;
-  /** Since start: tag answers by where they came from, layers packed and reused. */
-  readonly counters = {
+  /** Since start: tag answers by where they came from, and layers packed and reused. */
+  readonly #counts = {
     manifestHits: 0,
     manifestMisses: 0,
     jobsJoined: 0,
     failuresRepeated: 0,
     layersPacked: 0,
     layersReused: 0,
-    objectsRestored: 0,
   };
 
   constructor(private readonly deps: ImageServiceDeps) {
     this.limiter = new Limiter(deps.maxConcurrentBuilds);
     this.now = deps.now ?? Date.now;
     this.sourceId = describeSource(deps.source);
-    this.stored = new StoredManifests(deps.storage, (digest) => this.restore(digest), this.now);
     this.platforms = deps.platforms?.length ? deps.platforms : ["amd64"];
     this.hostArch =
       deps.hostArch && this.platforms.includes(deps.hostArch) ? deps.hostArch : this.platforms[0]!;
@@ -115,39 +112,24 @@ export class ImageService {
       remember: (error) => !(isTransient(error) || deps.signal?.aborted),
       now: this.now,
     });
-    const { published, storageWriter } = deps;
     this.upkeep = new ObjectUpkeep({
-      restore:
-        published && storageWriter
-          ? {
-              source: deps.source,
-              published,
-              pipeline: deps.pipeline,
-              storage: storageWriter,
-              runner: deps.runner,
-              log: deps.log,
-            }
-          : null,
-      published: published ?? null,
+      restore: {
+        source: deps.source,
+        published: deps.published,
+        pipeline: deps.pipeline,
+        runner: deps.runner,
+        log: deps.log,
+      },
+      published: deps.published,
       failureTtlMs: deps.failureTtlSeconds * 1000,
       touchEveryMs: deps.touchEveryMs ?? defaultTouchEveryMs,
       signal: deps.signal,
       now: this.now,
-      onRestored: (digest) => {
-        this.counters.objectsRestored++;
-        this.stored.forget(digest);
-      },
     });
-    this.producer = new ImageProducer({
-      sourceId: this.sourceId,
+    this.stored = new StoredManifests({
+      storage: deps.storage,
       manifests: deps.manifests,
-      pipeline: deps.pipeline,
-      stored: this.stored,
-      limiter: this.limiter,
-      hostArch: this.hostArch,
-      tagTtlSeconds: deps.tagTtlSeconds,
-      counters: this.counters,
-      signal: deps.signal,
+      restorer: this.upkeep,
       now: this.now,
     });
     this.revisions = new RevisionMemo(
@@ -157,13 +139,28 @@ export class ImageService {
     );
     this.tagJobDeps = {
       revisions: this.revisions,
-      producer: this.producer,
+      producer: new ImageProducer({
+        sourceId: this.sourceId,
+        manifests: deps.manifests,
+        pipeline: deps.pipeline,
+        stored: this.stored,
+        limiter: this.limiter,
+        hostArch: this.hostArch,
+        tagTtlSeconds: deps.tagTtlSeconds,
+        signal: deps.signal,
+        now: this.now,
+      }),
       manifests: deps.manifests,
       builds: deps.builds,
       log: deps.log,
       signal: deps.signal,
       now: this.now,
     };
+  }
+
+  /** Since start: tag answers by where they came from, layers packed and reused, restores. */
+  get counters(): ImageCounters {
+    return { ...this.#counts, objectsRestored: this.upkeep.restoredCount };
   }
 
   /** The build job id for an image and tag (stable: the tag's cache key). */
@@ -185,7 +182,7 @@ export class ImageService {
   }
 
   /** The platforms `image` is built for: the one its name chose, or the configured ones. */
-  platformsOf(image: ImageRequest): readonly Architecture[] {
+  private platformsOf(image: ImageRequest): readonly Architecture[] {
     return image.archNamed ? [image.arch] : this.platforms;
   }
 
@@ -197,9 +194,9 @@ export class ImageService {
     const id = this.jobId(image, tag);
     const joined = this.join(id);
     if (joined) return joined;
-    const hit = await this.cached(image, tag);
+    const hit = await this.cachedAnswer(id, image, tag);
     if (hit) {
-      this.counters.manifestHits++;
+      this.#counts.manifestHits++;
       // Using an index uses the images it lists (published-images.ts).
       this.touch([(hit.index ?? hit).manifests.docker.digest]);
       return this.jobs.finished(id, hit);
@@ -209,22 +206,19 @@ export class ImageService {
     const late = this.join(id);
     if (late) return late;
     if (this.deps.signal?.aborted) throw new OriginStopping();
-    if (this.limiter.queued >= this.deps.maxQueuedBuilds) {
+    // Only a build that would wait counts against the queue: with NIXERY_MAX_QUEUED_BUILDS=0,
+    // builds still run while a slot is free.
+    if (this.limiter.full && this.limiter.queued >= this.deps.maxQueuedBuilds) {
       throw new BuildQueueFull(this.limiter.queued);
     }
-    this.counters.manifestMisses++;
-    const platforms = this.platformsOf(image);
-    return this.jobs.start(id, () =>
-      runTagJob(this.tagJobDeps, {
-        image,
-        tag,
-        key: id,
-        produce: (source) =>
-          platforms.length === 1
-            ? this.producer.platform(platformRequest(image, platforms[0]!), tag, source)
-            : this.producer.index(image, platforms, tag, source),
-      }),
-    );
+    this.#counts.manifestMisses++;
+    const job = { image, platforms: this.platformsOf(image), tag, key: id };
+    return this.jobs.start(id, async () => {
+      const done = await runTagJob(this.tagJobDeps, job);
+      this.#counts.layersPacked += done.layersPacked;
+      this.#counts.layersReused += done.layersReused;
+      return done.answer;
+    });
   }
 
   /**
@@ -235,9 +229,9 @@ export class ImageService {
     const id = this.jobId(image, tag);
     const joined = this.join(id);
     if (joined) return joined;
-    const hit = await this.cached(image, tag);
+    const hit = await this.cachedAnswer(id, image, tag);
     if (!hit) return this.join(id) ?? null;
-    this.counters.manifestHits++;
+    this.#counts.manifestHits++;
     this.touch([hit.manifests.docker.digest]);
     return this.jobs.finished(id, hit);
   }
@@ -250,12 +244,6 @@ export class ImageService {
   /** A running job or a recently finished one, by id (for pollers). */
   findJob(id: string): BuildJob | undefined {
     return this.jobs.find(id);
-  }
-
-  /** The cached answer, without building or touching Nix; null when unknown or expired. */
-  async cached(image: ImageRequest, tag: string): Promise<TagManifests | null> {
-    const entry = await this.producer.validEntry(this.jobId(image, tag));
-    return entry ? toTagManifests(image, tag, entry, this.now()) : null;
   }
 
   /** Makes a collected manifest or blob again (see object-upkeep.ts). */
@@ -292,11 +280,21 @@ export class ImageService {
     return { running: this.limiter.running, queued: this.limiter.queued };
   }
 
+  /** The cached answer under the tag's key `id`, without building; null when unknown or expired. */
+  private async cachedAnswer(
+    id: string,
+    image: ImageRequest,
+    tag: string,
+  ): Promise<TagManifests | null> {
+    const entry = await this.stored.validEntry(id);
+    return entry ? toTagManifests(image, tag, entry, this.now()) : null;
+  }
+
   private join(id: string): BuildJob | undefined {
     const job = this.jobs.joinable(id);
     if (!job) return undefined;
-    if (job.status.state === "running") this.counters.jobsJoined++;
-    else this.counters.failuresRepeated++;
+    if (job.status.state === "running") this.#counts.jobsJoined++;
+    else this.#counts.failuresRepeated++;
     return job;
   }
 }

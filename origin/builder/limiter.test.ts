@@ -72,6 +72,7 @@ describe("mapLimited", () => {
 describe("Limiter", () => {
   it("runs at most `limit` tasks and queues the rest in order", async () => {
     const limiter = new Limiter(1);
+    assert.equal(limiter.full, false);
     const order: string[] = [];
     const task = (name: string) => async () => {
       order.push(`start ${name}`);
@@ -80,8 +81,10 @@ describe("Limiter", () => {
     };
     const all = Promise.all([limiter.run(task("a")), limiter.run(task("b"))]);
     assert.equal(limiter.queued, 1);
+    assert.equal(limiter.full, true);
     await all;
     assert.deepEqual(order, ["start a", "end a", "start b", "end b"]);
     assert.equal(limiter.running, 0);
+    assert.equal(limiter.full, false);
   });
 });

@@ -25,6 +25,11 @@ export class Limiter {
   get queued(): number {
     return this.waiting.length;
   }
+
+  /** Whether every slot is taken, so a new task would wait. */
+  get full(): boolean {
+    return this.active >= this.limit;
+  }
 }
 
 /**

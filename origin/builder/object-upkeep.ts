@@ -5,20 +5,17 @@
 
 import type { Digest } from "../../shared/digest.ts";
 import type { PublishedImages } from "../cache/published-images.ts";
-import { restoreObject, type RestoreDeps, type Restored } from "../gc/restore.ts";
+import { restoreObject, type RestoreDeps, type Restored } from "./restore.ts";
 import { OriginStopping } from "./errors.ts";
 import { JobTable } from "./job-table.ts";
 
 export interface ObjectUpkeepOptions {
-  /** What a restore needs; null when the origin records no published images (unit tests). */
-  restore: RestoreDeps | null;
-  published: PublishedImages | null;
+  restore: RestoreDeps;
+  published: PublishedImages;
   failureTtlMs: number;
   touchEveryMs: number;
   signal?: AbortSignal;
   now: () => number;
-  /** Called for every object restored (to drop memos of what storage holds). */
-  onRestored?: (digest: Digest) => void;
 }
 
 /** At most this many uses are remembered (then the memo starts again). */
@@ -27,6 +24,7 @@ const touchedLimit = 10_000;
 export class ObjectUpkeep {
   readonly #restores: JobTable<Restored>;
   readonly #touched = new Map<Digest, number>();
+  #restored = 0;
 
   constructor(private readonly options: ObjectUpkeepOptions) {
     this.#restores = new JobTable({
@@ -40,19 +38,22 @@ export class ObjectUpkeep {
   /** Makes a collected object again; what was restored, or null for a digest never published. */
   async restore(digest: Digest): Promise<Restored> {
     const deps = this.options.restore;
-    if (!deps) return null;
     const job = this.#restores.start(`restore:${digest}`, async () => {
       const restored = await restoreObject(deps, digest, this.options.signal);
-      if (restored) this.options.onRestored?.(digest);
+      if (restored) this.#restored++;
       return restored;
     });
     return job.result();
   }
 
+  /** Objects restored since start (for /metrics). */
+  get restoredCount(): number {
+    return this.#restored;
+  }
+
   /** Records that the images holding these manifests were requested now. */
   touch(digests: readonly Digest[]): void {
     const published = this.options.published;
-    if (!published) return;
     const now = this.options.now();
     const due = digests.filter(
       (digest) => now - (this.#touched.get(digest) ?? 0) >= this.options.touchEveryMs,

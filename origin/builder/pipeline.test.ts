@@ -11,6 +11,8 @@ import { parseImageName } from "../../shared/image-name.ts";
 import { openDatabase } from "../cache/database.ts";
 import { LayerCache } from "../cache/layer-cache.ts";
 import { LayerPopularity } from "../cache/layer-popularity.ts";
+import { PublishedImages } from "../cache/published-images.ts";
+import { Pins } from "../gc/pins.ts";
 import { Layering } from "../layers/layering.ts";
 import { createLogger } from "../log.ts";
 import { fixturePackageSet, testNix, testNixEnv } from "../../test/support/nix-env.ts";
@@ -45,6 +47,8 @@ async function deps(runner: NixRunner, logLines: string[]): Promise<PipelineDeps
     nix: await testNix(),
     policy: defaultPolicy,
     explainSlots: new Limiter(1),
+    published: new PublishedImages(db),
+    pins: new Pins(),
   };
 }
 

@@ -1,7 +1,7 @@
 // The image build pipeline, top to bottom: look up the packages → realise them → read the
 // closure graph → group it into layers → pack and upload each layer (or reuse a cached one) →
 // symlink layer → config and manifests → publish. Returns what it built; caching of the
-// answer is the caller's business (image-service.ts).
+// answer is the caller's business (image-producer.ts, tag-job.ts).
 
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
@@ -50,9 +50,9 @@ export interface PipelineDeps {
   gcRootDir: string;
   log: Logger;
   /** Where published images are recorded for the storage collector (and restores). */
-  published?: PublishedImages;
+  published: PublishedImages;
   /** Pins objects this build stores until it has recorded them, so a collection spares them. */
-  pins?: Pins;
+  pins: Pins;
   /** The Nix in use (detectNix at start): its version picks command flags. */
   nix: NixInstallation;
   /** What the package set's config allows (NIXERY_ALLOW_UNFREE, …). */
@@ -141,7 +141,7 @@ export async function buildImage(
   signal?: AbortSignal,
 ): Promise<BuiltImage> {
   const { lookup, packages, realised } = await lookupAndRealise(deps, image, source, signal);
-  const pinned = deps.pins?.pin();
+  const pinned = deps.pins.pin();
   try {
     const graph = await readClosure(deps.runner, realised.outPaths, {
       signal,
@@ -155,7 +155,7 @@ export async function buildImage(
       packSignal: AbortSignal | undefined,
     ): Promise<LayerDescriptor> => {
       const cached = deps.layerCache.get(key);
-      if (cached) pinned?.add(cached.digest);
+      if (cached) pinned.add(cached.digest);
       if (cached && (await deps.storage.has(blobKey(cached.digest)))) return cached;
       const layer = await packAndStore(deps, await entries(), key, packSignal, pinned);
       deps.layerCache.put(key, layer);
@@ -210,7 +210,7 @@ export async function buildImage(
       manifestBytes.push({ digest: manifests[flavour].digest, mediaType, bytes });
     }
     // Last, once every object is stored: what the collector and restores know of this image.
-    deps.published?.record({
+    deps.published.record({
       name: image.name,
       revision: source.revision,
       manifests: manifestBytes,
@@ -228,7 +228,7 @@ export async function buildImage(
     deps.layering.record(groups);
     return { manifests, config, layers, packedLayers };
   } finally {
-    pinned?.release();
+    pinned.release();
     await realised.release();
   }
 }

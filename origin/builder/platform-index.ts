@@ -19,7 +19,7 @@ import { PlatformBuildFailed } from "./errors.ts";
 
 /**
  * The image of one platform: `arm64/NAME` for arm64, so that what is recorded under the name (and
- * restored from it, gc/restore.ts) is built for the same platform again.
+ * restored from it, restore.ts) is built for the same platform again.
  */
 export function platformRequest(image: ImageRequest, arch: Architecture): ImageRequest {
   if (image.archNamed) return image;
@@ -34,8 +34,8 @@ export interface PlatformImage {
 
 export interface IndexDeps {
   storage: BlobWriter;
-  published?: PublishedImages;
-  pins?: Pins;
+  published: PublishedImages;
+  pins: Pins;
   packFormat: string;
   gzipLevel: number;
 }
@@ -45,10 +45,10 @@ export interface IndexDeps {
  * (no such package, no such tag) is that error as it is; otherwise the platforms that failed,
  * named (PlatformBuildFailed). No index is made from some of its platforms.
  */
-export function platformImagesOrFailure(
+export function platformImagesOrFailure<T extends { manifests: PlatformImage["manifests"] }>(
   platforms: readonly Architecture[],
-  settled: readonly PromiseSettledResult<Record<ManifestFlavour, ManifestRef>>[],
-): PlatformImage[] {
+  settled: readonly PromiseSettledResult<T>[],
+): (T & { arch: Architecture })[] {
   const failures = settled.flatMap((result, index) =>
     result.status === "rejected"
       ? [{ platform: platformName(platforms[index]!), error: result.reason as unknown }]
@@ -61,8 +61,8 @@ export function platformImagesOrFailure(
     throw unknownEverywhere ? failures[0]!.error : new PlatformBuildFailed(failures);
   }
   return settled.map((result, index) => ({
+    ...(result as PromiseFulfilledResult<T>).value,
     arch: platforms[index]!,
-    manifests: (result as PromiseFulfilledResult<Record<ManifestFlavour, ManifestRef>>).value,
   }));
 }
 
@@ -72,7 +72,7 @@ export async function publishIndex(
   image: { name: string; revision: string | null },
   images: readonly PlatformImage[],
 ): Promise<TagIndex> {
-  const pinned = deps.pins?.pin();
+  const pinned = deps.pins.pin();
   try {
     const manifests = {} as TagIndex["manifests"];
     const kept: PublishedImage["manifests"] = [];
@@ -82,7 +82,7 @@ export async function publishIndex(
         images.map((child) => ({ arch: child.arch, ...child.manifests[flavour] })),
       );
       const digest = await sha256Digest(bytes);
-      pinned?.add(digest);
+      pinned.add(digest);
       const mediaType = indexMediaType[flavour];
       await deps.storage.putBytes(manifestKey(digest), bytes, {
         sha256: digestHex(digest),
@@ -93,7 +93,7 @@ export async function publishIndex(
     }
     // Each child image's id is its first recorded manifest, the Docker one (pipeline.ts).
     const children: Digest[] = images.map((child) => child.manifests.docker.digest);
-    deps.published?.record({
+    deps.published.record({
       name: image.name,
       revision: image.revision,
       manifests: kept,
@@ -111,7 +111,7 @@ export async function publishIndex(
       })),
     };
   } finally {
-    pinned?.release();
+    pinned.release();
   }
 }
 

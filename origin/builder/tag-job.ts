@@ -1,8 +1,9 @@
 // One tag job from start to end: resolve the revision the tag names, produce the answer
-// (image-producer.ts), cache it under the tag's key, and record the outcome for the start page
-// and metrics. Every failure is logged and recorded with the tag before it is thrown on.
+// (image-producer.ts), cache it under the tag's key, and record the outcome for the start page.
+// Returns the answer with what the job built (for the service's counters). Every failure is
+// logged and recorded with the tag before it is thrown on.
 
-import type { ImageRequest } from "../../shared/image-name.ts";
+import type { Architecture, ImageRequest } from "../../shared/image-name.ts";
 import type { TagManifests } from "../../shared/origin-protocol.ts";
 import type { BuildOutcome, BuildRecords } from "../cache/build-records.ts";
 import type { ManifestCache } from "../cache/manifest-cache.ts";
@@ -10,7 +11,7 @@ import type { Logger } from "../log.ts";
 import { nixOutputOf } from "../nix/errors.ts";
 import type { ResolvedSource } from "../nix/source.ts";
 import { OriginStopping } from "./errors.ts";
-import type { ImageProducer, Produced } from "./image-producer.ts";
+import type { ImageProducer } from "./image-producer.ts";
 import type { RevisionMemo } from "./revision-memo.ts";
 import { outcomeOf, toTagManifests } from "./tag-entry.ts";
 
@@ -26,13 +27,20 @@ export interface TagJobDeps {
 
 export interface TagJob {
   image: ImageRequest;
+  /** The platforms the image is built for (several: an index over them). */
+  platforms: readonly Architecture[];
   tag: string;
   /** The tag's cache key (the job's id). */
   key: string;
-  produce: (source: ResolvedSource) => Promise<Produced>;
 }
 
-export async function runTagJob(deps: TagJobDeps, job: TagJob): Promise<TagManifests> {
+export interface TagJobDone {
+  answer: TagManifests;
+  layersPacked: number;
+  layersReused: number;
+}
+
+export async function runTagJob(deps: TagJobDeps, job: TagJob): Promise<TagJobDone> {
   const { image, tag } = job;
   const started = deps.now();
   const record = (revision: string | null, outcome: BuildOutcome, error: string | null) =>
@@ -48,19 +56,23 @@ export async function runTagJob(deps: TagJobDeps, job: TagJob): Promise<TagManif
   let source: ResolvedSource | null = null;
   try {
     source = await deps.revisions.get(tag);
-    const produced = await job.produce(source);
-    const entry = deps.producer.entry(image, tag, source, produced.manifests, produced.index);
+    const produced = await deps.producer.produce(image, job.platforms, tag, source);
+    const { entry } = produced;
     // Every manifest is stored by now (buildImage and publishIndex store before returning).
     deps.manifests.put(job.key, entry);
     if (produced.built) record(source.revision, "success", null);
     deps.log.info(produced.built ? "build finished" : "revision already built", {
       image: image.name,
       tag,
-      digest: (produced.index ?? produced).manifests.docker.digest,
+      digest: (entry.index ?? entry).manifests.docker.digest,
       ...produced.fields,
       ms: deps.now() - started,
     });
-    return toTagManifests(image, tag, entry, deps.now());
+    return {
+      answer: toTagManifests(image, tag, entry, deps.now()),
+      layersPacked: produced.layersPacked,
+      layersReused: produced.layersReused,
+    };
   } catch (error) {
     const failure = deps.signal?.aborted === true ? new OriginStopping() : error;
     const outcome = outcomeOf(failure);

@@ -1,5 +1,6 @@
 // Layer cache: layer identity (hash of its store paths and the packer format) → the stored blob.
-// Invariant: an entry is added only after its blob is durably stored (see build/pack-layers.ts).
+// Invariant: an entry is added only after its blob is durably stored (builder/pipeline.ts stores
+// the layer, then records it here).
 
 import type { Digest } from "../../shared/digest.ts";
 import type { LayerDescriptor } from "../../shared/manifest.ts";

@@ -9,7 +9,7 @@
 //
 // Why deleting is safe: images are deterministic, and the database keeps what it takes to make a
 // collected object again (published-images.ts). A request for a collected manifest or blob, by
-// tag or by digest, restores it with the same digest (restore.ts). Only the time of a rebuild is
+// tag or by digest, restores it with the same digest (builder/restore.ts). Only the time of a rebuild is
 // lost, never a pull.
 
 import { digestFromHex, type Digest } from "../../shared/digest.ts";

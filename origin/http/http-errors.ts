@@ -42,7 +42,7 @@ function serialise(error: RegistryError, method: string | undefined) {
 }
 
 /**
- * Answers through Node's response object, ending it once the request is read (front-drain.ts);
+ * Answers through Node's response object, ending it once the request is read (drain.ts);
  * the connection stays usable unless asked to close.
  */
 export function answerWithError(

@@ -195,11 +195,9 @@ async function writeEntries(
       );
     } else {
       const { path, size } = entry.content;
-      let sink!: TarSink;
-      const done = new Promise<void>((resolve, reject) => {
-        sink = tar.entry(header, (e) => (e ? reject(e) : resolve()));
-        sink.on("error", ignore);
-      });
+      const sink = tar.entry(header);
+      sink.on("error", ignore);
+      const done = entryEnd(sink);
       done.catch(() => {}); // awaited below; a failing pump reports the first error
       await pumpFile(path, size, sink);
       await done;
@@ -247,6 +245,15 @@ async function pumpFile(path: string, size: number, sink: TarSink): Promise<void
   }
   checkSize(path, read, size);
   sink.end(undefined);
+}
+
+/** Settles when tar-stream has taken a streamed entry whole; rejects if it failed or closed early. */
+function entryEnd(sink: TarSink): Promise<void> {
+  return new Promise((resolve, reject) => {
+    sink.once("finish", () => resolve());
+    sink.once("error", reject);
+    sink.once("close", () => reject(new Error("tar entry closed before it was complete")));
+  });
 }
 
 function drained(sink: TarSink): Promise<void> {

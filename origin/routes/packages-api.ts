@@ -10,7 +10,7 @@ import {
   type PackageLookupResponse,
   type PackageSearchResponse,
 } from "../../shared/package-api.ts";
-import { toBuildRegistryError } from "../builder/map-error.ts";
+import { mapOriginError } from "../registry-errors.ts";
 import type { IndexView, PackageIndex } from "../index/package-index.ts";
 
 const maxQueryLength = 200;
@@ -98,6 +98,6 @@ async function viewOf(index: PackageIndex, tag: string | undefined): Promise<Ind
   try {
     return await index.view(wanted);
   } catch (error) {
-    throw toBuildRegistryError(error);
+    throw mapOriginError(error);
   }
 }

@@ -1,29 +1,26 @@
-// Storage upkeep endpoints, guarded by the shared secret like the build endpoints: run a
-// collection now (what `npm run gc` calls), and the edge's reports of pulls it answered itself
-// (so images used only through the edge's caches still count as used; see docs/deploy.md).
+// Storage upkeep endpoints, behind the shared secret like the build endpoints (app.ts guards
+// both): run a collection now (what `npm run gc` calls), and the edge's reports of pulls it
+// answered itself (so images used only through the edge's caches still count as used; see
+// docs/deploy.md).
 
 import { Hono } from "hono";
 import { isDigest, type Digest } from "../../shared/digest.ts";
 import { RegistryError } from "../../shared/errors.ts";
-import { maxUsageDigests, type UsageReport } from "../../shared/origin-protocol.ts";
-import type { ImageService } from "../builder/image-service.ts";
+import { maxUsageDigests, originPaths, type UsageReport } from "../../shared/origin-protocol.ts";
+import type { ImageAnswers } from "../builder/images.ts";
 import type { GarbageCollector } from "../gc/scheduler.ts";
-import { requireSecret } from "./require-secret.ts";
 
 export function upkeepRoutes(
-  images: ImageService,
-  collector: GarbageCollector | null,
-  secret: string | null,
+  images: Pick<ImageAnswers, "touch">,
+  collector: GarbageCollector,
 ): Hono {
   const app = new Hono();
-  app.use("*", requireSecret(secret));
 
-  app.post("/gc", async (c) => {
-    if (!collector) throw new RegistryError("UNSUPPORTED", "this origin has no storage collector");
+  app.post(originPaths.gc.template, async (c) => {
     return c.json(await collector.collect());
   });
 
-  app.post("/usage", async (c) => {
+  app.post(originPaths.usage.template, async (c) => {
     const report = (await c.req.json().catch(() => null)) as Partial<UsageReport> | null;
     const digests = report?.digests;
     if (!Array.isArray(digests) || digests.length > maxUsageDigests) {

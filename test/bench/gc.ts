@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { mediaTypes } from "../../shared/media-types.ts";
 import { FilesystemStorage } from "../../origin/storage/filesystem.ts";
 import { startOrigin, type OriginProcess } from "../support/origin-process.ts";
+import { originPaths } from "../../shared/origin-protocol.ts";
 
 const secret = "bench-gc";
 const unusedSeconds = 4;
@@ -93,7 +94,7 @@ export async function runGcBench(): Promise<GcBenchResult> {
     for (const name of images.slice(0, kept)) await pullAll(origin, name);
     const before = await usage(storage);
     const started = performance.now();
-    const response = await fetch(`${origin.url}/_origin/gc`, {
+    const response = await fetch(`${origin.url}${originPaths.gc.path()}`, {
       method: "POST",
       headers: { Authorization: `Bearer ${secret}` },
     });

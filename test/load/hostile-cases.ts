@@ -4,6 +4,7 @@
 // Shared by the load script (test/load/hostile.ts) and the test (test/edge-hostile.test.ts).
 
 import { exchange, type Exchange, type RawResponse } from "./raw-http.ts";
+import { originPaths } from "../../shared/origin-protocol.ts";
 
 export interface ImageFacts {
   name: string;
@@ -432,12 +433,12 @@ export function originStormCases(): HostileCase[] {
     const body = JSON.stringify({ name, tag: "latest", waitSeconds: 5 });
     cases.push({
       name: `POST a build of ${name}`,
-      bytes: plainRequest("POST", "/_origin/builds", [json, auth], body),
+      bytes: plainRequest("POST", originPaths.builds.path(), [json, auth], body),
       wellFormed: true,
     });
     cases.push({
       name: `POST a build of ${name} without the secret`,
-      bytes: plainRequest("POST", "/_origin/builds", [json], body),
+      bytes: plainRequest("POST", originPaths.builds.path(), [json], body),
       wellFormed: true,
       statuses: [401],
     });
@@ -450,7 +451,7 @@ export function originStormCases(): HostileCase[] {
   }
   cases.push({
     name: "POST a build with a broken body",
-    bytes: plainRequest("POST", "/_origin/builds", [json, auth], "{not json"),
+    bytes: plainRequest("POST", originPaths.builds.path(), [json, auth], "{not json"),
     wellFormed: true,
     statuses: [400],
   });

@@ -20,6 +20,7 @@ import { promisify } from "node:util";
 import { mediaTypes } from "../../shared/media-types.ts";
 import { testNixConfDir, testNixEnv } from "../support/nix-env.ts";
 import { startOrigin, type OriginProcess } from "../support/origin-process.ts";
+import { originPaths } from "../../shared/origin-protocol.ts";
 
 const exec = promisify(execFile);
 const gcSet = fileURLToPath(new URL("../fixtures/gc-pkgs", import.meta.url));
@@ -86,7 +87,7 @@ describe(
 
       // Storage collects the unused image; its layers are then made again from the store paths,
       // which Nix has to build again first.
-      const collected = await fetch(`${origin.url}/_origin/gc`, {
+      const collected = await fetch(`${origin.url}${originPaths.gc.path()}`, {
         method: "POST",
         headers: { Authorization: `Bearer ${secret}` },
       });

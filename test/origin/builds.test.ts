@@ -15,7 +15,9 @@ import {
   type ExistingBuildStatus,
 } from "../../shared/origin-protocol.ts";
 import { fixturePackageSet } from "../support/nix-env.ts";
-import { startOrigin, type OriginProcess } from "../support/origin-process.ts";
+import { exitedEarly, startOrigin, type OriginProcess } from "../support/origin-process.ts";
+import { processesUnder, stillRunning } from "../support/processes.ts";
+import { waitFor } from "../support/wait-for.ts";
 
 const exec = promisify(execFile);
 
@@ -144,7 +146,7 @@ describe("builds", () => {
 
   it("guards the build endpoints with the shared secret and long-polls builds", async () => {
     const origin = await start({ env: { ORIGIN_SECRET: "s3cret" } });
-    const url = `${origin.url}${originPaths.builds}`;
+    const url = `${origin.url}${originPaths.builds.path()}`;
     const body = JSON.stringify({ name: "goodbye", tag: "latest", waitSeconds: 0 });
     const denied = await fetch(url, { method: "POST", body });
     assert.equal(denied.status, 401);
@@ -165,7 +167,9 @@ describe("builds", () => {
       await fetch(url, { method: "POST", body, headers })
     ).json()) as BuildStatus;
     while (status.state === "pending") {
-      const poll = await fetch(`${origin.url}${originPaths.build(status.id)}?wait=5`, { headers });
+      const poll = await fetch(`${origin.url}${originPaths.build.path({ id: status.id })}?wait=5`, {
+        headers,
+      });
       status = (await poll.json()) as BuildStatus;
     }
     assert.equal(status.state, "done");
@@ -193,7 +197,7 @@ describe("builds", () => {
     const origin = await start();
     const ask = async (name: string, onlyIfBuilt = true) =>
       (await (
-        await fetch(`${origin.url}${originPaths.builds}`, {
+        await fetch(`${origin.url}${originPaths.builds.path()}`, {
           method: "POST",
           headers: { "Content-Type": "application/json" },
           body: JSON.stringify({ name, tag: "latest", waitSeconds: 30, onlyIfBuilt }),
@@ -250,59 +254,36 @@ describe("builds", () => {
   });
 
   it("stops running builds with SIGTERM when the origin shuts down", async () => {
-    // Only this origin's own builders count (other test runs may have sleepers of their own).
-    const sleepersUnder = async (root: number) => {
-      const rows = (await exec("ps", ["-eo", "pid=,ppid=,args="])).stdout
-        .split("\n")
-        .map((line) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line))
-        .filter((match) => match !== null)
-        .map((match) => ({
-          pid: Number(match[1]),
-          ppid: Number(match[2]),
-          args: match[3]!.trim(),
-        }));
-      const tree = new Set([root]);
-      for (let grew = true; grew;) {
-        grew = false;
-        for (const row of rows) {
-          if (tree.has(row.ppid) && !tree.has(row.pid)) {
-            tree.add(row.pid);
-            grew = true;
-          }
-        }
-      }
-      return rows
-        .filter((row) => tree.has(row.pid) && row.args === "sleep 3600")
-        .map((row) => row.pid);
-    };
-    /** Those of `pids` still running `sleep 3600` (a zombie awaiting its reaper does not count). */
-    const stillSleeping = async (pids: number[]) => {
-      const rows = (await exec("ps", ["-eo", "pid=,args="])).stdout.split("\n");
-      return pids.filter((pid) =>
-        rows.some((row) => new RegExp(`^\\s*${pid}\\s+sleep 3600$`).test(row.trimEnd())),
-      );
-    };
     const origin = await start();
     const pending = fetch(`${origin.url}/v2/hangs/manifests/latest`).catch(() => null);
-    let sleepers: number[] = [];
-    for (let i = 0; i < 100 && sleepers.length === 0; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      sleepers = await sleepersUnder(origin.process.pid!);
-    }
+    const sleepers = await waitFor(
+      "the hanging builder to start",
+      async () => {
+        // Only this origin's own builders count (other test runs may have sleepers of their own).
+        const found = await processesUnder(origin.process.pid!, "sleep 3600");
+        return found.length > 0 ? found : null;
+      },
+      { failIf: () => exitedEarly(origin) },
+    );
     assert.equal(sleepers.length, 1, "the hanging builder is running");
-    const started = Date.now();
     await origin.stop();
-    assert.ok(Date.now() - started < 9_000, "stopped without waiting for SIGKILL");
-    assert.deepEqual(await stillSleeping(sleepers), [], "no builder outlives the origin");
+    // The test's stop() sends SIGKILL only if SIGTERM did not end the origin: it must not have.
+    assert.equal(origin.process.signalCode, null, "stopped without waiting for SIGKILL");
+    assert.equal(origin.process.exitCode, 0, "stopped without waiting for SIGKILL");
+    assert.deepEqual(
+      await stillRunning(sleepers, "sleep 3600"),
+      [],
+      "no builder outlives the origin",
+    );
     await pending;
   });
 
   it("answers 429 with Retry-After when the build queue is full", async () => {
     const origin = await start({ env: { NIXERY_MAX_BUILDS: "1", NIXERY_MAX_QUEUED_BUILDS: "0" } });
     const pending = fetch(`${origin.url}/v2/hangs/manifests/latest`).catch(() => null);
-    for (let i = 0; i < 100 && count(origin, "build started") === 0; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await waitFor("the first build to start", () => count(origin, "build started") > 0, {
+      failIf: () => exitedEarly(origin),
+    });
     const refused = await fetch(`${origin.url}/v2/goodbye/manifests/latest`);
     assert.equal(refused.status, 429);
     assert.equal(refused.headers.get("retry-after"), "60");

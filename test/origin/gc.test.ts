@@ -21,6 +21,7 @@ import { runInRootfs, skopeoCopy, umociUnpack } from "../support/clients.ts";
 import { testNixEnv } from "../support/nix-env.ts";
 import { runOriginToExit, startOrigin, type OriginProcess } from "../support/origin-process.ts";
 import { originS3Env, startS3Server, type S3TestServer } from "../support/s3-server.ts";
+import { originPaths } from "../../shared/origin-protocol.ts";
 
 const exec = promisify(execFile);
 const gcSet = fileURLToPath(new URL("../fixtures/gc-pkgs", import.meta.url));
@@ -64,7 +65,7 @@ async function pullAndRun(origin: OriginProcess, name: string, args: string[]): 
 }
 
 async function collect(origin: OriginProcess) {
-  const response = await fetch(`${origin.url}/_origin/gc`, {
+  const response = await fetch(`${origin.url}${originPaths.gc.path()}`, {
     method: "POST",
     headers: { Authorization: `Bearer ${secret}` },
   });
@@ -221,7 +222,7 @@ for (const backend of backends) {
     it("counts the edge's reports of pulls it answered as uses", async () => {
       const image = await digestsOf(origin, "goodbye");
       await sleep(unusedSeconds * 1000 + 500);
-      const report = await fetch(`${origin.url}/_origin/usage`, {
+      const report = await fetch(`${origin.url}${originPaths.usage.path()}`, {
         method: "POST",
         headers: { Authorization: `Bearer ${secret}`, "Content-Type": "application/json" },
         body: JSON.stringify({ digests: [image.manifest] }),

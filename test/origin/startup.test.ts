@@ -207,38 +207,6 @@ describe("start-up checks", () => {
   });
 });
 
-describe("readiness", () => {
-  it("reports not ready while storage is unusable, and ready again once it is back", async () => {
-    const dataDir = await mkdtemp(join(work, "ready-"));
-    const origin = await startOrigin({ dataDir });
-    const staging = join(dataDir, "storage", "_staging");
-    try {
-      const ready = await fetch(`${origin.url}/healthz`);
-      assert.equal(ready.status, 200);
-      assert.deepEqual(((await ready.json()) as { checks: unknown }).checks, {
-        storage: "ok",
-        nix: "ok",
-        source: "ok",
-      });
-      await rm(staging, { recursive: true });
-      await writeFile(staging, "in the way");
-      await new Promise((resolve) => setTimeout(resolve, 5_100));
-      const down = await fetch(`${origin.url}/healthz`);
-      assert.equal(down.status, 503);
-      const body = (await down.json()) as { ok: boolean; checks: Record<string, string> };
-      assert.equal(body.ok, false);
-      assert.match(body.checks.storage!, /ENOTDIR/);
-      assert.equal((await fetch(`${origin.url}/livez`)).status, 200);
-      await rm(staging);
-      await mkdir(staging);
-      await new Promise((resolve) => setTimeout(resolve, 5_100));
-      assert.equal((await fetch(`${origin.url}/healthz`)).status, 200);
-    } finally {
-      await origin.stop();
-    }
-  });
-});
-
 describe("a data dir belongs to one origin", () => {
   it("refuses a second origin on the same data dir, and frees it when the first is killed", async () => {
     const dataDir = await mkdtemp(join(work, "shared-"));

@@ -5,6 +5,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { startOrigin, type OriginProcess } from "../support/origin-process.ts";
+import { originPaths } from "../../shared/origin-protocol.ts";
 
 const secret = "storm-test-secret";
 
@@ -17,7 +18,7 @@ async function nixProcesses(origin: OriginProcess, command: string): Promise<num
 }
 
 function postBuild(origin: OriginProcess, name: string, waitSeconds = 30): Promise<Response> {
-  return fetch(`${origin.url}/_origin/builds`, {
+  return fetch(`${origin.url}${originPaths.builds.path()}`, {
     method: "POST",
     headers: { Authorization: `Bearer ${secret}`, "Content-Type": "application/json" },
     body: JSON.stringify({ name, tag: "latest", waitSeconds }),

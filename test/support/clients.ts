@@ -7,6 +7,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { childExited, waitFor } from "./wait-for.ts";
 
 const run = promisify(execFile);
 
@@ -107,11 +108,11 @@ export async function startContainerd(): Promise<Containerd> {
     ].join("\n"),
   );
   const daemon: ChildProcess = spawn("containerd", ["--config", config], { stdio: "ignore" });
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const probe = await command("ctr", ["--address", socket, "version"], 5_000);
-    if (probe.code === 0) break;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  await waitFor(
+    "containerd to answer",
+    async () => (await command("ctr", ["--address", socket, "version"], 5_000)).code === 0,
+    { failIf: () => childExited(daemon, "containerd") },
+  );
   return {
     socket,
     pull: (reference, user, args = []) =>

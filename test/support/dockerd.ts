@@ -8,6 +8,7 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { command, type CommandResult } from "./clients.ts";
+import { childExited, waitFor } from "./wait-for.ts";
 
 export interface Dockerd {
   /** `docker` with this daemon's socket and this test's CLI configuration. */
@@ -61,15 +62,19 @@ export async function startDockerd(insecureRegistries: string[]): Promise<Docker
     await stopProcess(child);
     await rm(dir, { recursive: true, force: true }).catch(() => undefined);
   };
-  for (let attempt = 0; ; attempt++) {
-    const version = await docker("version", "--format", "{{.Server.Version}}");
-    if (version.code === 0) {
-      return { docker, dockerWithInput, configDir, version: version.stdout.trim(), stop };
-    }
-    if (attempt > 60 || child.exitCode !== null) {
-      await stop();
-      throw new Error(`dockerd did not start: ${version.stderr}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 500));
+  try {
+    const version = await waitFor(
+      "dockerd to answer",
+      async () => {
+        const answer = await docker("version", "--format", "{{.Server.Version}}");
+        return answer.code === 0 ? answer.stdout.trim() : null;
+      },
+      { timeoutMs: 90_000, intervalMs: 500, failIf: () => childExited(child, "dockerd") },
+    );
+    return { docker, dockerWithInput, configDir, version, stop };
+  } catch (error) {
+    const last = await docker("version");
+    await stop();
+    throw new Error(`dockerd did not start (${(error as Error).message}): ${last.stderr}`);
   }
 }

@@ -1,6 +1,6 @@
 // The origin's HTTP application without a server (app.request), over real storage and a real
-// SQLite build record, with a stand-in image service (no Nix): for tests of routes, guards and
-// errors. Private instances get real bcrypt users and real jose tokens.
+// SQLite build record, with a stand-in builder (no Nix) whose package source offers nothing: for
+// tests of routes, guards and errors. Private instances get real bcrypt users and real jose tokens.
 
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -9,12 +9,18 @@ import bcrypt from "bcryptjs";
 import { createApp } from "../../origin/app.ts";
 import type { AccessControl } from "../../origin/auth/access-control.ts";
 import { MemoryLoginLimiter } from "../../shared/memory-login-limiter.ts";
-import { bcryptHasher } from "../../origin/auth/password-hasher.ts";
-import { createTokenSigner } from "../../origin/auth/token-signer.ts";
+import { bcryptHasher } from "../../shared/password-hasher.ts";
+import { createTokenSigner } from "../../shared/token-signer.ts";
 import { UsersFile } from "../../origin/auth/users-file.ts";
-import type { ImageService } from "../../origin/builder/image-service.ts";
+import type { BuildJob, Images } from "../../origin/builder/images.ts";
+import { Job } from "../../origin/builder/job-table.ts";
+import { PackagesNotFound } from "../../origin/nix/errors.ts";
+import type { ImageRequest } from "../../shared/image-name.ts";
 import { BuildRecords } from "../../origin/cache/build-records.ts";
 import { openDatabase } from "../../origin/cache/database.ts";
+import { PublishedImages } from "../../origin/cache/published-images.ts";
+import { Pins } from "../../origin/gc/pins.ts";
+import { GarbageCollector } from "../../origin/gc/scheduler.ts";
 import { createLogger } from "../../origin/log.ts";
 import { Readiness } from "../../origin/readiness.ts";
 import { FilesystemStorage } from "../../origin/storage/filesystem.ts";
@@ -28,7 +34,9 @@ export interface TestAppOptions {
 
 export async function makeTestApp(options: TestAppOptions = {}) {
   const storage = await new FilesystemStorage(await mkdtemp(join(tmpdir(), "nixery-app-"))).init();
-  const builds = new BuildRecords(openDatabase(":memory:"));
+  const db = openDatabase(":memory:");
+  const builds = new BuildRecords(db);
+  const log = createLogger(() => {});
   builds.record({
     image: "broken",
     tag: "latest",
@@ -38,7 +46,37 @@ export async function makeTestApp(options: TestAppOptions = {}) {
     error: "builder for '/nix/store/x-broken.drv' failed <script>",
     finishedAt: 0,
   });
-  const images = {
+  return createApp({
+    images: emptySourceImages(),
+    storage,
+    builds,
+    originSecret: options.secret ?? null,
+    access: options.access ?? null,
+    readiness: new Readiness({ storage: () => storage.check() }),
+    nixProcesses: new Map([["nix-instantiate", 3]]),
+    collector: new GarbageCollector(
+      {
+        storage,
+        published: new PublishedImages(db),
+        pins: new Pins(),
+        unusedMs: 30 * 24 * 3600 * 1000,
+        graceMs: 3600 * 1000,
+      },
+      log,
+    ),
+    log,
+  });
+}
+
+/**
+ * The builder of a package source that offers no packages: every tag's build fails with
+ * PackagesNotFound as a real one would (a remembered failure), nothing is stored or restored.
+ */
+function emptySourceImages(): Images {
+  const jobId = (image: ImageRequest, tag: string) => `${image.name}:${tag}`;
+  const failedJob = (image: ImageRequest, tag: string): BuildJob =>
+    new Job(jobId(image, tag), Promise.reject(new PackagesNotFound(image.packages)), Date.now);
+  return {
     sourceId: "path:/srv/pkgs",
     stats: { running: 0, queued: 0 },
     counters: {
@@ -50,24 +88,18 @@ export async function makeTestApp(options: TestAppOptions = {}) {
       layersReused: 0,
       objectsRestored: 0,
     },
+    platformNames: ["linux/amd64", "linux/arm64"],
+    hostPlatformName: "linux/amd64",
     currentRevision: async () => "0123456789abcdef0123456789abcdef01234567",
     listTags: async () => ["latest"],
     restore: async () => null,
     touch: () => {},
-    platformNames: ["linux/amd64", "linux/arm64"],
-    hostPlatformName: "linux/amd64",
-  } as unknown as ImageService;
-  return createApp({
-    images,
-    storage,
-    builds,
-    originSecret: options.secret ?? null,
-    access: options.access ?? null,
-    readiness: new Readiness({ storage: () => storage.check() }),
-    nixProcesses: new Map([["nix-instantiate", 3]]),
-    collector: null,
-    log: createLogger(() => {}),
-  });
+    jobId,
+    start: async (image, tag) => failedJob(image, tag),
+    existing: async () => null,
+    resolve: (image, tag) => failedJob(image, tag).result(),
+    findJob: () => undefined,
+  };
 }
 
 /** An htpasswd file with bcrypt entries of cost 5 (what `htpasswd -B` writes by default). */

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { fixturePackageSet, testNixEnv } from "./nix-env.ts";
+import { childExited } from "./wait-for.ts";
 
 export const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -70,6 +71,12 @@ export async function runOriginToExit(
   return { code, stdout, stderr };
 }
 
+/** Why waiting on `origin` is pointless (it has exited), or null while it runs. */
+export function exitedEarly(origin: OriginProcess): string | null {
+  const exited = childExited(origin.process, "the origin");
+  return exited && `${exited}:\n${origin.stderr()}`;
+}
+
 export async function startOrigin(options: OriginOptions = {}): Promise<OriginProcess> {
   const ownDataDir = !options.dataDir;
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "nixery-origin-")));
@@ -116,8 +123,9 @@ export async function startOrigin(options: OriginOptions = {}): Promise<OriginPr
         if (child.exitCode === null && child.signalCode === null) {
           const exited = new Promise((resolve) => child.once("exit", resolve));
           child.kill("SIGTERM");
-          // A stuck event loop ignores SIGTERM; never let a test hang on it.
-          const kill = setTimeout(() => child.kill("SIGKILL"), 10_000);
+          // A stuck event loop ignores SIGTERM; never let a test hang on it. The origin's own
+          // shutdown gives builds 15 s to stop, and a busy machine is slow: SIGKILL comes later.
+          const kill = setTimeout(() => child.kill("SIGKILL"), 30_000);
           await exited;
           clearTimeout(kill);
         }

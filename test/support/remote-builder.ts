@@ -6,10 +6,11 @@
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer, connect } from "node:net";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { command } from "./clients.ts";
+import { childExited, portOpen, waitFor } from "./wait-for.ts";
 
 export interface RemoteBuilder {
   /** NIX_CONF_DIR for the origin: no local builds, every build on this builder. */
@@ -43,20 +44,9 @@ async function freePort(): Promise<number> {
 }
 
 async function waitForPort(port: number, child: ChildProcess): Promise<void> {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    if (child.exitCode !== null) throw new Error(`sshd exited with ${child.exitCode}`);
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, "127.0.0.1");
-      socket.once("connect", () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once("error", () => resolve(false));
-    });
-    if (open) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`sshd did not listen on 127.0.0.1:${port}`);
+  await waitFor(`sshd to listen on 127.0.0.1:${port}`, () => portOpen(port), {
+    failIf: () => childExited(child, "sshd"),
+  });
 }
 
 const offlineNixConf = [

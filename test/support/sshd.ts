@@ -5,10 +5,11 @@
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer, connect } from "node:net";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { command } from "./clients.ts";
+import { childExited, portOpen, waitFor } from "./wait-for.ts";
 
 export interface SshServer {
   port: number;
@@ -48,16 +49,6 @@ async function keygen(path: string, comment: string): Promise<void> {
     path,
   ]);
   if (made.code !== 0) throw new Error(`ssh-keygen failed: ${made.stderr}`);
-}
-
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, "127.0.0.1", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.on("error", () => resolve(false));
-  });
 }
 
 export async function startSshServer(): Promise<SshServer> {
@@ -107,12 +98,14 @@ export async function startSshServer(): Promise<SshServer> {
     }
     await rm(dir, { recursive: true, force: true });
   };
-  for (let attempt = 0; !(await listening(port)); attempt++) {
-    if (attempt > 100 || daemon.exitCode !== null) {
-      await stop();
-      throw new Error(`sshd did not start: ${output}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
+  try {
+    await waitFor("sshd to listen", () => portOpen(port), {
+      intervalMs: 50,
+      failIf: () => childExited(daemon, "sshd"),
+    });
+  } catch (error) {
+    await stop();
+    throw new Error(`sshd did not start (${(error as Error).message}): ${output}`);
   }
   const deployKey = join(dir, "deploy_key");
   return {

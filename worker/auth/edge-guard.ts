@@ -14,7 +14,7 @@ import type { Env } from "../env.ts";
 import { logEvent } from "../log.ts";
 import { readAccessSettings, type EdgeAccessSettings } from "./edge-access.ts";
 import { loginLimiter } from "./login-limiter.ts";
-import { createTokenSigner } from "./token-signer.ts";
+import { createTokenSigner } from "../../shared/token-signer.ts";
 import { edgeUsers } from "./users.ts";
 
 export interface EdgeAccess {

@@ -4,7 +4,7 @@
 // values and functions, no I/O object, and a new secret (a new deployment) takes effect at once.
 
 import { UserDirectory } from "../../shared/user-directory.ts";
-import { bcryptHasher } from "./password-hasher.ts";
+import { bcryptHasher } from "../../shared/password-hasher.ts";
 
 let kept: { text: string; users: UserDirectory } | null = null;
 

@@ -2,47 +2,67 @@
 // collect (POST /_origin/gc, with ORIGIN_SECRET); otherwise the collection runs here, under the
 // data dir's lock. main.ts reads the configuration and calls this.
 
+import { originPaths } from "../../shared/origin-protocol.ts";
 import { PublishedImages } from "../cache/published-images.ts";
 import type { Config } from "../config.ts";
 import { holderUrl, type DataDirLock } from "../data-dir-lock.ts";
+import { collectGarbage, type CollectionReport } from "../gc/collector.ts";
+import { Pins } from "../gc/pins.ts";
 import { claimDataDir, openDatabaseIn, StartupError } from "../preflight.ts";
 import { openStorage } from "../storage/open-storage.ts";
-import { collectGarbage, type CollectionReport } from "./collector.ts";
-import { Pins } from "./pins.ts";
 
 export async function collectOnce(config: Config): Promise<void> {
-  let report: CollectionReport;
-  let lock: DataDirLock | null = null;
+  const lock = await claimOrFindHolder(config);
+  const report =
+    typeof lock === "string"
+      ? await askHolder(lock, config.originSecret)
+      : await collectHere(config, lock);
+  process.stdout.write(formatReport(report));
+}
+
+/** The data dir's lock, or the URL of the origin that holds it. */
+async function claimOrFindHolder(config: Config): Promise<DataDirLock | string> {
   try {
-    lock = await claimDataDir(config.dataDir);
+    return await claimDataDir(config.dataDir);
   } catch (error) {
     const url = holderUrl(config.dataDir);
     if (!(error instanceof StartupError) || !url) throw error;
     process.stderr.write(
       `an origin is running on ${config.dataDir}; asking it (${url}) to collect\n`,
     );
-    const response = await fetch(`${url}/_origin/gc`, {
-      method: "POST",
-      headers: config.originSecret ? { Authorization: `Bearer ${config.originSecret}` } : {},
-    });
-    if (!response.ok)
-      throw new Error(`${url}/_origin/gc answered ${response.status}: ${await response.text()}`);
-    report = (await response.json()) as CollectionReport;
+    return url;
   }
-  if (lock) {
+}
+
+async function askHolder(url: string, secret: string | null): Promise<CollectionReport> {
+  const endpoint = `${url}${originPaths.gc.path()}`;
+  const response = await fetch(endpoint, {
+    method: "POST",
+    headers: secret ? { Authorization: `Bearer ${secret}` } : {},
+  });
+  if (!response.ok) {
+    throw new Error(`${endpoint} answered ${response.status}: ${await response.text()}`);
+  }
+  return (await response.json()) as CollectionReport;
+}
+
+async function collectHere(config: Config, lock: DataDirLock): Promise<CollectionReport> {
+  try {
     const db = openDatabaseIn(config.dataDir, config.databasePath);
-    const storage = await openStorage(config);
-    report = await collectGarbage({
-      storage,
-      published: new PublishedImages(db),
-      pins: new Pins(),
-      unusedMs: config.gcUnusedSeconds * 1000,
-      graceMs: config.gcGraceSeconds * 1000,
-    });
-    db.close();
+    try {
+      return await collectGarbage({
+        storage: await openStorage(config),
+        published: new PublishedImages(db),
+        pins: new Pins(),
+        unusedMs: config.gcUnusedSeconds * 1000,
+        graceMs: config.gcGraceSeconds * 1000,
+      });
+    } finally {
+      db.close();
+    }
+  } finally {
     lock.release();
   }
-  process.stdout.write(formatReport(report!));
 }
 
 function formatReport(report: CollectionReport): string {

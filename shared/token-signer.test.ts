@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { SignJWT } from "jose";
-import { accessClaims } from "../../shared/token-claims.ts";
+import { accessClaims } from "./token-claims.ts";
 import { createTokenSigner } from "./token-signer.ts";
 
 const oldKey = "old-key-0123456789abcdef0123456789abcdef";

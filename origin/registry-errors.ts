@@ -1,9 +1,11 @@
-// Maps the build's domain errors to registry errors at the edge of the route. The domain errors'
-// messages are written for the client already (see nix/errors.ts); this adds the code and the
-// machine-readable detail, never a prefix of its own.
+// The origin's one map from what a handler throws to the registry error a client gets: used by
+// the app's onError for every response, and by the build endpoints for a failed build's status.
+// Domain errors (nix/errors.ts, builder/errors.ts, builder/restore.ts) stay typed until here; their
+// messages are written for the client already, so this adds the code and the machine-readable
+// detail, never a prefix of its own. Anything else is INTERNAL, its text kept from the client.
 
-import { RegistryError } from "../../shared/errors.ts";
-import { typedPackageName } from "../../shared/image-name.ts";
+import { RegistryError, toRegistryError } from "../shared/errors.ts";
+import { typedPackageName } from "../shared/image-name.ts";
 import {
   NixBuildFailed,
   NixCommandFailed,
@@ -12,12 +14,16 @@ import {
   PackagesNotFound,
   SourceUnavailable,
   TagNotFound,
-} from "../nix/errors.ts";
-import { redactCredentials } from "../nix/source.ts";
-import { BuildQueueFull, OriginStopping, PlatformBuildFailed } from "./errors.ts";
-import { LayerNotRestorable } from "../gc/restore.ts";
+} from "./nix/errors.ts";
+import { redactCredentials } from "./nix/source.ts";
+import {
+  BuildQueueFull,
+  LayerNotRestorable,
+  OriginStopping,
+  PlatformBuildFailed,
+} from "./builder/errors.ts";
 
-export function toBuildRegistryError(error: unknown): RegistryError {
+export function mapOriginError(error: unknown): RegistryError {
   if (error instanceof RegistryError) return error;
   if (error instanceof PlatformBuildFailed) return platformFailure(error);
   if (error instanceof BuildQueueFull) {
@@ -94,7 +100,7 @@ export function toBuildRegistryError(error: unknown): RegistryError {
       reason: "source_unavailable",
     });
   }
-  return new RegistryError("INTERNAL", "internal error while building the image");
+  return toRegistryError(error);
 }
 
 /**
@@ -103,7 +109,7 @@ export function toBuildRegistryError(error: unknown): RegistryError {
  */
 function platformFailure(error: PlatformBuildFailed): RegistryError {
   const [first] = error.failures;
-  const inner = toBuildRegistryError(first?.error);
+  const inner = mapOriginError(first?.error);
   const detail =
     inner.detail && typeof inner.detail === "object"
       ? (inner.detail as Record<string, unknown>)

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { RegistryError } from "../../shared/errors.ts";
+import { RegistryError } from "../shared/errors.ts";
 import {
   NixBuildFailed,
   NixBuildTimedOut,
@@ -9,21 +9,21 @@ import {
   PackagesNotFound,
   SourceUnavailable,
   TagNotFound,
-} from "../nix/errors.ts";
-import { redactCredentials } from "../nix/source.ts";
-import { BuildQueueFull, isTransient, PlatformBuildFailed } from "./errors.ts";
-import { toBuildRegistryError } from "./map-error.ts";
+} from "./nix/errors.ts";
+import { redactCredentials } from "./nix/source.ts";
+import { BuildQueueFull, isTransient, PlatformBuildFailed } from "./builder/errors.ts";
+import { mapOriginError } from "./registry-errors.ts";
 
 const drv = "/nix/store/00000000000000000000000000000000-broken-1.0.drv";
 
-describe("toBuildRegistryError", () => {
+describe("mapOriginError", () => {
   it("maps each domain error to a registry error that says what happened", () => {
-    const missing = toBuildRegistryError(new PackagesNotFound(["a", "_7zip"]));
+    const missing = mapOriginError(new PackagesNotFound(["a", "_7zip"]));
     assert.equal(missing.code, "MANIFEST_UNKNOWN");
     assert.equal(missing.message, "Could not find Nix packages: a, 7zip");
     assert.deepEqual(missing.detail, { missing: ["a", "7zip"] });
-    assert.equal(toBuildRegistryError(new TagNotFound("v9", "repo")).status, 404);
-    const failed = toBuildRegistryError(
+    assert.equal(mapOriginError(new TagNotFound("v9", "repo")).status, 404);
+    const failed = mapOriginError(
       new NixBuildFailed({
         packages: ["broken"],
         derivation: drv,
@@ -44,29 +44,26 @@ describe("toBuildRegistryError", () => {
       derivation: drv,
       log: ["line 1", "error: boom"],
     });
-    assert.match(toBuildRegistryError(new NixBuildTimedOut(7)).message, /timed out after 7 s/);
-    const evaluation = toBuildRegistryError(new NixEvalFailed("syntax error, unexpected ';'"));
+    assert.match(mapOriginError(new NixBuildTimedOut(7)).message, /timed out after 7 s/);
+    const evaluation = mapOriginError(new NixEvalFailed("syntax error, unexpected ';'"));
     assert.equal(
       evaluation.message,
       "The package set does not evaluate: syntax error, unexpected ';'",
     );
-    const source = toBuildRegistryError(
+    const source = mapOriginError(
       new SourceUnavailable("https://user:token@git.example.com/pkgs.git", "connection refused"),
     );
     assert.equal(source.status, 503);
     assert.ok(!source.message.includes("token"), source.message);
-    const fetchGit = toBuildRegistryError(
+    const fetchGit = mapOriginError(
       new NixEvalFailed("fatal: could not read from 'https://user:token@git.example.com/p.git'"),
     );
     assert.ok(!fetchGit.message.includes("token"), fetchGit.message);
-    const closure = toBuildRegistryError(new NixCommandFailed("Reading the closure", "boom"));
+    const closure = mapOriginError(new NixCommandFailed("Reading the closure", "boom"));
     assert.equal(closure.status, 500);
     const registry = new RegistryError("NAME_INVALID");
-    assert.equal(toBuildRegistryError(registry), registry);
-    assert.equal(
-      toBuildRegistryError(new Error("secret detail")).message.includes("secret"),
-      false,
-    );
+    assert.equal(mapOriginError(registry), registry);
+    assert.equal(mapOriginError(new Error("secret detail")).message.includes("secret"), false);
   });
 
   it("never doubles a prefix", () => {
@@ -76,7 +73,7 @@ describe("toBuildRegistryError", () => {
       new NixEvalFailed("x"),
       new PackagesNotFound(["x"]),
     ]) {
-      const message = toBuildRegistryError(error).message;
+      const message = mapOriginError(error).message;
       assert.doesNotMatch(
         message,
         /failed: .*failed:|image build failed|Nix build failed/,
@@ -104,7 +101,7 @@ describe("toBuildRegistryError", () => {
         { name: "x2", reason: "unexplained" },
       ],
     );
-    const mapped = toBuildRegistryError(error);
+    const mapped = mapOriginError(error);
     assert.deepEqual(mapped.message.split("\n"), [
       "Nix package 1password (1password-8.10) has an unfree license in this package set, and this origin does not build unfree packages; its operator can allow them with NIXERY_ALLOW_UNFREE=true.",
       "Nix package openssl_1_1 (openssl-1.1.1w) is marked as insecure in this package set (OpenSSL 1.1 is end of life), and this origin does not build insecure packages; its operator can allow them with NIXERY_ALLOW_INSECURE=true.",
@@ -127,7 +124,7 @@ describe("toBuildRegistryError", () => {
   });
 
   it("names the platform that failed an index, with its own error's code", () => {
-    const failed = toBuildRegistryError(
+    const failed = mapOriginError(
       new PlatformBuildFailed([
         {
           platform: "linux/arm64",
@@ -156,8 +153,8 @@ describe("toBuildRegistryError", () => {
     const queued = new PlatformBuildFailed([
       { platform: "linux/amd64", error: new BuildQueueFull(100) },
     ]);
-    assert.equal(toBuildRegistryError(queued).status, 429);
-    assert.equal(toBuildRegistryError(queued).headers["Retry-After"], "60");
+    assert.equal(mapOriginError(queued).status, 429);
+    assert.equal(mapOriginError(queued).headers["Retry-After"], "60");
     assert.equal(isTransient(queued), true);
     assert.equal(
       isTransient(new PlatformBuildFailed([{ platform: "linux/arm64", error: 1 }])),

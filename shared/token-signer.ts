@@ -1,5 +1,5 @@
 // Signs and verifies the private instance's tokens with jose: HS256 under keys the origin and the
-// edge share. The first key signs; every key verifies, so a new key can be rolled out before
+// edge share (the one signer both apps use). The first key signs; every key verifies, so a new key can be rolled out before
 // the old one is dropped without logging anyone out.
 
 import { jwtVerify, SignJWT } from "jose";
@@ -9,7 +9,7 @@ import {
   tokenService,
   type TokenClaims,
   type TokenSigner,
-} from "../../shared/token-claims.ts";
+} from "./token-claims.ts";
 
 /** Seconds of clock difference between the machines that sign and verify. */
 const clockToleranceSeconds = 10;

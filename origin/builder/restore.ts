@@ -18,28 +18,16 @@ import { resolveSource, type SourceConfig } from "../nix/source.ts";
 import { packLayer } from "../pack/pack-layer.ts";
 import { storePathEntries } from "../pack/store-entries.ts";
 import { symlinkLayerEntries } from "../pack/symlink-layer.ts";
-import { lookupAndRealise, type PipelineDeps } from "../builder/pipeline.ts";
-import type { BlobWriter } from "../storage/storage.ts";
+import { lookupAndRealise, type PipelineDeps } from "./pipeline.ts";
+import { LayerNotRestorable } from "./errors.ts";
 
 export interface RestoreDeps {
   source: SourceConfig;
   published: PublishedImages;
+  /** The pipeline's Nix, storage and GC roots: a restore writes what a build would. */
   pipeline: PipelineDeps;
-  storage: BlobWriter & { readonly scratchDir: string };
   runner: NixRunner;
   log: Logger;
-}
-
-/** A layer whose store paths are gone and cannot be realised again. */
-export class LayerNotRestorable extends Error {
-  override readonly name = "LayerNotRestorable";
-
-  constructor(
-    readonly digest: Digest,
-    reason: string,
-  ) {
-    super(`layer ${digest} was collected and cannot be made again: ${reason}`);
-  }
 }
 
 /** What was restored: a kept manifest, a kept blob (a config), a repacked layer, or nothing. */
@@ -54,7 +42,7 @@ export async function restoreObject(
   if (kept) {
     const isManifest = kept.mediaType.includes("manifest") || kept.mediaType.includes("index");
     const key = isManifest ? manifestKey(digest) : blobKey(digest);
-    await deps.storage.putBytes(key, kept.bytes, {
+    await deps.pipeline.storage.putBytes(key, kept.bytes, {
       sha256: digestHex(digest),
       contentType: kept.mediaType,
       signal,
@@ -73,7 +61,7 @@ export async function restoreObject(
         : await symlinkLayerEntries(rebuild.recipe.installed, {
             envBinary: rebuild.recipe.envBinary,
           });
-    const scratch = join(deps.storage.scratchDir, `${randomUUID()}.tar.gz`);
+    const scratch = join(deps.pipeline.storage.scratchDir, `${randomUUID()}.tar.gz`);
     const packed = await packLayer(entries, scratch, { gzipLevel: rebuild.gzipLevel, signal });
     if (packed.digest !== digest) {
       await rm(scratch, { force: true });
@@ -82,7 +70,7 @@ export async function restoreObject(
         `packing it again gave ${packed.digest} (recorded with ${rebuild.packFormat})`,
       );
     }
-    await deps.storage.putFile(blobKey(digest), scratch, {
+    await deps.pipeline.storage.putFile(blobKey(digest), scratch, {
       sha256: digestHex(digest),
       contentType: "application/octet-stream",
       signal,
