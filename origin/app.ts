@@ -12,11 +12,14 @@ import {
   pageGuard,
   tokenHandler,
   type AccessControl,
+  type RegistryViewer,
 } from "./auth/access-control.ts";
 import type { BuildRecords } from "./cache/build-records.ts";
 import type { Images } from "./builder/images.ts";
 import type { Logger } from "./log.ts";
 import { renderMetrics } from "./metrics.ts";
+import { requestNotes } from "./http/access-log.ts";
+import type { Traffic } from "./http/traffic.ts";
 import { mapOriginError } from "./registry-errors.ts";
 import { createOriginSource } from "./registry-source.ts";
 import { buildRoutes } from "./routes/builds.ts";
@@ -49,6 +52,8 @@ export interface AppDeps {
   log: Logger;
   /** The package index behind /api/packages (null or absent: the API answers NOT_FOUND). */
   packageIndex?: PackageIndex | null;
+  /** Request, latency, memory and event-loop figures for /metrics (null: not recorded). */
+  traffic?: Traffic | null;
 }
 
 export function createApp(deps: AppDeps): Hono {
@@ -94,7 +99,7 @@ export function createApp(deps: AppDeps): Hono {
         counters: deps.images.counters,
         nixProcesses: deps.nixProcesses,
         collector: deps.collector.totals,
-      }),
+      }) + (deps.traffic?.render() ?? ""),
       200,
       { "Content-Type": "text/plain; version=0.0.4" },
     ),
@@ -107,13 +112,22 @@ export function createApp(deps: AppDeps): Hono {
 
   app.all("/v2/*", async (c) => {
     const access = deps.access;
-    const viewer = access ? await authorizeRegistry(access, c) : { mayBuild: true };
+    const viewer: RegistryViewer = access
+      ? await authorizeRegistry(access, c)
+      : { mayBuild: true, user: "" };
+    const notes = requestNotes(c.env);
+    if (notes && access) notes.user = viewer.user;
     const response = await handleRegistryRequest(
       c.req.raw,
       viewer.mayBuild
-        ? source
-        : createOriginSource(deps.images, deps.storage, (name, tag) =>
-            buildNeedsLogin(access!, c, name, tag),
+        ? notes
+          ? createOriginSource(deps.images, deps.storage, undefined, notes)
+          : source
+        : createOriginSource(
+            deps.images,
+            deps.storage,
+            (name, tag) => buildNeedsLogin(access!, c, name, tag),
+            notes,
           ),
       access ? "private" : "public",
     );

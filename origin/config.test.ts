@@ -10,6 +10,7 @@ describe("parseConfig", () => {
     assert.deepEqual(config.source, { kind: "path", path: "/srv/pkgs" });
     assert.equal(config.storage.backend, "filesystem");
     assert.equal(config.port, 8081);
+    assert.equal(config.host, "127.0.0.1", "loopback unless HOST says otherwise");
     assert.equal(config.layerBudget, 94);
     assert.equal(config.nixTimeoutSeconds, 1200);
     assert.equal(config.originSecret, null);
@@ -20,6 +21,43 @@ describe("parseConfig", () => {
       allowInsecure: false,
       allowBroken: false,
     });
+  });
+
+  it("rejects a schemeless or malformed URL with one line, not a TypeError", () => {
+    const s3 = {
+      ...base,
+      NIXERY_STORAGE_BACKEND: "s3",
+      S3_BUCKET: "b",
+      AWS_ACCESS_KEY_ID: "k",
+      AWS_SECRET_ACCESS_KEY: "s",
+    };
+    const cases: [Record<string, string>, string][] = [
+      [
+        { ...s3, S3_ENDPOINT: "acct.r2.cloudflarestorage.com" },
+        'S3_ENDPOINT must be an http(s) URL, got "acct.r2.cloudflarestorage.com" (no scheme: try https://acct.r2.cloudflarestorage.com)',
+      ],
+      [{ ...s3, S3_ENDPOINT: "http://" }, 'S3_ENDPOINT must be an http(s) URL, got "http://"'],
+      [
+        { ...s3, S3_ENDPOINT: "ftp://host" },
+        'S3_ENDPOINT must be an http(s) URL, got "ftp://host"',
+      ],
+      [
+        { NIXERY_CHANNEL: "nixos-24.05", NIXERY_CHANNEL_URL_TEMPLATE: "mirror/{channel}.tar.gz" },
+        'NIXERY_CHANNEL_URL_TEMPLATE must be an http(s) or file:// URL, got "mirror/{channel}.tar.gz"',
+      ],
+    ];
+    for (const [env, message] of cases) {
+      assert.throws(
+        () => parseConfig(env),
+        (error: unknown) => error instanceof ConfigError && error.message === message,
+        message,
+      );
+    }
+    assert.equal(
+      (parseConfig({ ...s3, S3_ENDPOINT: "http://127.0.0.1:9000" }).storage as { endpoint: string })
+        .endpoint,
+      "http://127.0.0.1:9000",
+    );
   });
 
   it("lets the operator allow unfree, insecure and broken packages", () => {

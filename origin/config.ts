@@ -103,6 +103,22 @@ function required(env: Env, name: string, why: string): string {
   return value;
 }
 
+/** An http(s) URL setting: a schemeless or malformed one is one clear line, not a TypeError. */
+function httpUrl(env: Env, name: string, why: string): string {
+  const raw = required(env, name, why);
+  let url: URL | null = null;
+  try {
+    url = new URL(raw);
+  } catch {
+    // reported below
+  }
+  if (!url || (url.protocol !== "http:" && url.protocol !== "https:") || url.host === "") {
+    const hint = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? "" : ` (no scheme: try https://${raw})`;
+    throw new ConfigError(`${name} must be an http(s) URL, got "${raw.slice(0, 200)}"${hint}`);
+  }
+  return raw;
+}
+
 function parseSource(env: Env): SourceSetting {
   const set = ["NIXERY_PKGS_PATH", "NIXERY_PKGS_REPO", "NIXERY_CHANNEL"].filter((n) => env[n]);
   if (set.length !== 1) {
@@ -118,6 +134,14 @@ function parseSource(env: Env): SourceSetting {
   if (!urlTemplate.includes("{channel}")) {
     throw new ConfigError(
       `NIXERY_CHANNEL_URL_TEMPLATE must contain "{channel}", got "${urlTemplate}"`,
+    );
+  }
+  const example = URL.canParse(urlTemplate.replaceAll("{channel}", "c"))
+    ? new URL(urlTemplate.replaceAll("{channel}", "c"))
+    : null;
+  if (!example || !["http:", "https:", "file:"].includes(example.protocol)) {
+    throw new ConfigError(
+      `NIXERY_CHANNEL_URL_TEMPLATE must be an http(s) or file:// URL, got "${urlTemplate.slice(0, 200)}"`,
     );
   }
   return { kind: "channel", channel: env.NIXERY_CHANNEL!, urlTemplate };
@@ -137,7 +161,7 @@ function parseStorage(env: Env, dataDir: string): StorageSetting {
     const presign = integer(env, "S3_PRESIGN_SECONDS", 0, 0, 7 * 24 * 3600);
     return {
       backend,
-      endpoint: required(env, "S3_ENDPOINT", why),
+      endpoint: httpUrl(env, "S3_ENDPOINT", why),
       bucket: required(env, "S3_BUCKET", why),
       region: env.S3_REGION || "auto",
       accessKeyId: required(env, "AWS_ACCESS_KEY_ID", why),
@@ -242,7 +266,8 @@ export function parseConfig(env: Env): Config {
   // The deploy key's path (not the key) for git and for Nix's fetchGit, which runs git too.
   if (ssh) childEnv.GIT_SSH_COMMAND = gitSshCommand(ssh);
   return {
-    host: env.HOST || "0.0.0.0",
+    // Loopback unless told otherwise: the origin sits behind a tunnel, or beside the edge.
+    host: env.HOST || "127.0.0.1",
     port: integer(env, "PORT", 8081, 0, 65535),
     source: parseSource(env),
     storage: parseStorage(env, dataDir),

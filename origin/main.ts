@@ -11,6 +11,8 @@ import { createApp } from "./app.ts";
 import { nixSystems } from "../shared/image-name.ts";
 import { IndexStore } from "./index/index-store.ts";
 import { PackageIndex } from "./index/package-index.ts";
+import { batchedLines, withAccessLog } from "./http/access-log.ts";
+import { Traffic } from "./http/traffic.ts";
 import { checkSshKey, openAccessControl } from "./auth/setup.ts";
 import { BuildRecords } from "./cache/build-records.ts";
 import { LayerCache } from "./cache/layer-cache.ts";
@@ -19,7 +21,7 @@ import { ConfigError, parseConfig, type Config } from "./config.ts";
 import { ImageService } from "./builder/image-service.ts";
 import { LayerPopularity } from "./cache/layer-popularity.ts";
 import { Layering } from "./layers/layering.ts";
-import { createLogger, type Logger } from "./log.ts";
+import { createLogger, stdoutLines, type Logger } from "./log.ts";
 import { countingRunner, createNixRunner } from "./nix/runner.ts";
 import {
   checkNix,
@@ -49,6 +51,7 @@ async function listen(
   app: { fetch: (request: Request) => Response | Promise<Response> },
   config: Config,
   log: Logger,
+  access: { line: (text: string) => void; traffic: Traffic },
 ): Promise<HardenedServer> {
   const listener = getRequestListener(app.fetch, {
     errorHandler: (error) => {
@@ -57,19 +60,23 @@ async function listen(
     },
   });
   try {
-    return await startHardenedServer(config.host, config.port, (req, res, target) => {
-      req.url = target.path;
-      req.headers.host = target.host;
-      listener(req, res).catch((error: unknown) => {
-        log.error("request failed outside the app", { error: stackOf(error) });
-        if (!res.headersSent) {
-          res.writeHead(500, { "Content-Type": "application/json" });
-          res.end(JSON.stringify(new RegistryError("INTERNAL").toBody()));
-        } else {
-          res.destroy();
-        }
-      });
-    });
+    return await startHardenedServer(
+      config.host,
+      config.port,
+      withAccessLog((req, res, target: { path: string; host: string }) => {
+        req.url = target.path;
+        req.headers.host = target.host;
+        listener(req, res).catch((error: unknown) => {
+          log.error("request failed outside the app", { error: stackOf(error) });
+          if (!res.headersSent) {
+            res.writeHead(500, { "Content-Type": "application/json" });
+            res.end(JSON.stringify(new RegistryError("INTERNAL").toBody()));
+          } else {
+            res.destroy();
+          }
+        });
+      }, access),
+    );
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const reason =
@@ -90,7 +97,11 @@ function keepServingOnBugs(log: Logger): void {
   });
 }
 
-async function start(config: Config, log: Logger): Promise<void> {
+async function start(
+  config: Config,
+  log: Logger,
+  writeLine: (line: string) => void,
+): Promise<void> {
   const lock = await claimDataDir(config.dataDir);
   // No other origin uses this data dir (it is locked), so whatever GC roots and scratch files it
   // holds are left by an earlier run that did not finish (a crash): they can all go.
@@ -195,8 +206,10 @@ async function start(config: Config, log: Logger): Promise<void> {
     },
   });
 
+  const traffic = new Traffic();
   const app = createApp({
     packageIndex,
+    traffic,
     images,
     storage,
     builds,
@@ -207,7 +220,7 @@ async function start(config: Config, log: Logger): Promise<void> {
     access,
     log,
   });
-  const server = await listen(app, config, log);
+  const server = await listen(app, config, log, { line: batchedLines(writeLine), traffic });
   const port = server.port;
   log.info("origin listening", {
     url: `http://${config.host}:${port}`,
@@ -254,7 +267,8 @@ function stackOf(error: unknown): string {
 }
 
 async function main(): Promise<void> {
-  const log = createLogger();
+  const writeLine = stdoutLines();
+  const log = createLogger(writeLine);
   keepServingOnBugs(log);
   try {
     const config = parseConfig(process.env);
@@ -262,7 +276,7 @@ async function main(): Promise<void> {
       await collectOnce(config);
       process.exit(0);
     }
-    await start(config, log);
+    await start(config, log, writeLine);
   } catch (error) {
     if (error instanceof ConfigError || error instanceof StartupError) {
       process.stderr.write(`configuration error: ${error.message}\n`);

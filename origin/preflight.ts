@@ -155,8 +155,20 @@ export async function loadPopularityChecked(source: string | null): Promise<Map<
   }
 }
 
+/**
+ * An error in one line, with its causes: undici's "fetch failed" alone does not say whether the
+ * address was refused, unknown or timed out, its `cause` does ("fetch failed: ECONNREFUSED …").
+ */
 export function describe(error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code;
-  const message = error instanceof Error ? error.message : String(error);
-  return typeof code === "string" && !message.startsWith(code) ? `${code}: ${message}` : message;
+  const parts: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; current !== undefined && current !== null && depth < 4; depth++) {
+    const code = (current as { code?: unknown }).code;
+    const message = (current instanceof Error ? current.message : String(current)).split("\n")[0]!;
+    const part =
+      typeof code === "string" && !message.startsWith(code) ? `${code}: ${message}` : message;
+    if (part !== "" && !parts.some((seen) => seen.includes(part))) parts.push(part);
+    current = current instanceof Error ? current.cause : undefined;
+  }
+  return parts.join(": ");
 }

@@ -16,23 +16,26 @@ import type {
 } from "../shared/registry-handler.ts";
 import { RegistryError } from "../shared/errors.ts";
 import { blobKey, manifestKey } from "../shared/storage-keys.ts";
-import type { ImageAnswers } from "./builder/images.ts";
+import type { BuildJob, ImageAnswers } from "./builder/images.ts";
+import type { RequestNotes } from "./http/access-log.ts";
 import type { BlobReader } from "./storage/storage.ts";
 
 /**
  * `refuseBuild`, when given, is what a tag that would need a new build answers (an anonymous
- * pull on an instance where only users build): tags answer only from what exists.
+ * pull on an instance where only users build): tags answer only from what exists. `notes`
+ * receives how the answer was found, for the access log (hit, build, failed, stored, restored).
  */
 export function createOriginSource(
   images: ImageAnswers,
   storage: BlobReader,
   refuseBuild?: (name: string, tag: string) => Error,
+  notes: RequestNotes | null = null,
 ): RegistrySource {
   async function answerTag(image: ImageRequest, tag: string): Promise<TagManifests> {
-    if (!refuseBuild) return images.resolve(image, tag);
-    const existing = await images.existing(image, tag);
-    if (!existing) throw refuseBuild(image.name, tag);
-    return existing.result();
+    const job = refuseBuild ? await images.existing(image, tag) : await images.start(image, tag);
+    if (!job) throw refuseBuild!(image.name, tag);
+    if (notes) notes.cache = cacheOutcome(job);
+    return job.result();
   }
 
   async function manifestByDigest(digest: Digest): Promise<StoredManifest | null> {
@@ -40,7 +43,8 @@ export function createOriginSource(
     // Collected by the storage GC: written back from the database, same bytes.
     if (!bytes && (await images.restore(digest)) === "manifest") {
       bytes = await storage.readBytes(manifestKey(digest));
-    }
+      if (notes && bytes) notes.cache = "restored";
+    } else if (notes && bytes && !notes.cache) notes.cache = "stored";
     if (!bytes) return null;
     images.touch([digest]);
     const mediaType = manifestMediaTypeOf(bytes);
@@ -77,7 +81,8 @@ export function createOriginSource(
       if (!stat) {
         const restored = await images.restore(digest);
         if (restored === "blob" || restored === "layer") stat = await storage.stat(key);
-      }
+        if (notes && stat) notes.cache = "restored";
+      } else if (notes) notes.cache = "stored";
       if (!stat) return null;
       const span = range.resolve(stat.size);
       if (!span && storage.redirectUrl) {
@@ -90,4 +95,14 @@ export function createOriginSource(
       return { size: stat.size, range: span, body };
     },
   };
+}
+
+/**
+ * For the access log: a finished job is the manifest cache's answer (or a remembered failure); a
+ * running one is a build this request waits for (started by it or joined).
+ */
+const cacheOutcomes = { done: "hit", failed: "failed", running: "build" } as const;
+
+export function cacheOutcome(job: BuildJob): (typeof cacheOutcomes)[keyof typeof cacheOutcomes] {
+  return cacheOutcomes[job.status.state];
 }

@@ -41,7 +41,22 @@ export interface EdgeRuntimeOptions {
     anonymousPull?: boolean;
   };
   limits?: EdgeLimits;
+  /**
+   * The EDGE_ANALYTICS binding: Miniflare's local Analytics Engine (which keeps nothing; the
+   * default), or a recorder in workerd that logs each data point as a JSON line
+   * ({"event":"analytics data point",…}) so tests can read what the Worker wrote.
+   */
+  analytics?: "local" | "recorder";
 }
+
+/** A stand-in Analytics Engine dataset, run in workerd as a wrapped binding. */
+const analyticsRecorder = `export default function () {
+  return {
+    writeDataPoint(point) {
+      console.log(JSON.stringify({ event: "analytics data point", ...point }));
+    },
+  };
+}`;
 
 export interface EdgeRuntime {
   miniflare: Miniflare;
@@ -102,8 +117,9 @@ export async function startEdgeRuntime(options: EdgeRuntimeOptions): Promise<Edg
   }
   const onLine = options.onLogLine ?? ((line: string) => process.stdout.write(`${line}\n`));
   const persist = options.persistDir;
-  const miniflare = new Miniflare({
-    modules: [{ type: "ESModule", path: "index.js", contents: script }],
+  const edge = {
+    name: "nixery-edge",
+    modules: [{ type: "ESModule" as const, path: "index.js", contents: script }],
     compatibilityDate,
     compatibilityFlags,
     bindings,
@@ -111,6 +127,16 @@ export async function startEdgeRuntime(options: EdgeRuntimeOptions): Promise<Edg
     kvNamespaces: ["MANIFESTS"],
     r2Buckets: ["BLOBS"],
     cache: true,
+    ...(options.analytics === "recorder"
+      ? { wrappedBindings: { EDGE_ANALYTICS: { scriptName: "analytics-recorder" } } }
+      : { analyticsEngineDatasets: { EDGE_ANALYTICS: { dataset: "nixery_edge" } } }),
+  };
+  const recorder = {
+    name: "analytics-recorder",
+    modules: [{ type: "ESModule" as const, path: "recorder.js", contents: analyticsRecorder }],
+  };
+  const miniflare = new Miniflare({
+    workers: options.analytics === "recorder" ? [edge, recorder] : [edge],
     ...(persist
       ? { kvPersist: `${persist}/kv`, r2Persist: `${persist}/r2`, cachePersist: `${persist}/cache` }
       : {}),

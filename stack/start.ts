@@ -38,7 +38,10 @@ function prefixLines(
   });
 }
 
-/** Starts the origin and resolves once it says it is listening. */
+/**
+ * Starts the origin and resolves once it says it is listening. An origin that refuses its settings
+ * (exit status 2, one "configuration error: …" line) rejects with that line as a StackConfigError.
+ */
 function startOrigin(config: StackConfig): Promise<ChildProcess> {
   const child = spawn(process.execPath, ["--import", "tsx", `${repoRoot}origin/main.ts`], {
     cwd: repoRoot,
@@ -49,9 +52,16 @@ function startOrigin(config: StackConfig): Promise<ChildProcess> {
     prefixLines(child.stdout!, "origin | ", (line) => {
       if (line.includes('"origin listening"')) resolve(child);
     });
-    prefixLines(child.stderr!, "origin | ");
+    let refusal: string | null = null;
+    prefixLines(child.stderr!, "origin | ", (line) => {
+      refusal ??= /^configuration error: (.*)$/.exec(line)?.[1] ?? null;
+    });
     child.once("exit", (code, signal) =>
-      reject(new Error(`the origin exited (${signal ?? code}) before listening`)),
+      reject(
+        code === 2 && refusal !== null
+          ? new StackConfigError(`the origin refused to start: ${refusal}`)
+          : new Error(`the origin exited (${signal ?? code}) before listening`),
+      ),
     );
   });
 }
@@ -153,6 +163,14 @@ async function main(): Promise<void> {
   } catch (error) {
     origin.kill("SIGTERM");
     await edge.stop();
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EADDRINUSE" || code === "EACCES" || code === "EADDRNOTAVAIL") {
+      throw new StackConfigError(
+        code === "EADDRINUSE"
+          ? `PORT=${config.edgePort}: ${config.host}:${config.edgePort} is already in use; stop what listens there or choose another PORT`
+          : `PORT=${config.edgePort}: cannot listen on ${config.host}:${config.edgePort} (${code})`,
+      );
+    }
     throw error;
   }
   const edgeHost = `${config.host}:${front.port}`;
@@ -196,4 +214,8 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+await main().catch((error: unknown) => {
+  if (!(error instanceof StackConfigError)) throw error;
+  process.stderr.write(`configuration error: ${error.message}\n`);
+  process.exit(2);
+});

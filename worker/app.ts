@@ -14,6 +14,7 @@ import {
   buildNeedsLogin,
   edgeAccess,
 } from "./auth/edge-guard.ts";
+import { accessLog, type AccessLogVariables } from "./access-log.ts";
 import { BlobStore } from "./blob-store.ts";
 import { clientKey, noBuilds, rateLimitedBuilds } from "./cold-build-admission.ts";
 import { EdgeCache } from "./edge-cache.ts";
@@ -44,8 +45,9 @@ function cacheBase(origin: string): string {
   }
 }
 
-export function createApp(): Hono<{ Bindings: Env }> {
-  const app = new Hono<{ Bindings: Env }>();
+export function createApp(): Hono<{ Bindings: Env; Variables: AccessLogVariables }> {
+  const app = new Hono<{ Bindings: Env; Variables: AccessLogVariables }>();
+  app.use(accessLog());
 
   app.on(["GET", "HEAD"], "/", (c) => {
     const isPrivate = Boolean(c.env.HTPASSWD || c.env.TOKEN_KEY);
@@ -72,6 +74,7 @@ export function createApp(): Hono<{ Bindings: Env }> {
     const claims = access && route ? await authorizeRoute(request, route, access) : null;
     const origin = new OriginClient(() => readSettings(c.env));
     const anonymous = claims !== null && claims.sub === "";
+    if (claims) c.get("served").user = claims.sub;
     const source = new EdgeRegistrySource({
       manifests: new ManifestStore(c.env.MANIFESTS, c.env.BLOBS),
       blobs: new BlobStore(c.env.BLOBS),
@@ -85,6 +88,7 @@ export function createApp(): Hono<{ Bindings: Env }> {
           : rateLimitedBuilds(c.env.BUILD_LIMITER, clientKey(request, claims?.sub || null)),
     });
     const response = await handleRegistryRequest(request, source, access ? "private" : "public");
+    c.get("served").layer = source.answeredBy;
     if (!response)
       throw new RegistryError("NOT_FOUND", `no such route: ${url.pathname.slice(0, 100)}`);
     // A manifest served counts as a use of its image for the origin's storage collector.

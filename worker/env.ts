@@ -33,6 +33,8 @@ export interface Env {
   LOGIN_LIMITER?: RateLimit;
   /** Rate limiting binding: cold builds (images this edge never saw) per client. */
   BUILD_LIMITER?: RateLimit;
+  /** Analytics Engine dataset: one data point per request (worker/access-log.ts); optional. */
+  EDGE_ANALYTICS?: AnalyticsEngineDataset;
 }
 
 export interface EdgeSettings {
@@ -52,7 +54,11 @@ function seconds(raw: string | undefined, name: string, fallback: number, max: n
 }
 
 export function readSettings(env: Env): EdgeSettings {
-  if (!env.ORIGIN_URL) throw new RegistryError("INTERNAL", "ORIGIN_URL is not configured");
+  if (!env.ORIGIN_URL)
+    throw new RegistryError(
+      "INTERNAL",
+      "ORIGIN_URL is not configured: set it with `wrangler secret put ORIGIN_URL`",
+    );
   let originUrl: URL;
   try {
     originUrl = new URL(env.ORIGIN_URL);

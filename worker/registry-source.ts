@@ -23,6 +23,7 @@ import { isFresh, remainingSeconds, tagRecordFrom, type TagRecord } from "../sha
 import { BlobBackfill } from "./blob-backfill.ts";
 import type { BlobStore } from "./blob-store.ts";
 import { maxCachedBlobBytes, type EdgeCache } from "./edge-cache.ts";
+import type { AnswerLayer } from "./access-log.ts";
 import { logEvent } from "./log.ts";
 import type { ManifestStore } from "./manifest-store.ts";
 import type { BuildAdmission } from "./cold-build-admission.ts";
@@ -48,6 +49,12 @@ export class EdgeRegistrySource implements RegistrySource {
   readonly #deps: EdgeSourceDeps;
   readonly #now: () => number;
   readonly #backfill: BlobBackfill;
+  /**
+   * Which layer answered this request's last manifest or blob (for the access log). Set where
+   * each public method returns, so the outer call wins: a tag answered from its KV record is
+   * "kv" although the manifest itself came from R2.
+   */
+  answeredBy: AnswerLayer | null = null;
 
   constructor(deps: EdgeSourceDeps) {
     this.#deps = deps;
@@ -65,6 +72,7 @@ export class EdgeRegistrySource implements RegistrySource {
     const answerKey = wantedKey(wanted);
     const cached = await cache.matchTag(canonical, tag, answerKey, this.#now());
     if (cached) {
+      this.answeredBy = "cache";
       const maxAgeSeconds = Math.max(0, Math.floor((cached.expiresAt - this.#now()) / 1000));
       return { manifest: cached.manifest, maxAgeSeconds, revision: cached.revision };
     }
@@ -72,7 +80,10 @@ export class EdgeRegistrySource implements RegistrySource {
     const record = await manifests.getTagRecord(canonical, tag);
     if (record && isFresh(record, this.#now())) {
       const manifest = await this.#answerOf(record, wanted);
-      if (manifest) return this.#cacheTag(canonical, tag, answerKey, record, manifest);
+      if (manifest) {
+        this.answeredBy = "kv";
+        return this.#cacheTag(canonical, tag, answerKey, record, manifest);
+      }
     }
 
     const started = this.#now();
@@ -100,6 +111,7 @@ export class EdgeRegistrySource implements RegistrySource {
         `the builder lost the manifest of ${image.name}:${tag}`,
       );
     }
+    this.answeredBy = "origin";
     return this.#cacheTag(canonical, tag, answerKey, fresh, manifest);
   }
 
@@ -185,6 +197,7 @@ export class EdgeRegistrySource implements RegistrySource {
       reason,
       ageSeconds: Math.floor((this.#now() - record.resolvedAt) / 1000),
     });
+    this.answeredBy = "stale";
     return {
       manifest,
       maxAgeSeconds: 0,
@@ -206,9 +219,13 @@ export class EdgeRegistrySource implements RegistrySource {
   async manifestByDigest(digest: Digest): Promise<StoredManifest | null> {
     const { cache, manifests, origin, waitUntil, repository } = this.#deps;
     const cached = await cache.matchManifest(digest);
-    if (cached) return cached;
+    if (cached) {
+      this.answeredBy = "cache";
+      return cached;
+    }
     const stored = await manifests.getManifest(digest);
     if (stored) {
+      this.answeredBy = "r2";
       waitUntil(cache.putManifest(stored).catch(logFailure("cache put", { digest })));
       return stored;
     }
@@ -219,6 +236,7 @@ export class EdgeRegistrySource implements RegistrySource {
       throw outageError(error, `manifest ${digest} is not at this edge`);
     }
     if (!fetched) return null;
+    this.answeredBy = "origin";
     // Verified bytes: serve them even if storing fails (a concurrent put of the same key may be
     // refused by R2's one-write-per-second limit); the next request stores them again.
     await manifests
@@ -238,16 +256,23 @@ export class EdgeRegistrySource implements RegistrySource {
     const { cache, blobs, manifests, waitUntil } = this.#deps;
     if (method === "HEAD") {
       const size = await blobs.size(digest);
-      if (size !== null) return { size, range: range.resolve(size), body: null };
+      if (size !== null) {
+        this.answeredBy = "r2";
+        return { size, range: range.resolve(size), body: null };
+      }
     } else {
       const cached = await cache.matchBlob(digest);
       if (cached) {
         const span = resolveOrCancel(range, cached.size, cached.body);
-        if (!span) return { size: cached.size, range: null, body: cached.body };
+        if (!span) {
+          this.answeredBy = "cache";
+          return { size: cached.size, range: null, body: cached.body };
+        }
         await cached.body.cancel();
       }
       const stored = await blobs.read(digest, range);
       if (stored) {
+        this.answeredBy = "r2";
         if (!cached && !stored.range && stored.size <= maxCachedBlobBytes) {
           const [toClient, toCache] = stored.body.tee();
           waitUntil(
@@ -261,7 +286,9 @@ export class EdgeRegistrySource implements RegistrySource {
     // Manifests are blobs too: let the handler serve them from the manifest path.
     if (await manifests.hasManifest(digest)) return null;
     try {
-      return await this.#backfill.read(digest, range, method);
+      const read = await this.#backfill.read(digest, range, method);
+      if (read) this.answeredBy = "origin";
+      return read;
     } catch (error) {
       throw outageError(error, `blob ${digest} is not at this edge`);
     }

@@ -74,6 +74,8 @@ export function tokenHandler(access: AccessControl) {
 export interface RegistryViewer {
   /** Whether the request may make the origin build: the edge, or a user (not anonymous). */
   mayBuild: boolean;
+  /** Who asked, for the access log: a user's name, "" for anonymous, "edge" for the secret. */
+  user: string;
 }
 
 /** The registry API: the edge's secret, or a token that grants the route; else the challenge. */
@@ -81,7 +83,9 @@ export async function authorizeRegistry(
   access: AccessControl,
   c: Context,
 ): Promise<RegistryViewer> {
-  if (presentsSecret(c.req.header("authorization"), access.originSecret)) return { mayBuild: true };
+  if (presentsSecret(c.req.header("authorization"), access.originSecret)) {
+    return { mayBuild: true, user: "edge" };
+  }
   const route = matchRoute(c.req.path);
   const claims = await authorizeRequest(
     c.req.raw,
@@ -90,7 +94,7 @@ export async function authorizeRegistry(
     () => tokenRealm(c.req.url, access.publicUrl),
     displayHost(c.req.url),
   );
-  return { mayBuild: claims.sub !== "" };
+  return { mayBuild: claims.sub !== "", user: claims.sub };
 }
 
 /** What an anonymous pull of an image nobody built yet gets: a request to log in. */

@@ -16,6 +16,8 @@ export interface ImageAnswers {
   resolve(image: ImageRequest, tag: string): Promise<TagManifests>;
   /** The job that answers from what exists (running, remembered or cached), or null. */
   existing(image: ImageRequest, tag: string): Promise<BuildJob | null>;
+  /** The job that answers (image, tag), a new build when needed (what resolve waits for). */
+  start(image: ImageRequest, tag: string): Promise<BuildJob>;
   /** Makes a collected manifest or blob again; null for a digest never published. */
   restore(digest: Digest): Promise<Restored>;
   /** Records that the images holding these manifests were requested now. */

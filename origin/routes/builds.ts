@@ -15,6 +15,8 @@ import {
 } from "../../shared/origin-protocol.ts";
 import type { BuildJob, BuildJobs } from "../builder/images.ts";
 import type { JobState } from "../builder/job-table.ts";
+import { requestNotes } from "../http/access-log.ts";
+import { cacheOutcome } from "../registry-source.ts";
 import { mapOriginError } from "../registry-errors.ts";
 
 export function buildRoutes(images: BuildJobs): Hono {
@@ -37,6 +39,8 @@ export function buildRoutes(images: BuildJobs): Hono {
         return c.json(await statusAfter(existing, request.waitSeconds));
       }
       const job = await images.start(image, request.tag);
+      const notes = requestNotes(c.env);
+      if (notes) notes.cache = cacheOutcome(job);
       return c.json(await statusAfter(job, request.waitSeconds));
     } catch (error) {
       // A build that cannot start now (a full queue, a restart) is a failed build's status.

@@ -156,8 +156,16 @@ describe("start-up checks", () => {
       assert.match(
         line,
         new RegExp(
-          `^configuration error: S3_BUCKET=${s3.bucket} at S3_ENDPOINT=http://127.0.0.1:${port}: unreachable or refused`,
+          `^configuration error: S3_BUCKET=${s3.bucket} at S3_ENDPOINT=http://127.0.0.1:${port}: unreachable or refused \\(.*ECONNREFUSED`,
         ),
+        'the cause, not only "fetch failed"',
+      );
+    });
+
+    it("names a schemeless endpoint in one line", async () => {
+      assert.equal(
+        await refusal(s3Env({ S3_ENDPOINT: "127.0.0.1:9" })),
+        'configuration error: S3_ENDPOINT must be an http(s) URL, got "127.0.0.1:9" (no scheme: try https://127.0.0.1:9)',
       );
     });
 

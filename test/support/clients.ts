@@ -145,6 +145,8 @@ export async function startContainerd(): Promise<Containerd> {
 
 export interface Podman {
   run(args: string[]): Promise<CommandResult>;
+  /** The environment that points podman at this private configuration (for scripts). */
+  readonly env: NodeJS.ProcessEnv;
   cleanup(): Promise<void>;
 }
 
@@ -181,6 +183,7 @@ export async function privatePodman(): Promise<Podman> {
     REGISTRY_AUTH_FILE: join(dir, "auth.json"),
   };
   return {
+    env,
     async run(args) {
       try {
         const { stdout, stderr } = await run("podman", args, {

@@ -12,6 +12,7 @@ export interface EdgeWorkerOptions {
   persistDir?: string;
   access?: EdgeRuntimeOptions["access"];
   limits?: EdgeRuntimeOptions["limits"];
+  analytics?: EdgeRuntimeOptions["analytics"];
 }
 
 export interface EdgeWorker {
