@@ -1,20 +1,28 @@
-# Package selection for the origin: import a package set from a path, a git commit or a channel
-# tarball, look up the requested attribute paths, and say which exist with their derivations
+# Package selection for the origin: import a package set from a path, a git commit, a channel
+# tarball or a flake, look up the requested attribute paths, and say which exist with their derivations
 # (`report`; evaluating it writes the .drv files that the origin then realises), or why one does
 # not evaluate (`explain`). The origin passes every argument with --argstr, so user text is only
 # ever data here.
 #
-#   srcType  "path" | "git" | "channel"
-#   src      an absolute path, a git URL, or a tarball URL
+#   srcType  "path" | "git" | "channel" | "flake"
+#   src      an absolute path, a git URL, a tarball URL, or a locked flake reference
 #   rev      git: the full 40-hex commit ("" = let Nix pick, only sensible for local repositories)
 #   ref      git: the ref that holds `rev`, e.g. "refs/tags/v1" ("" = unknown: fetch all refs)
 #   system   e.g. "x86_64-linux"
 #   names    a JSON list of dot-separated attribute paths, e.g. ["hello","xorg.xev"]
 #   allowUnfree, allowInsecure, allowBroken
 #            "true" or "false": the package set's config (nixpkgs refuses unfree, insecure and
-#            broken packages unless its config allows them)
+#            broken packages unless its config allows them; a flake instantiates its nixpkgs
+#            itself, so there the origin sets NIXPKGS_ALLOW_* in the environment instead)
 #   allowAliases
 #            "false" for the package index (index.nix): nixpkgs then leaves out its aliases
+#
+# Names are looked up in `roots`, in order: the imported set, or for a flake its
+# packages.<system> and then its legacyPackages.<system> (a nixpkgs flake has only the latter).
+# The flake is read with builtins.getFlake, which in pure evaluation accepts only a locked
+# reference; the origin passes the reference `nix flake metadata` locked (evaluation here is
+# impure, but what was locked is what is evaluated, and the flake's own flake.lock pins its
+# inputs: getFlake neither updates nor writes it).
 { srcType, src, rev ? "", ref ? "", system ? builtins.currentSystem, names ? "[]"
 , allowUnfree ? "false", allowInsecure ? "false", allowBroken ? "false", allowAliases ? "true" }:
 let
@@ -32,6 +40,7 @@ let
         # live elsewhere (e.g. under a tag), so look at every ref.
         // (if ref == "" && rev != "" then { allRefs = true; } else { }))
     else if srcType == "channel" then builtins.fetchTarball src
+    else if srcType == "flake" then null
     else throw "packages.nix: unknown srcType '${srcType}'";
 
   # nixpkgs takes `system`, `config` and `overlays` (the origin's own config and no overlays, so
@@ -53,6 +62,16 @@ let
         // (if accepted ? config then { inherit config; } else { })
         // (if accepted ? overlays then { overlays = [ ]; } else { }))
     else imported;
+
+  flake = builtins.getFlake src;
+  # The sets names are looked up in, first match wins, each with the attribute path leading to it.
+  roots =
+    if srcType == "flake" then
+      filter (root: root.value != null) [
+        { prefix = [ "packages" system ]; value = flake.packages.${system} or null; }
+        { prefix = [ "legacyPackages" system ]; value = flake.legacyPackages.${system} or null; }
+      ]
+    else [ { prefix = [ ]; value = pkgs; } ];
 
   upper = [ "A" "B" "C" "D" "E" "F" "G" "H" "I" "J" "K" "L" "M" "N" "O" "P" "Q" "R" "S" "T" "U" "V" "W" "X" "Y" "Z" ];
   lower = [ "a" "b" "c" "d" "e" "f" "g" "h" "i" "j" "k" "l" "m" "n" "o" "p" "q" "r" "s" "t" "u" "v" "w" "x" "y" "z" ];
@@ -90,8 +109,19 @@ let
 
   parts = name: filter (p: p != [ ]) (split "\\." name);
 
-  # The value a dot-separated name leads to ({ path, value }), or null when it leads nowhere.
-  walk = name: foldl' step { path = [ ]; value = pkgs; } (parts name);
+  # The value a dot-separated name leads to ({ root, path, value }: `path` within the root set
+  # whose attribute path is `root`), or null when it leads nowhere in any root.
+  walkIn = root: name:
+    let found = foldl' step { path = [ ]; value = root.value; } (parts name);
+    in if found == null then null else found // { root = root.prefix; };
+  firstFound = candidates: name:
+    if candidates == [ ] then null
+    else
+      let found = walkIn (builtins.head candidates) name;
+      in if found != null then found else firstFound (builtins.tail candidates) name;
+  walk = firstFound roots;
+  # Where a found name lives, for messages: "packages.x86_64-linux.hello" in a flake.
+  fullPath = found: concatStringsSep "." (found.root ++ found.path);
 
   # What an image installs of a package: meta.outputsToInstall when the package says so,
   # otherwise its default output (the one `outPath` names, "out" for most packages).
@@ -165,6 +195,7 @@ let
     else {
       inherit name;
       failed = true;
+      where = fullPath found;
       reason = refusal drv;
       reasons = refusals drv;
       drvName = drvNameOf drv;
@@ -178,14 +209,16 @@ let
   failedResults = filter (r: r ? failed) results;
 
   coreutilsPath =
-    let c = tryEval (if pkgs ? coreutils then pkgs.coreutils.outPath else null);
+    let
+      found = walk "coreutils";
+      c = tryEval (if found == null then null else found.value.outPath);
     in if c.success then c.value else null;
 in
 {
   report = {
     found = map (r: { inherit (r) name attrPath drvPath outputs outPaths; }) foundResults;
     missing = missingNames;
-    failed = map (r: { inherit (r) name reason reasons drvName vulnerabilities; }) failedResults;
+    failed = map (r: { inherit (r) name where reason reasons drvName vulnerabilities; }) failedResults;
     coreutils = coreutilsPath;
   };
 
@@ -198,8 +231,16 @@ in
     requested;
 
   # The origin's start-up check: does the source import to an attribute set of packages?
-  isPackageSet = isAttrs pkgs;
+  isPackageSet = roots != [ ] && builtins.all (root: isAttrs root.value) roots;
 
-  # The imported set itself, for the package index (index.nix).
-  packageSet = pkgs;
+  # The sets this source's names are looked up in, in order, e.g. for an index of the set:
+  # [ { prefix = [ "legacyPackages" "x86_64-linux" ]; value = <the set>; } ].
+  inherit roots;
+  # Their attribute paths only (plain data): which of packages.<system> and
+  # legacyPackages.<system> a flake has; evaluating this forces the flake's outputs.
+  rootPaths = map (root: concatStringsSep "." root.prefix) roots;
+
+  # The set the package index (index.nix) lists: the first root (for a flake, packages.<system>
+  # if it has one, else legacyPackages.<system>).
+  packageSet = if roots == [ ] then { } else (builtins.head roots).value;
 }

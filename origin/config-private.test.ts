@@ -27,6 +27,15 @@ describe("private instance settings", () => {
     assert.equal(access.publicUrl, "https://registry.example.com");
   });
 
+  it("take the deploy key for a flake reached over SSH too", () => {
+    const config = parseConfig({
+      NIXERY_FLAKE: "git+ssh://git@git.example.com/pkgs.git",
+      NIXERY_PKGS_SSH_KEY: "/etc/nixery/deploy_key",
+    });
+    assert.equal(config.sshSource?.keyPath, "/etc/nixery/deploy_key");
+    assert.match(config.childEnv.GIT_SSH_COMMAND ?? "", /-i '\/etc\/nixery\/deploy_key'/);
+  });
+
   it("give git and Nix the deploy key through GIT_SSH_COMMAND only", () => {
     const config = parseConfig({
       ...repo,

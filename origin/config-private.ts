@@ -113,8 +113,10 @@ export function parseSshSource(env: Env): SshSourceSettings | null {
     }
     return null;
   }
-  if (!env.NIXERY_PKGS_REPO) {
-    throw new PrivateConfigError("NIXERY_PKGS_SSH_KEY is for a NIXERY_PKGS_REPO reached over SSH");
+  if (!env.NIXERY_PKGS_REPO && !env.NIXERY_FLAKE) {
+    throw new PrivateConfigError(
+      "NIXERY_PKGS_SSH_KEY is for a NIXERY_PKGS_REPO or NIXERY_FLAKE reached over SSH",
+    );
   }
   if (env.GIT_SSH_COMMAND || env.GIT_SSH) {
     throw new PrivateConfigError(

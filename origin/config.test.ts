@@ -93,6 +93,14 @@ describe("parseConfig", () => {
       }).source,
       { kind: "channel", channel: "nixos-24.05", urlTemplate: "file:///m/{channel}.tgz" },
     );
+    assert.deepEqual(parseConfig({ NIXERY_FLAKE: "github:NixOS/nixpkgs/nixos-24.11" }).source, {
+      kind: "flake",
+      ref: "github:NixOS/nixpkgs/nixos-24.11",
+    });
+    assert.deepEqual(parseConfig({ NIXERY_FLAKE: "./pkgs" }).source, {
+      kind: "flake",
+      ref: `${process.cwd()}/pkgs`,
+    });
   });
 
   it("reads the s3 backend", () => {
@@ -116,6 +124,9 @@ describe("parseConfig", () => {
   const bad: [Record<string, string>, RegExp][] = [
     [{}, /set exactly one package source/],
     [{ ...base, NIXERY_CHANNEL: "x" }, /only one package source/],
+    [{ ...base, NIXERY_FLAKE: "github:a/b" }, /found NIXERY_PKGS_PATH and NIXERY_FLAKE/],
+    [{ NIXERY_FLAKE: "-L" }, /NIXERY_FLAKE="-L" starts with "-"/],
+    [{ NIXERY_FLAKE: "github:a/b c" }, /NIXERY_FLAKE="github:a\/b c" contains white space/],
     [{ ...base, PORT: "http" }, /PORT must be a whole number/],
     [{ ...base, PORT: "70000" }, /PORT must be between/],
     [{ ...base, NIX_TIMEOUT: "0" }, /NIX_TIMEOUT must be between/],

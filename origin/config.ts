@@ -4,6 +4,7 @@
 import { resolve } from "node:path";
 import { availableParallelism } from "node:os";
 import type { PackageSetPolicy } from "./nix/expression.ts";
+import { InvalidFlakeReference, normaliseFlakeReference } from "./nix/flake-source.ts";
 import type { SourceConfig } from "./nix/source.ts";
 import type { Architecture } from "../shared/image-name.ts";
 import { InvalidPlatformList, parsePlatformList } from "../shared/platform.ts";
@@ -103,6 +104,14 @@ function required(env: Env, name: string, why: string): string {
   return value;
 }
 
+/** The package source variables, of which exactly one is set. */
+export const sourceVariables = [
+  "NIXERY_PKGS_PATH",
+  "NIXERY_PKGS_REPO",
+  "NIXERY_CHANNEL",
+  "NIXERY_FLAKE",
+] as const;
+
 /** An http(s) URL setting: a schemeless or malformed one is one clear line, not a TypeError. */
 function httpUrl(env: Env, name: string, why: string): string {
   const raw = required(env, name, why);
@@ -120,16 +129,24 @@ function httpUrl(env: Env, name: string, why: string): string {
 }
 
 function parseSource(env: Env): SourceSetting {
-  const set = ["NIXERY_PKGS_PATH", "NIXERY_PKGS_REPO", "NIXERY_CHANNEL"].filter((n) => env[n]);
+  const set = sourceVariables.filter((n) => env[n]);
   if (set.length !== 1) {
     throw new ConfigError(
       set.length === 0
-        ? "set exactly one package source: NIXERY_PKGS_PATH, NIXERY_PKGS_REPO or NIXERY_CHANNEL"
+        ? "set exactly one package source: NIXERY_PKGS_PATH, NIXERY_PKGS_REPO, NIXERY_CHANNEL or NIXERY_FLAKE"
         : `set only one package source, found ${set.join(" and ")}`,
     );
   }
   if (env.NIXERY_PKGS_PATH) return { kind: "path", path: resolve(env.NIXERY_PKGS_PATH) };
   if (env.NIXERY_PKGS_REPO) return { kind: "git", url: env.NIXERY_PKGS_REPO };
+  if (env.NIXERY_FLAKE) {
+    try {
+      return { kind: "flake", ref: normaliseFlakeReference(env.NIXERY_FLAKE) };
+    } catch (error) {
+      if (!(error instanceof InvalidFlakeReference)) throw error;
+      throw new ConfigError(`NIXERY_FLAKE="${env.NIXERY_FLAKE.slice(0, 200)}" ${error.message}`);
+    }
+  }
   const urlTemplate = env.NIXERY_CHANNEL_URL_TEMPLATE || defaultChannelUrlTemplate;
   if (!urlTemplate.includes("{channel}")) {
     throw new ConfigError(

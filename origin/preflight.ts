@@ -11,7 +11,9 @@ import { InvalidPopularityData, loadPopularity } from "./layers/popularity.ts";
 import { evalErrorMessage } from "./nix/eval-error.ts";
 import { packagesExpression } from "./nix/expression.ts";
 import type { NixRunner } from "./nix/runner.ts";
-import { resolveSource, type SourceConfig } from "./nix/source.ts";
+import { NixEvalFailed, SourceUnavailable, TagNotFound } from "./nix/errors.ts";
+import { isLocalFlake } from "./nix/flake-source.ts";
+import { resolveSource, type ResolvedSource, type SourceConfig } from "./nix/source.ts";
 import { detectNix, NixUnsupported, type NixInstallation } from "./nix/version.ts";
 
 /** A start-up check failed: `variable=value: problem`. */
@@ -100,11 +102,16 @@ export async function detectNixChecked(
 }
 
 /**
- * Checks the package source as far as it can be checked without a build: a local path must exist
- * and import to an attribute set. A git or channel source is reached over the network; it is
- * checked by readiness instead, as an outage there must not keep the origin from starting.
+ * Checks the package source as far as it can be checked without a build: a local path (or a flake
+ * on this machine) must exist and import to an attribute set of packages. A git, channel or remote
+ * flake source is reached over the network; it is checked by readiness instead, as an outage
+ * there must not keep the origin from starting.
  */
 export async function checkSource(source: SourceConfig, runner: NixRunner): Promise<void> {
+  if (source.kind === "flake") {
+    if (isLocalFlake(source.ref)) await checkLocalFlake(source, runner);
+    return;
+  }
   if (source.kind !== "path") return;
   const variable = "NIXERY_PKGS_PATH";
   const info = await stat(source.path).catch((error: unknown) => {
@@ -120,6 +127,32 @@ export async function checkSource(source: SourceConfig, runner: NixRunner): Prom
     });
   }
   const resolved = await resolveSource(source, "latest", runner);
+  await checkPackageSet(variable, source.path, resolved, runner);
+}
+
+/** A flake on this machine: it locks (with its own flake.lock) and has packages for this system. */
+async function checkLocalFlake(
+  source: Extract<SourceConfig, { kind: "flake" }>,
+  runner: NixRunner,
+): Promise<void> {
+  const resolved = await resolveSource(source, "latest", runner).catch((error: unknown) => {
+    if (error instanceof SourceUnavailable || error instanceof NixEvalFailed) {
+      throw new StartupError("NIXERY_FLAKE", source.ref, `cannot be locked: ${error.detail}`);
+    }
+    if (error instanceof TagNotFound) {
+      throw new StartupError("NIXERY_FLAKE", source.ref, error.message);
+    }
+    throw error;
+  });
+  await checkPackageSet("NIXERY_FLAKE", source.ref, resolved, runner);
+}
+
+async function checkPackageSet(
+  variable: string,
+  value: string,
+  resolved: ResolvedSource,
+  runner: NixRunner,
+): Promise<void> {
   const system = process.arch === "arm64" ? "aarch64-linux" : "x86_64-linux";
   const { file, args } = packagesExpression(resolved, [], system);
   const result = await runner(
@@ -130,17 +163,19 @@ export async function checkSource(source: SourceConfig, runner: NixRunner): Prom
     },
   );
   if (result.timedOut) {
-    throw new StartupError(variable, source.path, "did not evaluate within 300 s");
+    throw new StartupError(variable, value, "did not evaluate within 300 s");
   }
   if (result.exitCode !== 0) {
     const detail = evalErrorMessage(result.stderrTail).split("\n")[0];
-    throw new StartupError(variable, source.path, `is not a Nix package set: ${detail}`);
+    throw new StartupError(variable, value, `is not a Nix package set: ${detail}`);
   }
   if (result.stdout.trim() !== "true") {
     throw new StartupError(
       variable,
-      source.path,
-      "does not evaluate to an attribute set of packages",
+      value,
+      resolved.flake
+        ? `has neither packages.${system} nor legacyPackages.${system} as an attribute set`
+        : "does not evaluate to an attribute set of packages",
     );
   }
 }

@@ -45,7 +45,9 @@ podman pull ${host}/hello
 skopeo copy docker://${host}/shell/hello:latest oci:image:latest</pre>
 <h2>Meta-packages</h2>
 <ul><li><code>shell</code> (at the front): adds bashInteractive, coreutils, moreutils and nano.</li>
-<li><code>arm64</code> (at the front): builds for aarch64-linux only.</li></ul>
+<li><code>arm64</code> (at the front): builds for aarch64-linux only.</li>
+<li><code>nonroot</code> (at the front): the image runs as user <code>nonroot</code> (uid and gid 65532, home
+<code>/home/nonroot</code>), so Kubernetes' <code>runAsNonRoot</code> accepts it, e.g. <code>${host}/nonroot/shell/git</code>.</li></ul>
 <h2>Platforms</h2>
 ${platformsText(info.platforms, info.hostPlatform)}
 <p><code>cacert</code> and <code>iana-etc</code> are always included. Package order does not matter;

@@ -70,6 +70,44 @@ describe("parseImageName", () => {
     assert.deepEqual(parseImageName("iana-etc/cacert").optional, []);
   });
 
+  it("reads nonroot at the front only, and keeps it out of the packages", () => {
+    const image = parseImageName("nonroot/shell/git");
+    assert.equal(image.nonroot, true);
+    assert.deepEqual(image.packages, parseImageName("shell/git").packages);
+    assert.equal(parseImageName("shell/nonroot/arm64/git").nonroot, true);
+    assert.equal(parseImageName("shell/nonroot/arm64/git").arch, "arm64");
+    assert.equal(parseImageName("shell/git").nonroot, false);
+    const late = parseImageName("git/nonroot");
+    assert.equal(late.nonroot, false);
+    assert.ok(late.packages.includes("nonroot"));
+  });
+
+  it("gives nonroot images canonical names of their own and keeps root images' names", () => {
+    assert.equal(
+      canonicalImageName(parseImageName("shell/hello")),
+      "amd64/" +
+        ["bashInteractive", "cacert", "coreutils", "hello", "iana-etc", "moreutils", "nano"].join(
+          "/",
+        ),
+    );
+    assert.equal(
+      canonicalImageName(parseImageName("nonroot/hello")),
+      "amd64+nonroot/cacert/hello/iana-etc",
+    );
+    assert.equal(
+      canonicalImageName(parseImageName("nonroot/shell/git")),
+      canonicalImageName(parseImageName("shell/nonroot/git")),
+    );
+    assert.notEqual(
+      canonicalImageName(parseImageName("nonroot/git")),
+      canonicalImageName(parseImageName("git/nonroot")),
+    );
+    assert.notEqual(
+      canonicalImageName(parseImageName("nonroot/git")),
+      canonicalImageName(parseImageName("git")),
+    );
+  });
+
   it("gives one canonical name for every spelling", () => {
     assert.equal(
       canonicalImageName(parseImageName("git/htop")),

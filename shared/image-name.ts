@@ -1,5 +1,5 @@
-// Image names as Nixery reads them: each path component is a package, `shell` and `arm64` are
-// meta-packages recognised only at the front, `cacert` and `iana-etc` are always added, and the
+// Image names as Nixery reads them: each path component is a package, `shell`, `arm64` and
+// `nonroot` are meta-packages recognised only at the front, `cacert` and `iana-etc` are always added, and the
 // list is sorted so that order does not matter. Also the registry's name and tag grammar.
 
 import { RegistryError } from "./errors.ts";
@@ -18,7 +18,20 @@ export const shellPackages = ["bashInteractive", "coreutils", "moreutils", "nano
  * optional: a package set that lacks them (a small private set) still builds images, without them.
  */
 export const alwaysIncluded = ["cacert", "iana-etc"] as const;
-export const metaPackages = ["shell", "arm64"] as const;
+export const metaPackages = ["shell", "arm64", "nonroot"] as const;
+
+/**
+ * The user a `nonroot/…` image runs as. 65532 is distroless' `nonroot` user (also what ko and
+ * chainguard images use), so policies written for those images accept these: a number outside
+ * the ranges distributions hand out (system users below 1000, people from 1000, `nobody` 65534),
+ * and `User` is given as numbers because Kubernetes' runAsNonRoot can only check a numeric user.
+ */
+export const nonrootUser = {
+  name: "nonroot",
+  uid: 65532,
+  gid: 65532,
+  home: "/home/nonroot",
+} as const;
 
 export interface ImageRequest {
   /** The repository name as requested. */
@@ -34,6 +47,8 @@ export interface ImageRequest {
   packages: string[];
   /** Those of `packages` that were added implicitly (not named): left out if the set lacks them. */
   optional: string[];
+  /** True for `nonroot/…`: the image runs as `nonrootUser` instead of root. */
+  nonroot: boolean;
 }
 
 const componentPattern = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$/;
@@ -105,6 +120,7 @@ export function parseImageName(name: string): ImageRequest {
   const components = name.split("/");
   let arch: Architecture = "amd64";
   let archNamed = false;
+  let nonroot = false;
   const wanted: string[] = [];
   let index = 0;
   for (; index < components.length; index++) {
@@ -113,20 +129,28 @@ export function parseImageName(name: string): ImageRequest {
     else if (component === "arm64") {
       arch = "arm64";
       archNamed = true;
-    } else break;
+    } else if (component === "nonroot") nonroot = true;
+    else break;
   }
   for (const component of components.slice(index)) wanted.push(toAttributePath(component));
   const optional = alwaysIncluded.filter((pkg) => !wanted.includes(pkg));
   const packages = [...new Set([...wanted, ...alwaysIncluded])].sort();
-  return { name, arch, archNamed, packages, optional };
+  return { name, arch, archNamed, packages, optional, nonroot };
 }
 
 /**
  * A name that is the same for every spelling of one image (`git/htop` and `htop/git`):
- * architecture plus the sorted package list. Used in cache and storage keys.
+ * architecture (with `+nonroot` for a nonroot image) plus the sorted package list. Used in cache
+ * and storage keys; a root image's name is what it was before `nonroot` existed, and `+` is in no
+ * package name, so `nonroot/git` and `git/nonroot` (the package `nonroot`) never meet.
  */
 export function canonicalImageName(image: ImageRequest): string {
-  return [image.arch, ...image.packages].join("/");
+  return [imageVariant(image), ...image.packages].join("/");
+}
+
+/** The architecture, marked `+nonroot` for a nonroot image: what besides the packages makes an image. */
+export function imageVariant(image: Pick<ImageRequest, "arch" | "nonroot">): string {
+  return image.nonroot ? `${image.arch}+nonroot` : image.arch;
 }
 
 function truncate(text: string): string {

@@ -41,6 +41,46 @@ describe("image config", () => {
     assert.equal("Cmd" in config.config, false);
   });
 
+  it("keeps a root image's config byte for byte (pinned digest, recorded before User existed)", async () => {
+    const bytes = buildImageConfig({
+      arch: "amd64",
+      layers: [{ digest: d("a"), diffId: d("b"), size: 1 }],
+      env: [
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "SSL_CERT_FILE=/etc/ssl/certs/ca-bundle.crt",
+      ],
+      cmd: ["bash"],
+      labels: {
+        "dev.nixery.packages": "bashInteractive cacert hello",
+        "org.opencontainers.image.revision": "0123456789abcdef0123456789abcdef01234567",
+      },
+    });
+    assert.equal(
+      await sha256Digest(bytes),
+      "sha256:5a913facbab074f2862adcef54976b25c3664b62863aac69848a1e22f5663172",
+    );
+  });
+
+  it("sets User and WorkingDir when given", () => {
+    const config = JSON.parse(
+      new TextDecoder().decode(
+        buildImageConfig({
+          arch: "amd64",
+          layers,
+          env: [],
+          user: "65532:65532",
+          workingDir: "/home/nonroot",
+        }),
+      ),
+    );
+    assert.equal(config.config.User, "65532:65532");
+    assert.equal(config.config.WorkingDir, "/home/nonroot");
+    const root = JSON.parse(
+      new TextDecoder().decode(buildImageConfig({ arch: "amd64", layers, env: [] })),
+    );
+    assert.equal("User" in root.config || "WorkingDir" in root.config, false);
+  });
+
   it("keeps an amd64 config's bytes: architecture then os, no variant", () => {
     const text = new TextDecoder().decode(buildImageConfig({ arch: "amd64", layers, env: [] }));
     assert.match(text, /"architecture":"amd64","os":"linux","config"/);

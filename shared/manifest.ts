@@ -25,6 +25,9 @@ export interface ImageConfigInput {
   env: readonly string[];
   cmd?: readonly string[];
   labels?: Readonly<Record<string, string>>;
+  /** The config's `User` ("uid:gid") and `WorkingDir`; absent: root in `/`, as Docker's default. */
+  user?: string;
+  workingDir?: string;
 }
 
 const encoder = new TextEncoder();
@@ -38,6 +41,8 @@ export function buildImageConfig(input: ImageConfigInput): Uint8Array<ArrayBuffe
       Object.entries(input.labels).sort(([a], [b]) => (a < b ? -1 : 1)),
     );
   }
+  if (input.user) config.User = input.user;
+  if (input.workingDir) config.WorkingDir = input.workingDir;
   // A fixed creation time (as the Nix store's mtimes) keeps the config reproducible; tools that
   // show an image's age or history (docker history, podman images) get well-formed values.
   return encoder.encode(

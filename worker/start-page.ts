@@ -2,7 +2,7 @@
 // login comes first), and whether a builder stands behind it. It names nothing a user could not
 // see anyway: the builder's address is not shown, the origin is meant to stay private.
 
-import { metaPackages, shellPackages } from "../shared/image-name.ts";
+import { metaPackages, nonrootUser, shellPackages } from "../shared/image-name.ts";
 
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -35,6 +35,8 @@ ctr images pull ${h}/hello:latest</pre>
 <ul>
 <li><code>${metaPackages[0]}</code> adds an interactive shell (${shellPackages.join(", ")}).</li>
 <li><code>${metaPackages[1]}</code> builds for aarch64 only.</li>
+<li><code>${metaPackages[2]}</code> runs the image as user ${nonrootUser.name} (uid and gid ${nonrootUser.uid}, home
+<code>${nonrootUser.home}</code>), which Kubernetes' <code>runAsNonRoot</code> accepts: <code>${h}/nonroot/shell/git</code>.</li>
 </ul>
 <p>Without <code>${metaPackages[1]}</code>, a name is built for every platform the builder serves: when
 that is several, the answer is an image index and each client pulls its own platform

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import { access, rm } from "node:fs/promises";
 import { digestHex, sha256Digest, type Digest } from "../../shared/digest.ts";
-import { nixSystems, type ImageRequest } from "../../shared/image-name.ts";
+import { nixSystems, nonrootUser, type ImageRequest } from "../../shared/image-name.ts";
 import { buildImageConfig, buildManifest, type LayerDescriptor } from "../../shared/manifest.ts";
 import { manifestMediaType, type ManifestFlavour } from "../../shared/media-types.ts";
 import { blobKey, manifestKey } from "../../shared/storage-keys.ts";
@@ -179,14 +179,18 @@ export async function buildImage(
     const installed = lookup.found.flatMap((pkg) => pkg.outPaths);
     const preferred = installed.filter((path) => path === lookup.coreutils);
     const envBinary = await findEnvBinary([...preferred, ...installed]);
-    // The symlink layer is a function of the installed outputs (immutable store paths).
+    // The symlink layer is a function of the installed outputs (immutable store paths), and of
+    // the user for a nonroot image (a root image's key is what it was before nonroot existed).
+    const nonroot = image.nonroot;
     const symlinkKey = layerKey(
-      [...new Set(installed)].map((path) => `symlink:${path}`).concat(`env:${envBinary ?? ""}`),
+      [...new Set(installed)]
+        .map((path) => `symlink:${path}`)
+        .concat(`env:${envBinary ?? ""}`, ...(nonroot ? ["user:nonroot"] : [])),
       packFormatVersion,
     );
     const symlinkLayer = await cachedOrPacked(
       symlinkKey,
-      () => symlinkLayerEntries(installed, { envBinary }),
+      () => symlinkLayerEntries(installed, { envBinary, nonroot }),
       signal,
     );
     const layers = [...storeLayers, symlinkLayer];
@@ -196,9 +200,13 @@ export async function buildImage(
     const configBytes = buildImageConfig({
       arch: image.arch,
       layers,
-      env: imageEnv(packages),
+      env: imageEnv(packages, { nonroot }),
       cmd: packages.includes("bashInteractive") ? ["bash"] : undefined,
       labels,
+      // Numeric, so that Kubernetes' runAsNonRoot can check it without reading /etc/passwd.
+      ...(nonroot
+        ? { user: `${nonrootUser.uid}:${nonrootUser.gid}`, workingDir: nonrootUser.home }
+        : {}),
     });
     const config = await storeBytes(deps.storage, configBytes, blobKey, "application/json", pinned);
     const manifests = {} as BuiltImage["manifests"];
@@ -220,7 +228,15 @@ export async function buildImage(
           ...layer,
           recipe: { kind: "store" as const, paths: groups[index]!.paths },
         })),
-        { ...symlinkLayer, recipe: { kind: "symlink" as const, installed, envBinary } },
+        {
+          ...symlinkLayer,
+          recipe: {
+            kind: "symlink" as const,
+            installed,
+            envBinary,
+            ...(nonroot ? { nonroot } : {}),
+          },
+        },
       ],
       packFormat: packFormatVersion,
       gzipLevel: deps.gzipLevel,
@@ -276,10 +292,15 @@ async function storeBytes(
  * The config's Env. PATH is always set: containerd (and so Kubernetes) adds its default PATH only
  * when Env is empty, so without it `ctr run IMAGE figlet` cannot find figlet. The symlink layer
  * merges the packages' bin and sbin into /bin and /sbin; the FHS directories come too, in the
- * order Docker and containerd use by default.
+ * order Docker and containerd use by default. A nonroot image sets HOME itself rather than rely on
+ * the runtime looking the user's home up in /etc/passwd.
  */
-export function imageEnv(packages: readonly string[]): string[] {
+export function imageEnv(
+  packages: readonly string[],
+  options: { nonroot?: boolean } = {},
+): string[] {
   const env = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"];
+  if (options.nonroot) env.push(`HOME=${nonrootUser.home}`);
   if (packages.includes("cacert")) env.push("SSL_CERT_FILE=/etc/ssl/certs/ca-bundle.crt");
   return env;
 }

@@ -60,6 +60,7 @@ export async function restoreObject(
         ? storePathEntries(rebuild.recipe.paths)
         : await symlinkLayerEntries(rebuild.recipe.installed, {
             envBinary: rebuild.recipe.envBinary,
+            nonroot: rebuild.recipe.nonroot === true,
           });
     const scratch = join(deps.pipeline.storage.scratchDir, `${randomUUID()}.tar.gz`);
     const packed = await packLayer(entries, scratch, { gzipLevel: rebuild.gzipLevel, signal });

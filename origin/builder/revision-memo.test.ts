@@ -8,6 +8,7 @@ const source = (revision: string): ResolvedSource => ({
   revision,
   pinned: false,
   nixArgs: [],
+  nixOptions: [],
 });
 
 describe("RevisionMemo", () => {

@@ -18,7 +18,7 @@ import type { Db } from "./database.ts";
 /** How a layer's bytes are made again: the same entries, through the same packer. */
 export type LayerRecipe =
   | { kind: "store"; paths: string[] }
-  | { kind: "symlink"; installed: string[]; envBinary: string | null };
+  | { kind: "symlink"; installed: string[]; envBinary: string | null; nonroot?: boolean };
 
 export interface PublishedLayer {
   digest: Digest;

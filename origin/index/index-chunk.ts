@@ -50,6 +50,7 @@ export async function evaluateChunk(
       "--eval",
       "--strict",
       "--json",
+      ...source.nixOptions,
       join(options.nixDir ?? defaultNixDir, "index.nix"),
       ...source.nixArgs,
       ...["--argstr", "system", system],

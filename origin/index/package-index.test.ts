@@ -24,6 +24,7 @@ const source: ResolvedSource = {
   revision: "0123456789abcdef0123456789abcdef01234567",
   pinned: true,
   nixArgs: ["--argstr", "srcType", "path", "--argstr", "src", setDir],
+  nixOptions: [],
 };
 
 describe("package index (fixture set shaped like nixpkgs)", () => {

@@ -27,6 +27,8 @@ export interface UnevaluablePackage {
   error?: string;
   /** For `error`: the sub-set of the name (its first part) that does not evaluate at all. */
   subSet?: string;
+  /** For a flake source: where the name was found, e.g. "legacyPackages.x86_64-linux.x of flake F". */
+  where?: string;
 }
 
 /** How the origin's operator lifts each refusal (nixpkgs config, set by the origin). */
@@ -98,7 +100,8 @@ function describeUnevaluable(pkg: UnevaluablePackage): string {
     return `Nix package ${shown} cannot be looked up: its package set ${typedPackageName(pkg.subSet)} does not evaluate in this package set (${pkg.error ?? "no error output"})`;
   }
   if (pkg.reason === "error" || pkg.reason === "unexplained") {
-    return `Nix package ${shown} exists but does not evaluate: ${pkg.error ?? "no error output"}`;
+    const where = pkg.where ? ` (${pkg.where})` : "";
+    return `Nix package ${shown}${where} exists but does not evaluate: ${pkg.error ?? "no error output"}`;
   }
   const drv = pkg.drvName ? ` (${pkg.drvName})` : "";
   const subject = pkg.dependency
@@ -182,7 +185,10 @@ export class DerivationsGone extends Error {
   }
 }
 
-/** Nix could not evaluate the package set (syntax error, failed fetch, throw, …). */
+/**
+ * Nix could not evaluate the package set (syntax error, failed fetch, throw, …). `subject` names
+ * what failed: the package set, or for a flake the flake and, when known, the attribute.
+ */
 export class NixEvalFailed extends Error {
   override readonly name = "NixEvalFailed";
   /** Nix's message without trace, code frames or server paths. */
@@ -190,8 +196,8 @@ export class NixEvalFailed extends Error {
   /** What Nix printed, for the origin's log only. */
   readonly nixOutput: readonly string[];
 
-  constructor(detail: string, nixOutput: readonly string[] = []) {
-    super(`The package set does not evaluate: ${detail}`);
+  constructor(detail: string, nixOutput: readonly string[] = [], subject = "The package set") {
+    super(`${subject} does not evaluate: ${detail}`);
     this.detail = detail;
     this.nixOutput = nixOutput;
   }

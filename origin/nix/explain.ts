@@ -79,7 +79,14 @@ export async function explainFailures(
             drvName: refusal.drvName,
             dependency: pkg.drvName !== null && refusal.drvName !== pkg.drvName,
           }
-        : { name: pkg.name, reason: "error", error: hideServerPaths(message) },
+        : {
+            name: pkg.name,
+            reason: "error",
+            error: hideServerPaths(message),
+            ...(source.flake && pkg.where
+              ? { where: `${pkg.where} of the flake ${source.flake.lockedRef}` }
+              : {}),
+          },
     );
   }
   return result;

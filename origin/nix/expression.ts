@@ -42,6 +42,7 @@ export function packagesExpression(
   return {
     file: join(options.nixDir ?? defaultNixDir, "packages.nix"),
     args: [
+      ...source.nixOptions,
       ...source.nixArgs,
       ...["--argstr", "system", system],
       ...["--argstr", "names", JSON.stringify(names)],

@@ -106,6 +106,7 @@ describe("failed packages", () => {
       revision: null,
       pinned: false,
       nixArgs: ["--argstr", "srcType", "path", "--argstr", "src", indexSet],
+      nixOptions: [],
     };
     const lookup = await lookupPackages(
       runner,

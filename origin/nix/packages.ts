@@ -4,6 +4,7 @@
 import { NixBuildTimedOut, NixEvalFailed } from "./errors.ts";
 import { evalErrorMessage, rawEvalMessage, type Refusal } from "./eval-error.ts";
 import { packagesExpression } from "./expression.ts";
+import { diagnoseFlakeFailure } from "./flake-diagnosis.ts";
 import type { ExpressionOptions } from "./expression.ts";
 import type { NixRunner, ProcessResult } from "./runner.ts";
 import type { ResolvedSource } from "./source.ts";
@@ -35,6 +36,8 @@ export interface FailedPackage {
   error?: string;
   /** The first part of the name, when that alone does not evaluate either (the sub-set at fault). */
   subSet?: string;
+  /** Its full attribute path, e.g. "legacyPackages.x86_64-linux.foo" in a flake. */
+  where?: string;
 }
 
 export interface PackageLookup {
@@ -62,6 +65,12 @@ export async function lookupPackages(
 ): Promise<PackageLookup> {
   const result = await evaluate(runner, source, names, system, "report", options);
   if (result.exitCode === 0) return parseReport(result.stdout);
+  if (source.flake) {
+    // Name the flake and the attribute that failed (this costs more Nix processes).
+    const check = (attribute: "report" | "rootPaths", only: readonly string[]) =>
+      evaluate(runner, source, only, system, attribute, options);
+    throw await diagnoseFlakeFailure(check, source.flake, names, system, result.stderrTail);
+  }
   const failure = new NixEvalFailed(evalErrorMessage(result.stderrTail), result.stderrTail);
   if (names.length === 0) throw failure;
   // Is it the package set or some of the names? A set that evaluates without names is fine, and
@@ -128,13 +137,25 @@ async function isolateFailures(
   return merged;
 }
 
+/**
+ * What nixpkgs reads from the environment when its config does not say (nixpkgs' own switches):
+ * a flake instantiates its nixpkgs itself, so the origin's policy reaches it only this way.
+ */
+function policyEnvironment(options: LookupOptions): Record<string, string> {
+  const env: Record<string, string> = {};
+  if (options.policy?.allowUnfree) env.NIXPKGS_ALLOW_UNFREE = "1";
+  if (options.policy?.allowInsecure) env.NIXPKGS_ALLOW_INSECURE = "1";
+  if (options.policy?.allowBroken) env.NIXPKGS_ALLOW_BROKEN = "1";
+  return env;
+}
+
 /** Strictly evaluates one attribute of packages.nix for `names`; throws only on a timeout. */
 async function evaluate(
   runner: NixRunner,
   source: ResolvedSource,
   names: readonly string[],
   system: string,
-  attribute: "report" | "explain",
+  attribute: "report" | "explain" | "rootPaths",
   options: LookupOptions,
 ): Promise<ProcessResult> {
   const { file, args } = packagesExpression(source, names, system, options);
@@ -153,7 +174,7 @@ async function evaluate(
       attribute,
       ...args,
     ],
-    { timeoutMs, signal: options.signal },
+    { timeoutMs, signal: options.signal, env: source.flake ? policyEnvironment(options) : {} },
   );
   if (result.timedOut) throw new NixBuildTimedOut(Math.round(timeoutMs / 1000), "evaluate");
   return result;

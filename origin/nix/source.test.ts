@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { SourceUnavailable, TagNotFound } from "./errors.ts";
+import { git } from "../../test/support/git.ts";
 import { fixturePackageSet, lookupAndRealise, testNixEnv } from "../../test/support/nix-env.ts";
 import { lookupPackages } from "./packages.ts";
 import { createNixRunner } from "./runner.ts";
@@ -17,21 +18,6 @@ let dir: string;
 let bareUrl: string;
 let workDir: string;
 const commits: Record<"one" | "two" | "three", string> = { one: "", two: "", three: "" };
-
-function git(cwd: string, ...args: string[]): string {
-  return execFileSync("git", args, {
-    cwd,
-    encoding: "utf8",
-    env: {
-      ...testNixEnv(),
-      GIT_CONFIG_NOSYSTEM: "1",
-      GIT_AUTHOR_NAME: "test",
-      GIT_AUTHOR_EMAIL: "test@example.invalid",
-      GIT_COMMITTER_NAME: "test",
-      GIT_COMMITTER_EMAIL: "test@example.invalid",
-    },
-  }).trim();
-}
 
 async function commitGreeting(greeting: string): Promise<string> {
   const file = join(workDir, "default.nix");

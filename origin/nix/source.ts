@@ -1,10 +1,26 @@
-// Where the package set comes from (a local path, a git repository, or a nixpkgs channel
-// tarball) and how an image tag selects a version of it: for git the tag is a ref or a commit,
-// for paths and channels the tag does not matter (as in Nixery).
+// Where the package set comes from (a local path, a git repository, a nixpkgs channel tarball,
+// or a flake) and how an image tag selects a version of it: for git the tag is a ref or a commit,
+// for paths and channels the tag does not matter (as in Nixery); flakes: flake-source.ts.
+//
+// Every source resolves to the same thing, a ResolvedSource: the --argstr arguments (and Nix
+// options) with which nix/packages.nix imports that version of the set. packages.nix turns it
+// into `roots`, the attribute sets names are looked up in (for a flake: packages.<system>, then
+// legacyPackages.<system>), so whatever evaluates attributes of the source (the lookup, the
+// start-up check, an index of the set) calls packagesExpression() and never cares which kind
+// of source it is.
 
 import { resolve } from "node:path";
 import { isValidTag } from "../../shared/image-name.ts";
-import { SourceUnavailable, TagNotFound } from "./errors.ts";
+import { SourceUnavailable } from "./errors.ts";
+import {
+  flakeFeatureArgs,
+  flakeKind,
+  flakeReferenceForTag,
+  flakeRevision,
+  gitUrlOf,
+  lockFlake,
+} from "./flake-source.ts";
+import { resolveGitTag } from "./git-tag.ts";
 import type { NixRunner } from "./runner.ts";
 
 export type SourceConfig =
@@ -12,7 +28,9 @@ export type SourceConfig =
   | { kind: "git"; url: string }
   /** `urlTemplate` has `{channel}` where the channel goes, e.g.
    * "https://github.com/NixOS/nixpkgs/archive/{channel}.tar.gz" (file:// works too). */
-  | { kind: "channel"; channel: string; urlTemplate: string };
+  | { kind: "channel"; channel: string; urlTemplate: string }
+  /** `ref` is a flake reference as Nix reads it (a path, git+file:, git+ssh:, github:, …). */
+  | { kind: "flake"; ref: string };
 
 export interface ResolvedSource {
   /** Stable text naming the source (not the version), e.g. "git:<url>". */
@@ -23,6 +41,10 @@ export interface ResolvedSource {
   pinned: boolean;
   /** The --argstr pairs for packages.nix: srcType, src, rev, ref. */
   nixArgs: string[];
+  /** Options every Nix evaluation of this source needs (a flake: enabling flakes for the call). */
+  nixOptions: string[];
+  /** For a flake: the locked reference evaluated (shown in messages, credentials hidden). */
+  flake?: { lockedRef: string };
 }
 
 const commitPattern = /^[0-9a-f]{40}$/;
@@ -43,6 +65,7 @@ export async function resolveSource(
         revision: null,
         pinned: false,
         nixArgs: args("path", path),
+        nixOptions: [],
       };
     }
     case "channel": {
@@ -52,6 +75,7 @@ export async function resolveSource(
         revision: config.channel,
         pinned: commitPattern.test(config.channel),
         nixArgs: args("channel", url),
+        nixOptions: [],
       };
     }
     case "git": {
@@ -62,6 +86,21 @@ export async function resolveSource(
         // Only a commit is immutable; tags and branches can be moved.
         pinned: commitPattern.test(tag),
         nixArgs: args("git", config.url, commit, ref),
+        nixOptions: [],
+      };
+    }
+    case "flake": {
+      const shown = redactCredentials(config.ref);
+      const selected = await flakeReferenceForTag(config.ref, tag, runner, options.signal, shown);
+      const metadata = await lockFlake(runner, selected.ref, shown, options.signal);
+      return {
+        id: describeSource(config),
+        revision: flakeRevision(metadata),
+        pinned: selected.pinned,
+        // builtins.getFlake of the locked reference: what was locked here is what is evaluated.
+        nixArgs: args("flake", metadata.lockedRef),
+        nixOptions: flakeFeatureArgs,
+        flake: { lockedRef: redactCredentials(metadata.lockedRef) },
       };
     }
   }
@@ -76,6 +115,8 @@ export function describeSource(config: SourceConfig): string {
       return `git:${redactCredentials(config.url)}`;
     case "channel":
       return `channel:${redactCredentials(channelUrl(config))}`;
+    case "flake":
+      return `flake:${redactCredentials(config.ref)}`;
   }
 }
 
@@ -98,88 +139,24 @@ function args(srcType: string, src: string, rev = "", ref = ""): string[] {
 }
 
 /**
- * The commit a tag names and the ref that holds it (so Nix fetches only that ref). `latest` is
- * the repository's HEAD; a 40-hex tag is a commit (ref unknown: Nix then fetches all refs);
- * otherwise git tags win over branches, and annotated tags are peeled to their commit.
- */
-async function resolveGitTag(
-  url: string,
-  tag: string,
-  runner: NixRunner,
-  signal: AbortSignal | undefined,
-): Promise<{ commit: string; ref: string }> {
-  if (commitPattern.test(tag)) {
-    await assertLocalCommit(url, tag, runner, signal);
-    return { commit: tag, ref: "" };
-  }
-  if (tag.startsWith("-") || tag.includes("\0")) throw new TagNotFound(tag, url);
-
-  const patterns =
-    tag === "latest" ? ["HEAD"] : [`refs/tags/${tag}`, `refs/tags/${tag}^{}`, `refs/heads/${tag}`];
-  const lsRemote = ["ls-remote", ...(tag === "latest" ? ["--symref"] : []), url, ...patterns];
-  const result = await runner("git", lsRemote, {
-    timeoutMs: gitTimeoutMs,
-    signal,
-    env: { GIT_TERMINAL_PROMPT: "0" },
-  });
-  if (result.exitCode !== 0) {
-    const detail = result.timedOut ? "git ls-remote timed out" : result.stderrTail.join("\n");
-    throw new SourceUnavailable(url, detail.trim() || `git ls-remote exited ${result.exitCode}`);
-  }
-
-  const refs = new Map<string, string>();
-  let headTarget = "";
-  for (const line of result.stdout.split("\n")) {
-    const symref = /^ref: (\S+)\tHEAD$/.exec(line);
-    if (symref) headTarget = symref[1]!;
-    const entry = /^([0-9a-f]{40})\t(\S+)$/.exec(line);
-    if (entry) refs.set(entry[2]!, entry[1]!);
-  }
-
-  if (tag === "latest") {
-    const commit = refs.get("HEAD");
-    if (!commit) throw new TagNotFound(tag, url);
-    return { commit, ref: headTarget };
-  }
-  for (const ref of [`refs/tags/${tag}`, `refs/heads/${tag}`]) {
-    const commit = refs.get(`${ref}^{}`) ?? refs.get(ref);
-    if (commit) return { commit, ref };
-  }
-  throw new TagNotFound(tag, url);
-}
-
-/** For a repository on this machine, checking that a commit exists is cheap; do it. */
-async function assertLocalCommit(
-  url: string,
-  commit: string,
-  runner: NixRunner,
-  signal: AbortSignal | undefined,
-): Promise<void> {
-  const directory = url.startsWith("file://")
-    ? decodeURIComponent(new URL(url).pathname)
-    : url.startsWith("/")
-      ? url
-      : null;
-  if (directory === null) return;
-  const result = await runner("git", ["-C", directory, "cat-file", "-e", `${commit}^{commit}`], {
-    timeoutMs: gitTimeoutMs,
-    signal,
-  });
-  if (result.exitCode !== 0) throw new TagNotFound(commit, url);
-}
-
-/**
  * The tags a client can pull: `latest`, plus every git tag and branch whose name is a valid
- * registry tag (for paths and channels the tag does not select anything, so only `latest`).
+ * registry tag (of a git source or git flake; for paths, channels and other flakes the tag does
+ * not select anything, or the forge is not asked, so only `latest`).
  */
 export async function listSourceTags(config: SourceConfig, runner: NixRunner): Promise<string[]> {
-  if (config.kind !== "git") return ["latest"];
-  const result = await runner("git", ["ls-remote", "--tags", "--heads", config.url], {
+  const url =
+    config.kind === "git"
+      ? config.url
+      : config.kind === "flake" && flakeKind(config.ref) === "git"
+        ? gitUrlOf(config.ref)
+        : null;
+  if (url === null) return ["latest"];
+  const result = await runner("git", ["ls-remote", "--tags", "--heads", url], {
     timeoutMs: gitTimeoutMs,
     env: { GIT_TERMINAL_PROMPT: "0" },
   });
   if (result.exitCode !== 0) {
-    throw new SourceUnavailable(config.url, result.stderrTail.join("\n").trim());
+    throw new SourceUnavailable(url, result.stderrTail.join("\n").trim());
   }
   const names = new Set(["latest"]);
   for (const line of result.stdout.split("\n")) {

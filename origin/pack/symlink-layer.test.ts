@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { packLayer } from "./pack-layer.ts";
-import { etcFiles, symlinkLayerEntries } from "./symlink-layer.ts";
+import { etcFiles, nonrootEtcFiles, symlinkLayerEntries } from "./symlink-layer.ts";
 import type { TarEntrySpec } from "./tar-entry.ts";
 
 let store: string;
@@ -189,5 +189,65 @@ describe("symlinkLayerEntries", () => {
     assert.ok(listing.some((l) => l.endsWith(`bin -> ${a}/bin`)));
     const passwd = execFileSync("tar", ["-xzOf", destination, "etc/passwd"]).toString();
     assert.equal(passwd, etcFiles.passwd);
+  });
+
+  it("keeps a root image's layer byte for byte as before nonroot existed (pinned diff id)", async () => {
+    // Recorded from main before the nonroot meta-package: a root image's top layer (and so its
+    // digest and every manifest over it) must not change.
+    const env = "/nix/store/00000000000000000000000000000000-coreutils-9.1/bin/env";
+    for (const entries of [
+      await symlinkLayerEntries([], { envBinary: env }),
+      await symlinkLayerEntries([], { envBinary: env, nonroot: false }),
+    ]) {
+      const packed = await packLayer(entries, join(store, "pinned.tar.gz"));
+      assert.equal(
+        packed.diffId,
+        "sha256:0ce37081a0945cc931380012c7a7c275bb7553a0496648ac31269a66753d4d70",
+      );
+    }
+  });
+
+  it("adds the nonroot user to passwd and group, over a package's own, and its home", async () => {
+    const certs = await makePackage("nonroot-etc", {
+      "etc/ssl/certs/ca-bundle.crt": "x",
+      "etc/passwd": "mine",
+    });
+    const entries = await symlinkLayerEntries([certs], { nonroot: true });
+    assert.deepEqual(
+      describeEntries(entries, true).filter((e) => /^(etc|home|tmp)/.test(e)),
+      [
+        "etc/ 755",
+        "etc/group 644 (bytes)",
+        "etc/nsswitch.conf 644 (bytes)",
+        "etc/passwd 644 (bytes)",
+        "etc/ssl -> nonroot-etc/etc/ssl",
+        "home/ 755",
+        "home/nonroot/ 755",
+        "tmp/ 1777",
+      ],
+    );
+    assert.equal(
+      nonrootEtcFiles.passwd,
+      "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/var/empty:/bin/false\n" +
+        "nonroot:x:65532:65532:nonroot:/home/nonroot:/bin/sh\n",
+    );
+    assert.equal(nonrootEtcFiles.group, "root:x:0:\nnobody:x:65534:\nnonroot:x:65532:\n");
+
+    const destination = join(store, "nonroot.tar.gz");
+    await packLayer(entries, destination);
+    const listing = execFileSync("tar", ["--numeric-owner", "-tvzf", destination])
+      .toString()
+      .replace(/ +/g, " ")
+      .split("\n");
+    assert.ok(
+      listing.some((l) => /^drwxr-xr-x 65532\/65532 0 .* home\/nonroot\/$/.test(l)),
+      listing.join("\n"),
+    );
+    assert.ok(listing.some((l) => /^drwxr-xr-x 0\/0 0 .* home\/$/.test(l)));
+    assert.ok(listing.some((l) => /^drwxrwxrwt 0\/0 0 .* tmp\/$/.test(l)));
+    const passwd = execFileSync("tar", ["-xzOf", destination, "etc/passwd"]).toString();
+    assert.equal(passwd, nonrootEtcFiles.passwd);
+    const group = execFileSync("tar", ["-xzOf", destination, "etc/group"]).toString();
+    assert.equal(group, nonrootEtcFiles.group);
   });
 });

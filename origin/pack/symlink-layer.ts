@@ -1,10 +1,13 @@
 // The image's symlink layer, as Nixery builds it: the requested packages' top-level directories
 // merged like Nix's buildEnv, plus /tmp, /usr/bin/env and a minimal /etc/passwd, group and nsswitch.
+// A nonroot image's user lives here too (its /etc/passwd and /etc/group lines and its home), so
+// that `nonroot/git` and `git` differ in this small top layer only.
 //
 // Merge rule, applied at every level: the providers of a name are, in order, the fixed entries
 // (`tmp`, `usr/bin/env`), the packages in the given order, then the fallback /etc files. The first
 // provider decides: a file or symlink (or a virtual leaf) wins outright; a directory merges with
-// every later provider that is also a directory. A merged directory with a single on-disk
+// every later provider that is also a directory. For a nonroot image, /etc/passwd and /etc/group
+// (with the user) and /home/nonroot are fixed entries: the user the config names always exists. A merged directory with a single on-disk
 // provider becomes a symlink into the store (`bin -> /nix/store/…-hello/bin`); several providers
 // make a real directory (0755) whose entries are merged the same way, as deep as needed. Symlinks
 // to directories count as directories (as in buildEnv), and links point at the package's own path,
@@ -13,12 +16,15 @@
 
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { nonrootUser } from "../../shared/image-name.ts";
 import { compareBytes } from "./store-entries.ts";
 import type { TarEntrySpec } from "./tar-entry.ts";
 
 export interface SymlinkLayerOptions {
   /** Absolute path of an `env` binary (e.g. coreutils' bin/env) for `/usr/bin/env`; none when null. */
   envBinary?: string | null;
+  /** Adds the `nonroot` user (shared/image-name.ts) with its home; absent or false: root only. */
+  nonroot?: boolean;
 }
 
 /** A provider that is not on disk: an in-memory tree, or a leaf entry (file, symlink, directory). */
@@ -38,6 +44,14 @@ export const etcFiles = {
   "nsswitch.conf": "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n",
 };
 
+/** /etc/passwd and /etc/group of a nonroot image: root's files plus the user. */
+export const nonrootEtcFiles = {
+  passwd:
+    etcFiles.passwd +
+    `${nonrootUser.name}:x:${nonrootUser.uid}:${nonrootUser.gid}:${nonrootUser.name}:${nonrootUser.home}:/bin/sh\n`,
+  group: etcFiles.group + `${nonrootUser.name}:x:${nonrootUser.gid}:\n`,
+};
+
 export async function symlinkLayerEntries(
   packageOutPaths: string[],
   options: SymlinkLayerOptions = {},
@@ -49,14 +63,17 @@ export async function symlinkLayerEntries(
       tree({ bin: tree({ env: leaf({ type: "symlink", target: options.envBinary }) }) }),
     );
   }
-  const etc = new Map<string, Virtual>();
-  for (const [name, text] of Object.entries(etcFiles)) {
-    etc.set(
-      name,
-      leaf({ type: "file", mode: etcFileMode, content: { bytes: new TextEncoder().encode(text) } }),
-    );
+  if (options.nonroot) {
+    fixed.children.set("etc", etcTree(nonrootEtcFiles));
+    const home = leaf({
+      type: "directory",
+      mode: 0o755,
+      uid: nonrootUser.uid,
+      gid: nonrootUser.gid,
+    });
+    fixed.children.set("home", tree({ [nonrootUser.home.slice("/home/".length)]: home }));
   }
-  const fallback = tree({ etc: { kind: "tree", children: etc } });
+  const fallback = tree({ etc: etcTree(etcFiles) });
 
   const packages: Provider[] = [];
   for (const path of new Set(packageOutPaths)) {
@@ -125,6 +142,15 @@ function leafEntry(name: string, provider: Provider): TarEntrySpec {
   if (provider.kind === "disk") return { type: "symlink", name, target: provider.path };
   if (provider.kind === "leaf") return { ...provider.entry, name };
   throw new Error(`unreachable: ${name} is a directory`);
+}
+
+function etcTree(files: Record<string, string>): Virtual {
+  const children = new Map<string, Virtual>();
+  for (const [name, text] of Object.entries(files)) {
+    const bytes = new TextEncoder().encode(text);
+    children.set(name, leaf({ type: "file", mode: etcFileMode, content: { bytes } }));
+  }
+  return { kind: "tree", children };
 }
 
 function tree(children: Record<string, Virtual>): Extract<Virtual, { kind: "tree" }> {

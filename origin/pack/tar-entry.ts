@@ -9,9 +9,12 @@ export type TarHeader = Partial<Header> & Pick<Header, "name">;
 /** File content: streamed from a file on disk (whose size was taken when the entry was made), or bytes in memory. */
 export type FileContent = { path: string; size: number } | { bytes: Uint8Array };
 
-/** One tar member. `name` is relative (no leading slash, no trailing slash, no `.`/`..` segments). */
+/**
+ * One tar member. `name` is relative (no leading slash, no trailing slash, no `.`/`..` segments).
+ * Everything is owned by root, except a directory that names an owner (a nonroot image's home).
+ */
 export type TarEntrySpec =
-  | { type: "directory"; name: string; mode: number }
+  | { type: "directory"; name: string; mode: number; uid?: number; gid?: number }
   | { type: "file"; name: string; mode: number; content: FileContent }
   | { type: "symlink"; name: string; target: string };
 
@@ -21,7 +24,10 @@ export type TarEntrySpec =
  */
 export const fixedMtimeSeconds = 1;
 
-/** Owner fields, written in every header: uid/gid 0 and empty uname/gname, so `tar -tv` shows `0/0`. */
+/**
+ * Owner fields, written in every header: uid/gid 0 (unless a directory names its owner) and empty
+ * uname/gname, so `tar -tv` shows `0/0`.
+ */
 const uid = 0;
 const gid = 0;
 const uname = "";
@@ -51,8 +57,8 @@ export function tarHeader(entry: TarEntrySpec): TarHeader {
         mode: entry.mode,
         mtime,
         size: 0,
-        uid,
-        gid,
+        uid: entry.uid ?? uid,
+        gid: entry.gid ?? gid,
         uname,
         gname,
       };

@@ -38,6 +38,7 @@ const index = new PackageIndex({
     revision,
     pinned: true,
     nixArgs: ["--argstr", "srcType", "path", "--argstr", "src", path],
+    nixOptions: [],
   }),
   system: "x86_64-linux",
   log: createLogger((line) => process.stderr.write(line)),

@@ -162,6 +162,10 @@ gitDir=$(git -C "$repo" rev-parse --path-format=absolute --git-common-dir 2>/dev
 if [ -n "$gitDir" ] && [ -d "$gitDir" ] && [[ $gitDir != "$repo"/* ]]; then
   mountInto "$gitDir" "$root$gitDir" --bind -o ro
 fi
+# A worktree's node_modules may be a symlink to the main checkout's: bind its target (read-only)
+# at the same path, or nothing of node_modules loads inside.
+modules=$(realpath -m "$repo/node_modules")
+if [[ $modules != "$repo"/* ]]; then mountInto "$modules" "$root$modules" --bind -o ro; fi
 
 inChroot() {
   chroot "$root" /usr/bin/env -i \
@@ -200,14 +204,14 @@ if ! nodeModulesLoad; then
       tail -n 20 "$cacheDir/$suite-apt.log" >&2
       exit 1
     }
-    mountInto "$native" "$root$repo/node_modules/better-sqlite3" --bind
+    mountInto "$native" "$root$modules/better-sqlite3" --bind
     inChroot sh -c 'cd node_modules/better-sqlite3 && node-gyp rebuild --release' >"$cacheDir/$suite-native.log" 2>&1 || {
       tail -n 20 "$cacheDir/$suite-native.log" >&2
       exit 1
     }
     echo "$nativeRecipe" >"$native/.nixery-built"
   else
-    mountInto "$native" "$root$repo/node_modules/better-sqlite3" --bind
+    mountInto "$native" "$root$modules/better-sqlite3" --bind
   fi
   if ! nodeModulesLoad; then
     cat "$cacheDir/$suite-check.log" >&2

@@ -49,6 +49,7 @@ export async function localStackEnv(
     "NIXERY_PKGS_PATH",
     "NIXERY_PKGS_REPO",
     "NIXERY_CHANNEL",
+    "NIXERY_FLAKE",
     "ORIGIN_SECRET",
     "NIXERY_TOKEN_KEY",
   ])

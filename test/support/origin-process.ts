@@ -36,7 +36,7 @@ export interface OriginOptions {
 
 /** The environment an origin process gets in tests (the test Nix config, the fixture set). */
 export function originEnv(dataDir: string, options: OriginOptions = {}): Record<string, string> {
-  const sourceSet = ["NIXERY_PKGS_PATH", "NIXERY_PKGS_REPO", "NIXERY_CHANNEL"].some(
+  const sourceSet = ["NIXERY_PKGS_PATH", "NIXERY_PKGS_REPO", "NIXERY_CHANNEL", "NIXERY_FLAKE"].some(
     (name) => options.env?.[name],
   );
   return {
