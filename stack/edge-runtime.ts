@@ -41,6 +41,8 @@ export interface EdgeRuntimeOptions {
     anonymousPull?: boolean;
   };
   limits?: EdgeLimits;
+  /** The Worker as one ES module (default: worker/index.ts bundled; tests pass their own). */
+  script?: string;
   /**
    * The EDGE_ANALYTICS binding: Miniflare's local Analytics Engine (which keeps nothing; the
    * default), or a recorder in workerd that logs each data point as a JSON line
@@ -65,10 +67,10 @@ export interface EdgeRuntime {
   stop(): Promise<void>;
 }
 
-/** The Worker as one ES module. */
-export async function bundleWorker(): Promise<string> {
+/** The Worker (or another entry point, such as a test Worker) as one ES module. */
+export async function bundleWorker(entryPoint = `${repoRoot}worker/index.ts`): Promise<string> {
   const result = await build({
-    entryPoints: [`${repoRoot}worker/index.ts`],
+    entryPoints: [entryPoint],
     bundle: true,
     format: "esm",
     platform: "neutral",
@@ -95,7 +97,7 @@ function forwardLines(stream: Readable, onLine: (line: string) => void): void {
 }
 
 export async function startEdgeRuntime(options: EdgeRuntimeOptions): Promise<EdgeRuntime> {
-  const script = await bundleWorker();
+  const script = options.script ?? (await bundleWorker());
   const bindings: Record<string, string> = { ORIGIN_URL: options.originUrl };
   if (options.originSecret) bindings.ORIGIN_SECRET = options.originSecret;
   if (options.pollSeconds) bindings.ORIGIN_POLL_SECONDS = String(options.pollSeconds);

@@ -3,9 +3,8 @@
 // console JSON line for Workers Logs and `wrangler tail`, and as an Analytics Engine data point
 // when the EDGE_ANALYTICS binding is present. The route records what only it knows in `served`.
 
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { matchRoute } from "../shared/routes.ts";
-import type { Env } from "./env.ts";
 import { logEvent } from "./log.ts";
 
 /** Where an answer came from: the first store along the way that had it. */
@@ -45,10 +44,10 @@ export function dataPointOf(entry: {
   };
 }
 
-export function accessLog(): MiddlewareHandler<{
-  Bindings: Env;
-  Variables: AccessLogVariables;
-}> {
+/** The access log, writing data points to the dataset `analyticsOf` gives (when there is one). */
+export function accessLog<E extends { Variables: AccessLogVariables }>(
+  analyticsOf: (c: Context<E>) => AnalyticsEngineDataset | null,
+): MiddlewareHandler<E> {
   return async (c, next) => {
     const started = Date.now();
     const served: ServedNote = { layer: null, user: null };
@@ -74,7 +73,7 @@ export function accessLog(): MiddlewareHandler<{
       ...(served.user !== null ? { user: served.user } : {}),
       ...(colo ? { colo } : {}),
     });
-    c.env.EDGE_ANALYTICS?.writeDataPoint(
+    analyticsOf(c)?.writeDataPoint(
       dataPointOf({ route, method, layer: served.layer, status, bytes, ms, colo }),
     );
   };

@@ -1,6 +1,8 @@
 // The edge's Hono app: the start page, the token endpoint of a private edge, the shared registry
-// handler over the edge's composed RegistrySource (after the token check, when private), and
-// the one error handler that writes every error as registry JSON.
+// handler over the edge's composed RegistrySource (after the token check, when private), one
+// access-log line per request, and the one error handler that writes every error as registry
+// JSON. It is built from a function that gives each request its dependencies
+// (worker/edge-deps.ts): the bindings in production, an in-memory origin in the unit tests.
 
 import { Hono } from "hono";
 import { tokenPath } from "../shared/auth-challenge.ts";
@@ -8,84 +10,78 @@ import { errorResponse, RegistryError, toRegistryError } from "../shared/errors.
 import { handleRegistryRequest } from "../shared/registry-handler.ts";
 import { requestHost, requestTarget } from "../shared/request-target.ts";
 import { matchRoute } from "../shared/routes.ts";
-import {
-  answerTokenRequest,
-  authorizeRoute,
-  buildNeedsLogin,
-  edgeAccess,
-} from "./auth/edge-guard.ts";
 import { accessLog, type AccessLogVariables } from "./access-log.ts";
-import { BlobStore } from "./blob-store.ts";
+import { answerTokenRequest, authorizeRoute, buildNeedsLogin } from "./auth/edge-guard.ts";
 import { clientKey, noBuilds, rateLimitedBuilds } from "./cold-build-admission.ts";
-import { EdgeCache } from "./edge-cache.ts";
-import { readSettings, type Env } from "./env.ts";
+import type { EdgeDeps, EdgeDepsFor } from "./edge-deps.ts";
 import { logEvent } from "./log.ts";
-import { ManifestStore } from "./manifest-store.ts";
-import { OriginClient } from "./origin-client.ts";
 import { forwardPackageApi } from "./package-api.ts";
 import { packageApiPrefix } from "../shared/package-api.ts";
 import { EdgeRegistrySource } from "./registry-source.ts";
 import { renderStartPage } from "./start-page.ts";
 import { reportUse } from "./usage-marks.ts";
 
+/** The app's context: the bindings, and per request its dependencies and access-log notes. */
+export type EdgeAppEnv<Bindings> = {
+  Bindings: Bindings;
+  Variables: AccessLogVariables & { deps: EdgeDeps };
+};
+
 function repositoryOf(pathname: string): string {
   const route = matchRoute(pathname);
   return route && "name" in route ? route.name : "";
 }
 
-/**
- * Cache API entries live under the edge's own host (so a zone purge reaches them); a host that
- * is no valid URL host cannot name them, and gets a fixed one.
- */
-function cacheBase(origin: string): string {
-  try {
-    return new URL(origin).origin;
-  } catch {
-    return "https://edge.invalid";
-  }
-}
-
-export function createApp(): Hono<{ Bindings: Env; Variables: AccessLogVariables }> {
-  const app = new Hono<{ Bindings: Env; Variables: AccessLogVariables }>();
-  app.use(accessLog());
+export function createApp<Bindings extends object>(
+  depsFor: EdgeDepsFor<Bindings>,
+): Hono<EdgeAppEnv<Bindings>> {
+  const app = new Hono<EdgeAppEnv<Bindings>>();
+  app.use(async (c, next) => {
+    c.set("deps", depsFor(c.req.raw, c.env, c.executionCtx));
+    await next();
+  });
+  app.use(accessLog<EdgeAppEnv<Bindings>>((c) => c.get("deps").analytics));
 
   app.on(["GET", "HEAD"], "/", (c) => {
-    const isPrivate = Boolean(c.env.HTPASSWD || c.env.TOKEN_KEY);
-    return c.html(renderStartPage(requestHost(c.req.url), Boolean(c.env.ORIGIN_URL), isPrivate));
+    const deps = c.get("deps");
+    return c.html(renderStartPage(requestHost(c.req.url), deps.originConfigured, deps.isPrivate));
   });
 
   app.on(["GET", "HEAD", "POST"], tokenPath, async (c) => {
-    const access = edgeAccess(c.env);
+    const deps = c.get("deps");
+    const access = deps.access();
     if (!access) throw new RegistryError("NOT_FOUND", "this registry is public: it needs no token");
-    const cache = new EdgeCache(caches.default, cacheBase(requestTarget(c.req.url).origin));
-    return answerTokenRequest(c.req.raw, access, c.env, cache);
+    return answerTokenRequest(c.req.raw, access, deps.loginLimiter);
   });
 
   app.get(packageApiPrefix, forwardPackageApi);
   app.get(`${packageApiPrefix}/*`, forwardPackageApi);
 
   app.all("*", async (c) => {
+    const deps = c.get("deps");
     const request = c.req.raw;
     const url = requestTarget(request.url);
     const route = matchRoute(url.pathname);
     // A private edge checks the token before anything else is asked (Cache API, KV, R2, the
     // origin): nothing it holds reaches a request without one.
-    const access = edgeAccess(c.env);
+    const access = deps.access();
     const claims = access && route ? await authorizeRoute(request, route, access) : null;
-    const origin = new OriginClient(() => readSettings(c.env));
     const anonymous = claims !== null && claims.sub === "";
     if (claims) c.get("served").user = claims.sub;
     const source = new EdgeRegistrySource({
-      manifests: new ManifestStore(c.env.MANIFESTS, c.env.BLOBS),
-      blobs: new BlobStore(c.env.BLOBS),
-      cache: new EdgeCache(caches.default, cacheBase(url.origin)),
-      origin,
-      waitUntil: (promise) => c.executionCtx.waitUntil(promise),
+      tags: deps.tags,
+      manifests: deps.manifests,
+      blobs: deps.blobs,
+      cache: deps.cache,
+      copies: deps.copies,
+      origin: deps.origin,
+      waitUntil: deps.waitUntil,
+      now: deps.now,
       repository: repositoryOf(url.pathname),
       admission:
         access && anonymous
           ? noBuilds((name, tag) => buildNeedsLogin(request, access, name, tag))
-          : rateLimitedBuilds(c.env.BUILD_LIMITER, clientKey(request, claims?.sub || null)),
+          : rateLimitedBuilds(deps.buildLimiter, clientKey(request, claims?.sub || null)),
     });
     const response = await handleRegistryRequest(request, source, access ? "private" : "public");
     c.get("served").layer = source.answeredBy;
@@ -93,13 +89,10 @@ export function createApp(): Hono<{ Bindings: Env; Variables: AccessLogVariables
       throw new RegistryError("NOT_FOUND", `no such route: ${url.pathname.slice(0, 100)}`);
     // A manifest served counts as a use of its image for the origin's storage collector.
     const served = response.headers.get("docker-content-digest");
-    if (
-      response.ok &&
-      served &&
-      matchRoute(url.pathname)?.kind === "manifest" &&
-      c.env.ORIGIN_URL
-    ) {
-      c.executionCtx.waitUntil(reportUse(c.env.MANIFESTS, origin, served).catch(() => undefined));
+    if (response.ok && served && route?.kind === "manifest" && deps.originConfigured) {
+      deps.waitUntil(
+        reportUse(deps.usageMarks, deps.origin, served, deps.now()).catch(() => undefined),
+      );
     }
     return response;
   });

@@ -12,17 +12,10 @@
 import type { Digest } from "../shared/digest.ts";
 import type { ByteRange, RangeRequest } from "../shared/range.ts";
 import type { BlobRead } from "../shared/registry-handler.ts";
-import {
-  claimCopy,
-  currentCopy,
-  finishCopy,
-  recordClientProgress,
-  recordProgress,
-  type CopyRecord,
-} from "./blob-copies.ts";
-import { maxSinglePutBytes, type BlobStore } from "./blob-store.ts";
+import { recordClientProgress, recordProgress } from "./blob-copies.ts";
+import { maxSinglePutBytes } from "./blob-store.ts";
+import type { BlobReader, BlobWriter, CopyRecord, CopyTable, OriginReader } from "./edge-deps.ts";
 import { logEvent } from "./log.ts";
-import type { OriginClient } from "./origin-client.ts";
 import { verifiedStream, withLength } from "./verify.ts";
 
 /** A follower that has waited this long streams from the origin itself (without storing). */
@@ -31,11 +24,12 @@ const firstPollMs = 20;
 const maxPollMs = 250;
 
 export interface BlobBackfillDeps {
-  blobs: BlobStore;
-  origin: OriginClient;
+  blobs: BlobReader & BlobWriter;
+  copies: CopyTable;
+  origin: OriginReader;
   waitUntil: (promise: Promise<unknown>) => void;
   repository: string;
-  now?: () => number;
+  now: () => number;
 }
 
 type FollowOutcome =
@@ -50,7 +44,7 @@ export class BlobBackfill {
 
   constructor(deps: BlobBackfillDeps) {
     this.#deps = deps;
-    this.#now = deps.now ?? Date.now;
+    this.#now = deps.now;
   }
 
   async read(
@@ -58,16 +52,16 @@ export class BlobBackfill {
     range: RangeRequest,
     method: "GET" | "HEAD",
   ): Promise<BlobRead | null> {
-    const { origin, repository } = this.#deps;
+    const { origin, repository, copies } = this.#deps;
     if (method === "HEAD") {
       const size = await origin.blobSize(repository, digest);
       return size === null ? null : { size, range: range.resolve(size), body: null };
     }
     const started = this.#now();
     for (;;) {
-      const claimed = claimCopy(digest, this.#now());
+      const claimed = copies.claim(digest, this.#now());
       if (claimed) return this.#lead(digest, range, claimed);
-      const leader = currentCopy(digest, this.#now())!;
+      const leader = copies.current(digest, this.#now())!;
       const outcome = await this.#follow(digest, range, leader, started);
       switch (outcome.kind) {
         case "stored":
@@ -98,7 +92,7 @@ export class BlobBackfill {
       if (leader.state === "unstorable") return { kind: "stream" };
       const stored = await this.#deps.blobs.read(digest, range);
       if (stored) return { kind: "stored", blob: stored };
-      if (currentCopy(digest, this.#now()) !== leader) return { kind: "take over" };
+      if (this.#deps.copies.current(digest, this.#now()) !== leader) return { kind: "take over" };
       if (this.#now() - started > maxFollowerWaitMs) return { kind: "stream" };
     }
   }
@@ -112,17 +106,17 @@ export class BlobBackfill {
    * origin. Followers see the client's progress too, so they keep waiting rather than take over.
    */
   async #lead(digest: Digest, range: RangeRequest, record: CopyRecord): Promise<BlobRead | null> {
-    const { origin, repository } = this.#deps;
+    const { origin, repository, copies } = this.#deps;
     let copying = false;
     try {
       const blob = await origin.fetchBlob(repository, digest);
       if (!blob) {
-        finishCopy(digest, record, "absent", this.#now());
+        copies.finish(digest, record, "absent", this.#now());
         return null;
       }
       const storable = blob.size <= maxSinglePutBytes;
       if (!storable) {
-        finishCopy(digest, record, "unstorable", this.#now());
+        copies.finish(digest, record, "unstorable", this.#now());
         logEvent("blob too large to store", { digest, size: blob.size });
       }
       let span: ByteRange | null;
@@ -140,18 +134,16 @@ export class BlobBackfill {
         if (storable) this.#copy(digest, record, blob.size, Promise.resolve());
         return await this.#span(digest, blob.size, span);
       }
-      // The executor runs at once, so `clientEnded` is always set before it is used.
-      let clientEnded = () => {};
-      const clientDone = new Promise<void>((resolve) => (clientEnded = resolve));
+      const clientDone = Promise.withResolvers<void>();
       const verified = verifiedStream(blob.body, digest, blob.size, {
         onBytes: () => recordClientProgress(record, this.#now()),
-        onEnd: () => clientEnded(),
+        onEnd: () => clientDone.resolve(),
       });
       copying = storable;
-      if (storable) this.#copy(digest, record, blob.size, clientDone);
+      if (storable) this.#copy(digest, record, blob.size, clientDone.promise);
       return { size: blob.size, range: null, body: withLength(verified, blob.size) };
     } catch (error) {
-      if (!copying) finishCopy(digest, record, "failed", this.#now());
+      if (!copying) copies.finish(digest, record, "failed", this.#now());
       throw error;
     }
   }
@@ -161,7 +153,7 @@ export class BlobBackfill {
    * progress for followers.
    */
   #copy(digest: Digest, record: CopyRecord, size: number, after: Promise<void>): void {
-    const { blobs, origin, repository, waitUntil } = this.#deps;
+    const { blobs, copies, origin, repository, waitUntil } = this.#deps;
     const now = this.#now;
     let started = now();
     const storing = (async () => {
@@ -176,11 +168,11 @@ export class BlobBackfill {
       await blobs.put(digest, verified, size);
     })().then(
       () => {
-        finishCopy(digest, record, "stored", this.#now());
+        copies.finish(digest, record, "stored", this.#now());
         logEvent("blob backfilled", { digest, size, ms: this.#now() - started });
       },
       (error: unknown) => {
-        finishCopy(digest, record, "failed", this.#now());
+        copies.finish(digest, record, "failed", this.#now());
         logEvent("blob backfill refused", { digest, reason: (error as Error).message });
       },
     );

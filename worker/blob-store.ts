@@ -4,17 +4,12 @@
 import { digestHex, type Digest } from "../shared/digest.ts";
 import type { ByteRange, RangeRequest } from "../shared/range.ts";
 import { blobKey } from "../shared/storage-keys.ts";
-
-export interface StoredBlob {
-  size: number;
-  range: ByteRange | null;
-  body: ReadableStream<Uint8Array>;
-}
+import type { BlobReader, BlobWriter, StoredBlob } from "./edge-deps.ts";
 
 /** R2's single-PUT limit; larger blobs are served from the origin without being stored. */
 export const maxSinglePutBytes = 5 * 1024 ** 3 - 1;
 
-export class BlobStore {
+export class R2BlobStore implements BlobReader, BlobWriter {
   readonly #bucket: R2Bucket;
 
   constructor(bucket: R2Bucket) {

@@ -25,10 +25,7 @@ export function clientKey(request: Request, user: string | null): string {
 }
 
 /** Cold builds counted per client by the binding; null without one (nothing is limited). */
-export function rateLimitedBuilds(
-  binding: RateLimit | undefined,
-  key: string,
-): BuildAdmission | null {
+export function rateLimitedBuilds(binding: RateLimit | null, key: string): BuildAdmission | null {
   if (!binding) return null;
   return {
     mayBuild: async (cold) => !cold || (await binding.limit({ key })).success,

@@ -8,6 +8,7 @@
 
 import { isDigest, type Digest } from "../shared/digest.ts";
 import type { StoredManifest } from "../shared/registry-handler.ts";
+import type { CachedTag, DigestCache, TagCache } from "./edge-deps.ts";
 
 /** Blobs above this size are not put in the Cache API (R2 serves them). */
 export const maxCachedBlobBytes = 512 * 1024 * 1024;
@@ -15,14 +16,7 @@ const immutableSeconds = 31536000;
 const expiresHeader = "X-Edge-Expires-At";
 const revisionHeader = "X-Edge-Revision";
 
-export interface CachedTag {
-  manifest: StoredManifest;
-  /** Epoch milliseconds when the tag answer stops being fresh. */
-  expiresAt: number;
-  revision: string | null;
-}
-
-export class EdgeCache {
+export class EdgeCache implements TagCache, DigestCache {
   readonly #cache: Cache;
   readonly #base: string;
 

@@ -1,31 +1,16 @@
-// Manifests at the edge: tag records in KV (shared/tag-record.ts) and manifest bytes by digest in
-// R2 (manifestKey). The only code that touches KV, and R2 for manifests.
+// Manifest bytes by digest in R2 (manifestKey): the only code that touches R2 for manifests.
 
 import { digestHex, type Digest } from "../shared/digest.ts";
 import { manifestMediaTypeOf } from "../shared/manifest.ts";
 import type { StoredManifest } from "../shared/registry-handler.ts";
-import { manifestKey, tagKey } from "../shared/storage-keys.ts";
-import { parseTagRecord, type TagRecord } from "../shared/tag-record.ts";
+import { manifestKey } from "../shared/storage-keys.ts";
+import type { ManifestStore } from "./edge-deps.ts";
 
-export class ManifestStore {
-  readonly #kv: KVNamespace;
+export class R2ManifestStore implements ManifestStore {
   readonly #bucket: R2Bucket;
 
-  constructor(kv: KVNamespace, bucket: R2Bucket) {
-    this.#kv = kv;
+  constructor(bucket: R2Bucket) {
     this.#bucket = bucket;
-  }
-
-  async getTagRecord(canonicalName: string, tag: string): Promise<TagRecord | null> {
-    return parseTagRecord(await this.#kv.get(tagKey(canonicalName, tag)));
-  }
-
-  /**
-   * Records a tag resolution. Records never expire in KV: an expired one is still served
-   * (marked stale) while the origin is unreachable. Callers store the manifests first.
-   */
-  async putTagRecord(canonicalName: string, record: TagRecord): Promise<void> {
-    await this.#kv.put(tagKey(canonicalName, record.tag), JSON.stringify(record));
   }
 
   async getManifest(digest: Digest): Promise<StoredManifest | null> {

@@ -17,6 +17,7 @@ import {
 import { contentRange, type ByteRange } from "../shared/range.ts";
 import type { StoredManifest } from "../shared/registry-handler.ts";
 import { registryPaths } from "../shared/routes.ts";
+import type { OriginBlob, OriginReader } from "./edge-deps.ts";
 import type { EdgeSettings } from "./env.ts";
 import { verifyBytes } from "./verify.ts";
 
@@ -25,29 +26,31 @@ export class OriginUnreachable extends Error {
   override name = "OriginUnreachable";
 }
 
-export interface OriginBlob {
-  size: number;
-  body: ReadableStream<Uint8Array>;
-}
-
 const manifestAccept = [
   mediaTypes.dockerManifest,
   mediaTypes.ociManifest,
   mediaTypes.ociIndex,
 ].join(", ");
 
-export class OriginClient {
+export class OriginClient implements OriginReader {
   readonly #readSettings: () => EdgeSettings;
   #cachedSettings: EdgeSettings | null = null;
   readonly #now: () => number;
+  readonly #fetch: typeof fetch;
 
   /**
    * Settings are read on first use, so a misconfigured origin (say, a bad ORIGIN_URL) fails
-   * only the requests that need the origin; cached images keep pulling.
+   * only the requests that need the origin; cached images keep pulling. `fetcher` reaches the
+   * origin (the unit tests pass an in-memory origin).
    */
-  constructor(settings: () => EdgeSettings, now: () => number = Date.now) {
+  constructor(
+    settings: () => EdgeSettings,
+    now: () => number = Date.now,
+    fetcher: typeof fetch = (input, init) => fetch(input, init),
+  ) {
     this.#readSettings = settings;
     this.#now = now;
+    this.#fetch = fetcher;
   }
 
   get #settings(): EdgeSettings {
@@ -62,14 +65,14 @@ export class OriginClient {
     let response: Response;
     try {
       const url = `${this.#settings.originUrl}${path}`;
-      response = await fetchOnce(url, { ...init, headers, redirect: "manual" });
+      response = await fetchOnce(this.#fetch, url, { ...init, headers, redirect: "manual" });
       const location = response.headers.get("Location");
       if (response.status >= 300 && response.status < 400 && location) {
         // The origin may redirect blob reads to storage (a presigned URL): follow it without
         // the shared secret, which is for the origin only.
         await response.body?.cancel();
         headers.delete("Authorization");
-        response = await fetch(new URL(location, url), { ...init, headers });
+        response = await this.#fetch(new URL(location, url), { ...init, headers });
       }
     } catch (error) {
       throw new OriginUnreachable(`cannot connect to the origin: ${(error as Error).message}`);
@@ -264,11 +267,11 @@ export class OriginClient {
  * without the origin having seen the request. Every request to the origin is idempotent (reads,
  * and starting a build that joins a running one), so asking again is safe.
  */
-async function fetchOnce(url: string, init: RequestInit): Promise<Response> {
+async function fetchOnce(fetcher: typeof fetch, url: string, init: RequestInit): Promise<Response> {
   try {
-    return await fetch(url, init);
+    return await fetcher(url, init);
   } catch {
-    return fetch(url, init);
+    return fetcher(url, init);
   }
 }
 

@@ -5,19 +5,19 @@
 import type { Context } from "hono";
 import { RegistryError } from "../shared/errors.ts";
 import { requestTarget } from "../shared/request-target.ts";
-import { authorizeRoute, edgeAccess } from "./auth/edge-guard.ts";
-import type { Env } from "./env.ts";
-import { readSettings } from "./env.ts";
-import { OriginClient } from "./origin-client.ts";
+import { authorizeRoute } from "./auth/edge-guard.ts";
+import type { EdgeDeps } from "./edge-deps.ts";
 
-export async function forwardPackageApi(c: Context<{ Bindings: Env }>): Promise<Response> {
-  const access = edgeAccess(c.env);
+export async function forwardPackageApi(
+  c: Context<{ Variables: { deps: EdgeDeps } }>,
+): Promise<Response> {
+  const deps = c.get("deps");
+  const access = deps.access();
   if (access) await authorizeRoute(c.req.raw, { kind: "base" }, access);
-  if (!c.env.ORIGIN_URL) {
+  if (!deps.originConfigured) {
     throw new RegistryError("NOT_FOUND", "this edge has no origin, so it has no package index");
   }
   const url = requestTarget(c.req.url);
-  const origin = new OriginClient(() => readSettings(c.env));
   const query = url.searchParams.toString();
-  return origin.packageApi(`${url.pathname}${query ? `?${query}` : ""}`);
+  return deps.origin.packageApi(`${url.pathname}${query ? `?${query}` : ""}`);
 }

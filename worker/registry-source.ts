@@ -21,25 +21,22 @@ import type {
 } from "../shared/registry-handler.ts";
 import { isFresh, remainingSeconds, tagRecordFrom, type TagRecord } from "../shared/tag-record.ts";
 import { BlobBackfill } from "./blob-backfill.ts";
-import type { BlobStore } from "./blob-store.ts";
-import { maxCachedBlobBytes, type EdgeCache } from "./edge-cache.ts";
 import type { AnswerLayer } from "./access-log.ts";
-import { logEvent } from "./log.ts";
-import type { ManifestStore } from "./manifest-store.ts";
 import type { BuildAdmission } from "./cold-build-admission.ts";
-import { OriginUnreachable, type OriginClient } from "./origin-client.ts";
+import { maxCachedBlobBytes } from "./edge-cache.ts";
+import type { EdgeDeps } from "./edge-deps.ts";
+import { logEvent } from "./log.ts";
+import { OriginUnreachable } from "./origin-client.ts";
 
-export interface EdgeSourceDeps {
-  manifests: ManifestStore;
-  blobs: BlobStore;
-  cache: EdgeCache;
-  origin: OriginClient;
-  waitUntil: (promise: Promise<unknown>) => void;
+/** A request's stores and origin (worker/edge-deps.ts), and what it asks for. */
+export interface EdgeSourceDeps extends Pick<
+  EdgeDeps,
+  "tags" | "manifests" | "blobs" | "cache" | "copies" | "origin" | "waitUntil" | "now"
+> {
   /** The repository name of the request, used in origin URLs for digest reads. */
   repository: string;
   /** Whether this request may make the origin build (cold-build limits); null: it may. */
-  admission?: BuildAdmission | null;
-  now?: () => number;
+  admission: BuildAdmission | null;
 }
 
 // Nothing here outlives a request: concurrent misses for one tag each ask the origin, whose job
@@ -58,7 +55,7 @@ export class EdgeRegistrySource implements RegistrySource {
 
   constructor(deps: EdgeSourceDeps) {
     this.#deps = deps;
-    this.#now = deps.now ?? Date.now;
+    this.#now = deps.now;
     this.#backfill = new BlobBackfill(deps);
   }
 
@@ -67,7 +64,7 @@ export class EdgeRegistrySource implements RegistrySource {
     tag: string,
     wanted: ManifestWanted,
   ): Promise<TagAnswer> {
-    const { cache, manifests } = this.#deps;
+    const { cache, tags } = this.#deps;
     const canonical = canonicalImageName(image);
     const answerKey = wantedKey(wanted);
     const cached = await cache.matchTag(canonical, tag, answerKey, this.#now());
@@ -77,7 +74,7 @@ export class EdgeRegistrySource implements RegistrySource {
       return { manifest: cached.manifest, maxAgeSeconds, revision: cached.revision };
     }
 
-    const record = await manifests.getTagRecord(canonical, tag);
+    const record = await tags.getTagRecord(canonical, tag);
     if (record && isFresh(record, this.#now())) {
       const manifest = await this.#answerOf(record, wanted);
       if (manifest) {
@@ -143,7 +140,7 @@ export class EdgeRegistrySource implements RegistrySource {
       throw new RegistryError("MANIFEST_UNKNOWN", `the builder lost a manifest of ${name}:${tag}`);
     }
     this.#deps.waitUntil(
-      this.#deps.manifests
+      this.#deps.tags
         .putTagRecord(canonical, record)
         .catch(logFailure("kv put", { image: name, tag })),
     );

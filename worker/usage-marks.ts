@@ -1,36 +1,28 @@
 // Pulls the edge answers from its own caches never reach the origin, yet the origin's storage
 // collector must count them as uses of the image, or it would collect an image that is pulled
 // every day. So the edge reports each manifest it serves to the origin (POST /_origin/usage), at
-// most once a day per manifest: a KV mark `used/<digest>` = the day (UTC) records that the report
-// for that day was accepted. A report that fails (origin down) writes no mark and is tried again
-// by the next pull; a day is a thirtieth of the collector's default window, so no image in use can
-// age out. Runs under waitUntil, never on a response's path.
+// most once a day per manifest: a usage mark (KV `used/<digest>` = the day, UTC; kv-store.ts)
+// records that the report for that day was accepted. A report that fails (origin down) writes no
+// mark and is tried again by the next pull; a day is a thirtieth of the collector's default
+// window, so no image in use can age out. Runs under waitUntil, never on a response's path.
 
-import { usageMarkKey } from "../shared/storage-keys.ts";
+import type { OriginReader, UsageMarkStore } from "./edge-deps.ts";
 import { logEvent } from "./log.ts";
-import type { OriginClient } from "./origin-client.ts";
 
-/** Manifests this isolate already saw marked today: plain values only (no I/O crosses requests). */
-const markedToday = new Map<string, string>();
-const markedLimit = 10_000;
+const rememberedLimit = 10_000;
 
 export function dayOf(now: number): string {
   return new Date(now).toISOString().slice(0, 10);
 }
 
 export async function reportUse(
-  kv: KVNamespace,
-  origin: OriginClient,
+  marks: UsageMarkStore,
+  origin: Pick<OriginReader, "reportUsage">,
   digest: string,
-  now = Date.now(),
+  now: number,
 ): Promise<"reported" | "already" | "failed"> {
   const day = dayOf(now);
-  if (markedToday.get(digest) === day) return "already";
-  const key = usageMarkKey(digest);
-  if ((await kv.get(key)) === day) {
-    remember(digest, day);
-    return "already";
-  }
+  if (await marks.isMarked(digest, day)) return "already";
   try {
     await origin.reportUsage([digest]);
   } catch (error) {
@@ -40,13 +32,33 @@ export async function reportUse(
     });
     return "failed";
   }
-  // Kept two days, so yesterday's mark never suppresses today's report.
-  await kv.put(key, day, { expirationTtl: 2 * 24 * 3600 });
-  remember(digest, day);
+  await marks.mark(digest, day);
   return "reported";
 }
 
-function remember(digest: string, day: string): void {
-  if (markedToday.size >= markedLimit) markedToday.clear();
-  markedToday.set(digest, day);
+/**
+ * The marks this isolate already read or wrote, in front of `store`: a manifest pulled often
+ * costs one KV read a day per isolate. `remembered` holds plain values only (digest → day), so
+ * worker/index.ts may keep one for the isolate's life.
+ */
+export function rememberingMarks(
+  store: UsageMarkStore,
+  remembered: Map<string, string>,
+): UsageMarkStore {
+  const remember = (digest: string, day: string) => {
+    if (remembered.size >= rememberedLimit) remembered.clear();
+    remembered.set(digest, day);
+  };
+  return {
+    async isMarked(digest, day) {
+      if (remembered.get(digest) === day) return true;
+      const marked = await store.isMarked(digest, day);
+      if (marked) remember(digest, day);
+      return marked;
+    },
+    async mark(digest, day) {
+      await store.mark(digest, day);
+      remember(digest, day);
+    },
+  };
 }

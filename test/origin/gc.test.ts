@@ -228,6 +228,20 @@ for (const backend of backends) {
         body: JSON.stringify({ digests: [image.manifest] }),
       });
       assert.equal(report.status, 200);
+      const malformed = await fetch(`${origin.url}/_origin/usage`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${secret}`, "Content-Type": "application/json" },
+        body: JSON.stringify({ digests: "sha256:nope" }),
+      });
+      assert.equal(malformed.status, 400, "a malformed report is a registry error");
+      assert.equal(malformed.headers.get("content-type"), "application/json");
+      await malformed.arrayBuffer();
+      const unauthorised = await fetch(`${origin.url}/_origin/usage`, {
+        method: "POST",
+        body: "{}",
+      });
+      assert.equal(unauthorised.status, 401);
+      await unauthorised.arrayBuffer();
       await collect(origin);
       const after = await storedDigests(storage);
       for (const digest of [image.manifest, ...image.blobs]) assert.ok(after.has(digest));

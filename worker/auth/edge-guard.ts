@@ -6,14 +6,13 @@
 import { displayHost, tokenRealm, unauthorized } from "../../shared/auth-challenge.ts";
 import { pullAccess } from "../../shared/auth-scope.ts";
 import { authorizeRequest, requiredAccess } from "../../shared/registry-access.ts";
+import type { LoginLimiter } from "../../shared/login-check.ts";
 import type { Route } from "../../shared/routes.ts";
 import type { AccessClaims, TokenSigner } from "../../shared/token-claims.ts";
 import { handleTokenRequest } from "../../shared/token-endpoint.ts";
-import type { EdgeCache } from "../edge-cache.ts";
 import type { Env } from "../env.ts";
 import { logEvent } from "../log.ts";
 import { readAccessSettings, type EdgeAccessSettings } from "./edge-access.ts";
-import { loginLimiter } from "./login-limiter.ts";
 import { createTokenSigner } from "../../shared/token-signer.ts";
 import { edgeUsers } from "./users.ts";
 
@@ -36,12 +35,11 @@ export function clientAddress(request: Request): string {
 export async function answerTokenRequest(
   request: Request,
   access: EdgeAccess,
-  env: Env,
-  cache: EdgeCache,
+  limiter: LoginLimiter,
 ): Promise<Response> {
   return handleTokenRequest(request, {
     users: await edgeUsers(access.settings.htpasswd),
-    limiter: loginLimiter(env.LOGIN_LIMITER, cache),
+    limiter,
     audit: (event, fields) => logEvent(event, fields, "warn"),
     signer: access.signer,
     client: clientAddress(request),

@@ -6,7 +6,13 @@
 
 import type { LoginLimiter } from "../../shared/login-check.ts";
 import { MemoryLoginLimiter } from "../../shared/memory-login-limiter.ts";
-import type { EdgeCache } from "../edge-cache.ts";
+
+/** Marks of limiter keys that must wait, shared by a data centre's isolates (worker/edge-cache.ts). */
+export interface LoginBlocks {
+  /** Until when (epoch ms) a key (a hash) must wait, or null. */
+  matchLoginBlock(keyHash: string): Promise<number | null>;
+  putLoginBlock(keyHash: string, until: number, now: number): Promise<void>;
+}
 
 /** The longest period a rate limiting binding counts in; a refused key waits this long. */
 export const loginBlockSeconds = 60;
@@ -21,7 +27,7 @@ async function hashKey(key: string): Promise<string> {
 export class BindingLoginLimiter implements LoginLimiter {
   constructor(
     private readonly binding: RateLimit,
-    private readonly cache: EdgeCache,
+    private readonly cache: LoginBlocks,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -47,6 +53,6 @@ export class BindingLoginLimiter implements LoginLimiter {
   }
 }
 
-export function loginLimiter(binding: RateLimit | undefined, cache: EdgeCache): LoginLimiter {
+export function loginLimiter(binding: RateLimit | undefined, cache: LoginBlocks): LoginLimiter {
   return binding ? new BindingLoginLimiter(binding, cache) : isolateLimiter;
 }

@@ -1,67 +1,29 @@
-// worker/blob-store.ts in workerd against Miniflare's R2, with every R2 call counted: a ranged
-// read is one R2 operation (the span is asked for directly), and the answers match parseRange.
+// worker/blob-store.ts in workerd against Miniflare's R2, with every R2 call counted
+// (test/workerd/blob-store-worker.ts): a ranged read is one R2 operation (the span is asked for
+// directly), and the answers match parseRange.
 
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { build } from "esbuild";
 import { Miniflare } from "miniflare";
 import { compatibilityDate } from "../stack/edge-runtime.ts";
-import { repoRoot } from "./support/origin-process.ts";
+import { bundleTestWorker } from "../test/support/workerd-edge.ts";
+import type { BlobStoreReadResult as ReadResult } from "../test/workerd/blob-store-worker.ts";
 
-// A test Worker around the real BlobStore: reads through an R2 binding that counts its calls.
-const entry = `
-import { BlobStore } from "./worker/blob-store.ts";
-import { rangeRequest } from "./shared/range.ts";
-export default {
-  async fetch(request, env) {
-    const ops = [];
-    const bucket = new Proxy(env.BLOBS, {
-      get(target, name) {
-        const value = target[name];
-        if (typeof value !== "function") return value;
-        return (...args) => { ops.push(String(name)); return value.apply(target, args); };
-      },
-    });
-    const digest = new URL(request.url).searchParams.get("digest");
-    try {
-      const blob = await new BlobStore(bucket).read(digest, rangeRequest(request.headers.get("range")));
-      if (!blob) return Response.json({ ops, found: false });
-      const bytes = new Uint8Array(await new Response(blob.body).arrayBuffer());
-      return Response.json({ ops, size: blob.size, range: blob.range, hex: [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("") });
-    } catch (error) {
-      return Response.json({ ops, status: error.status ?? 500, contentRange: error.headers?.["Content-Range"] ?? null });
-    }
-  },
-};
-`;
-
-interface ReadResult {
-  ops: string[];
-  size?: number;
-  range?: { start: number; end: number } | null;
-  hex?: string;
-  status?: number;
-  contentRange?: string | null;
-  found?: boolean;
-}
-
-describe("BlobStore.read in workerd", () => {
+describe("R2BlobStore.read in workerd", () => {
   let miniflare: Miniflare;
   const bytes = randomBytes(1000);
   const digest = `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
 
   before(async () => {
-    const bundled = await build({
-      stdin: { contents: entry, resolveDir: repoRoot, loader: "js" },
-      bundle: true,
-      format: "esm",
-      platform: "neutral",
-      write: false,
-      logLevel: "silent",
-    });
     miniflare = new Miniflare({
-      modules: [{ type: "ESModule", path: "index.js", contents: bundled.outputFiles[0]!.text }],
+      modules: [
+        {
+          type: "ESModule",
+          path: "index.js",
+          contents: await bundleTestWorker("blob-store-worker.ts"),
+        },
+      ],
       compatibilityDate,
       r2Buckets: ["BLOBS"],
       cf: false,
