@@ -22,6 +22,7 @@ import { requestNotes } from "./http/access-log.ts";
 import type { Traffic } from "./http/traffic.ts";
 import { mapOriginError } from "./registry-errors.ts";
 import { createOriginSource } from "./registry-source.ts";
+import { RecentManifests } from "./storage/recent-manifests.ts";
 import { buildRoutes } from "./routes/builds.ts";
 import { packagesApiRoutes } from "./routes/packages-api.ts";
 import type { PackageIndex } from "./index/package-index.ts";
@@ -58,7 +59,11 @@ export interface AppDeps {
 
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono();
-  const source = createOriginSource(deps.images, deps.storage);
+  // Manifests read in the last minute, forgotten after every storage collection.
+  const recent = new RecentManifests(
+    () => deps.collector.totals.runs + deps.collector.totals.failures,
+  );
+  const source = createOriginSource(deps.images, deps.storage, undefined, null, recent);
   const open: MiddlewareHandler = (_c, next) => next();
   const page = deps.access ? pageGuard(deps.access) : open;
 
@@ -121,13 +126,14 @@ export function createApp(deps: AppDeps): Hono {
       c.req.raw,
       viewer.mayBuild
         ? notes
-          ? createOriginSource(deps.images, deps.storage, undefined, notes)
+          ? createOriginSource(deps.images, deps.storage, undefined, notes, recent)
           : source
         : createOriginSource(
             deps.images,
             deps.storage,
             (name, tag) => buildNeedsLogin(access!, c, name, tag),
             notes,
+            recent,
           ),
       access ? "private" : "public",
     );

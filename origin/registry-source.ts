@@ -18,18 +18,22 @@ import { RegistryError } from "../shared/errors.ts";
 import { blobKey, manifestKey } from "../shared/storage-keys.ts";
 import type { BuildJob, ImageAnswers } from "./builder/images.ts";
 import type { RequestNotes } from "./http/access-log.ts";
+import { RecentManifests } from "./storage/recent-manifests.ts";
 import type { BlobReader } from "./storage/storage.ts";
 
 /**
  * `refuseBuild`, when given, is what a tag that would need a new build answers (an anonymous
  * pull on an instance where only users build): tags answer only from what exists. `notes`
  * receives how the answer was found, for the access log (hit, build, failed, stored, restored).
+ * `recent` keeps the manifests read in the last minute; one for the whole app, so that sources
+ * made per request share it.
  */
 export function createOriginSource(
   images: ImageAnswers,
   storage: BlobReader,
   refuseBuild?: (name: string, tag: string) => Error,
   notes: RequestNotes | null = null,
+  recent: RecentManifests = new RecentManifests(() => 0),
 ): RegistrySource {
   async function answerTag(image: ImageRequest, tag: string): Promise<TagManifests> {
     const job = refuseBuild ? await images.existing(image, tag) : await images.start(image, tag);
@@ -39,6 +43,12 @@ export function createOriginSource(
   }
 
   async function manifestByDigest(digest: Digest): Promise<StoredManifest | null> {
+    const known = recent.get(digest);
+    if (known) {
+      if (notes && !notes.cache) notes.cache = "stored";
+      images.touch([digest]);
+      return { digest, ...known };
+    }
     let bytes = await storage.readBytes(manifestKey(digest));
     // Collected by the storage GC: written back from the database, same bytes.
     if (!bytes && (await images.restore(digest)) === "manifest") {
@@ -49,6 +59,7 @@ export function createOriginSource(
     images.touch([digest]);
     const mediaType = manifestMediaTypeOf(bytes);
     if (!mediaType) throw new Error(`stored manifest ${digest} has no mediaType`);
+    recent.put(digest, { bytes, mediaType });
     return { digest, mediaType, bytes };
   }
 

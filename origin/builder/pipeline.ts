@@ -26,18 +26,14 @@ import { realisePackages, type RealisedPackages } from "../nix/realise.ts";
 import type { NixRunner } from "../nix/runner.ts";
 import type { ResolvedSource } from "../nix/source.ts";
 import type { NixInstallation } from "../nix/version.ts";
-import { packLayer } from "../pack/pack-layer.ts";
+import { packFormatVersion, packLayer } from "../pack/pack-layer.ts";
 import { storePathEntries } from "../pack/store-entries.ts";
 import { symlinkLayerEntries } from "../pack/symlink-layer.ts";
 import type { TarEntrySpec } from "../pack/tar-entry.ts";
 import type { BlobWriter } from "../storage/storage.ts";
 import { mapLimited } from "./limiter.ts";
 
-/**
- * Part of every layer key: bumped whenever the packer's output for the same paths changes. The
- * gzip bytes also depend on the zlib that Node bundles, so a Node upgrade starts new keys too.
- */
-export const packFormatVersion = `pack-v1-zlib${process.versions.zlib}`;
+export { packFormatVersion };
 
 export interface PipelineDeps {
   runner: NixRunner;

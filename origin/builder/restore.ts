@@ -3,7 +3,8 @@
 // realised first if the Nix store has collected them (from a substituter, or by evaluating and
 // building the image that held the layer again, at its recorded revision). The packed bytes are
 // verified against the digest before they are stored, so a layer that can no longer be made
-// byte for byte (another packer version) is refused rather than served under a wrong digest.
+// byte for byte (another zlib version) is refused rather than served under a wrong digest. Layers
+// of the one-stream packer (pack-v1) are packed that way again.
 
 import { randomUUID } from "node:crypto";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
@@ -15,7 +16,7 @@ import type { LayerRebuild, PublishedImages } from "../cache/published-images.ts
 import type { Logger } from "../log.ts";
 import type { NixRunner } from "../nix/runner.ts";
 import { resolveSource, type SourceConfig } from "../nix/source.ts";
-import { packLayer } from "../pack/pack-layer.ts";
+import { gzipModeFor, packLayer } from "../pack/pack-layer.ts";
 import { storePathEntries } from "../pack/store-entries.ts";
 import { symlinkLayerEntries } from "../pack/symlink-layer.ts";
 import { lookupAndRealise, type PipelineDeps } from "./pipeline.ts";
@@ -52,6 +53,13 @@ export async function restoreObject(
   }
   const rebuild = deps.published.layerRebuild(digest);
   if (!rebuild) return null;
+  const gzip = gzipModeFor(rebuild.packFormat);
+  if (!gzip) {
+    throw new LayerNotRestorable(
+      digest,
+      `it was packed by ${rebuild.packFormat}, which this origin's packer cannot imitate`,
+    );
+  }
   const started = Date.now();
   const roots = await realiseLayerPaths(deps, rebuild, signal);
   try {
@@ -63,7 +71,11 @@ export async function restoreObject(
             nonroot: rebuild.recipe.nonroot === true,
           });
     const scratch = join(deps.pipeline.storage.scratchDir, `${randomUUID()}.tar.gz`);
-    const packed = await packLayer(entries, scratch, { gzipLevel: rebuild.gzipLevel, signal });
+    const packed = await packLayer(entries, scratch, {
+      gzipLevel: rebuild.gzipLevel,
+      gzip,
+      signal,
+    });
     if (packed.digest !== digest) {
       await rm(scratch, { force: true });
       throw new LayerNotRestorable(

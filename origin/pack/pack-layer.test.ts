@@ -11,7 +11,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { gunzipSync } from "node:zlib";
-import { packLayer } from "./pack-layer.ts";
+import { DeflatePool } from "./deflate-pool.ts";
+import { gzipModeFor, packFormatVersion, packLayer } from "./pack-layer.ts";
 import type { TarEntrySpec } from "./tar-entry.ts";
 
 let dir: string;
@@ -140,6 +141,77 @@ describe("packLayer", () => {
     const one = await packLayer(await sampleEntries(), join(dir, "one.tar.gz"), { gzipLevel: 1 });
     assert.equal(one.diffId, six.diffId);
     assert.notEqual(one.digest, six.digest);
+  });
+
+  it("gives one digest whatever the number of workers, gzip(1) reads it, and a tar of exactly two blocks ends right", async () => {
+    // Header (512) + content + end of archive (1024) = 2 MiB: the stream ends on a block cut.
+    const exactBytes = 2 * 1024 * 1024 - 1536;
+    const exact = join(dir, "exact.bin");
+    await sampleEntries(); // writes big.bin (2.5 MB)
+    await writeFile(exact, (await readFile(join(dir, "big.bin"))).subarray(0, exactBytes));
+    const layers = [
+      {
+        name: "multi",
+        entries: async () => [
+          ...(await sampleEntries()),
+          ...(await sampleEntries()).map((e) => ({ ...e, name: `again/${e.name}` })),
+        ],
+      },
+      {
+        name: "exact",
+        entries: async (): Promise<TarEntrySpec[]> => [
+          {
+            type: "file",
+            name: "e",
+            mode: 0o444,
+            content: { path: exact, size: exactBytes },
+          },
+        ],
+      },
+    ];
+    for (const layer of layers) {
+      const packed = [];
+      for (const size of [1, 2, 4]) {
+        const pool = new DeflatePool(size);
+        try {
+          packed.push(
+            await packLayer(await layer.entries(), join(dir, `${layer.name}-${size}.tar.gz`), {
+              pool,
+            }),
+          );
+        } finally {
+          await pool.close();
+        }
+      }
+      assert.deepEqual(packed[1], packed[0], layer.name);
+      assert.deepEqual(packed[2], packed[0], layer.name);
+      const file = join(dir, `${layer.name}-2.tar.gz`);
+      const gz = await readFile(file);
+      assert.equal(packed[0]!.digest, sha256(gz));
+      assert.equal(packed[0]!.diffId, sha256(gunzipSync(gz)));
+      assert.equal(spawnSync("gzip", ["-t", file]).status, 0, `gzip -t ${layer.name}`);
+    }
+    const exactLayer = await readFile(join(dir, "exact-1.tar.gz"));
+    assert.equal(exactLayer.readUInt32LE(exactLayer.byteLength - 4), 2 * 1024 * 1024);
+  });
+
+  it("packs a layer recorded by the one-stream packer (pack-v1) byte for byte again", async () => {
+    const old = await packLayer(await sampleEntries(), join(dir, "v1.tar.gz"), {
+      gzip: "single-stream",
+    });
+    const v1 = gzipModeFor(`pack-v1-zlib${process.versions.zlib}`);
+    assert.equal(v1, "single-stream");
+    const again = await packLayer(await sampleEntries(), join(dir, "v1-again.tar.gz"), {
+      gzip: v1!,
+    });
+    assert.deepEqual(again, old);
+    const current = await packLayer(await sampleEntries(), join(dir, "v2.tar.gz"), {
+      gzip: gzipModeFor(packFormatVersion)!,
+    });
+    assert.equal(current.diffId, old.diffId);
+    assert.notEqual(current.digest, old.digest, "blocks and one stream are different bytes");
+    assert.equal(gzipModeFor("pack-v3-something"), null);
+    assert.equal(gzipModeFor("test"), null);
   });
 
   it("rejects and removes the partial file when a file disappears mid-pack", async () => {

@@ -5,18 +5,20 @@
 // createReadStream (smaller ones are read in one synchronous call), every stage respects
 // backpressure, and the producer also waits when tar headers (directories, symlinks, empty files,
 // which tar-stream pushes without backpressure) run more than `maxTarAhead` bytes ahead of the
-// consumer. gzip runs on libuv's threadpool, so hashing and reading overlap with compression and
-// several layers packed at once use several cores.
+// consumer. Compression runs in blocks on a pool of worker threads (block-gzip.ts), so one layer
+// uses every core while the main thread reads, hashes and writes.
 
 import { createHash } from "node:crypto";
 import { closeSync, createReadStream, openSync, readSync } from "node:fs";
 import { open, rm } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
-import type { TransformOptions } from "node:stream";
+import type { Transform, TransformOptions } from "node:stream";
 import { createGzip, type ZlibOptions } from "node:zlib";
 import tarStream from "tar-stream";
 import type { Pack } from "tar-stream";
 import { digestFromHex, type Digest } from "../../shared/digest.ts";
+import { blockGzip, gzipBlockBytes } from "./block-gzip.ts";
+import { sharedDeflatePool, type DeflatePool } from "./deflate-pool.ts";
 import { tarHeader, type TarEntrySpec } from "./tar-entry.ts";
 
 export interface PackedLayer {
@@ -30,11 +32,38 @@ export interface PackedLayer {
   tarSize: number;
 }
 
+/**
+ * Which packer made a layer's bytes: recorded with every layer and part of its cache key, so a
+ * change of output starts new keys. The gzip bytes also depend on the zlib that Node bundles, so
+ * a Node upgrade does too. v1 was one zlib stream; v2 compresses in blocks (block-gzip.ts).
+ */
+export const packFormatVersion = `pack-v2-blocks${gzipBlockBytes / 1024}k-zlib${process.versions.zlib}`;
+
+/**
+ * How to make again a layer recorded with `packFormat` (restoring a collected layer), or null for
+ * a packer this one cannot imitate. The digest check after packing still refuses other bytes
+ * (another zlib version, say).
+ */
+export function gzipModeFor(packFormat: string): PackOptions["gzip"] | null {
+  if (packFormat.startsWith("pack-v1-")) return "single-stream";
+  if (packFormat.startsWith(`pack-v2-blocks${gzipBlockBytes / 1024}k-`)) return "blocks";
+  return null;
+}
+
 export interface PackOptions {
   /** zlib level, 0–9; default 6 (as `gzip -6`). Part of what determines the digest. */
   gzipLevel?: number;
   /** Aborting stops packing: the promise rejects with the reason and the partial file is removed. */
   signal?: AbortSignal;
+  /**
+   * How the tar is compressed, part of what determines the digest. "blocks" (the default): 1 MiB
+   * blocks deflated in parallel (block-gzip.ts). "single-stream": one zlib stream on one core, the
+   * packer of layers made before blocks; kept so that restoring a collected layer can make those
+   * bytes again.
+   */
+  gzip?: "blocks" | "single-stream";
+  /** Workers for "blocks"; default the process's pool (one per core). Never changes the bytes. */
+  pool?: DeflatePool;
 }
 
 type TarSink = ReturnType<Pack["entry"]>;
@@ -72,11 +101,16 @@ export async function packLayer(
   const gzipHash = createHash("sha256");
   let gzipSize = 0;
 
+  const level = options.gzipLevel ?? 6;
+  const singleStream = options.gzip === "single-stream";
   const file = await open(destination, "w");
+  const compress: Transform | ReturnType<typeof blockGzip> = singleStream
+    ? createGzip(gzipOptions(level))
+    : blockGzip({ level, pool: options.pool ?? sharedDeflatePool() });
   const consuming = pipeline(
-    batchTarChunks(tar, flow, tarHash),
-    createGzip(gzipOptions(options.gzipLevel ?? 6)),
-    async function* (gzipped: AsyncIterable<Buffer>) {
+    tarChunks(tar, flow, tarHash, singleStream ? gzipInputBatchBytes : 0),
+    compress,
+    async function* (gzipped: AsyncIterable<Uint8Array>) {
       for await (const chunk of gzipped) {
         gzipHash.update(chunk);
         gzipSize += chunk.byteLength;
@@ -152,8 +186,16 @@ class TarFlow {
   }
 }
 
-/** Reads the tar stream, hashes it, and hands zlib batches of at least 128 KiB (each zlib write is a threadpool job). */
-async function* batchTarChunks(tar: Pack, flow: TarFlow, tarHash: ReturnType<typeof createHash>) {
+/**
+ * Reads the tar stream and hashes it; with `minBatchBytes`, hands on batches of at least that
+ * many bytes (each write into a zlib stream is a threadpool job).
+ */
+async function* tarChunks(
+  tar: Pack,
+  flow: TarFlow,
+  tarHash: ReturnType<typeof createHash>,
+  minBatchBytes: number,
+) {
   let batch: Buffer[] = [];
   let batchBytes = 0;
   for await (const chunk of tar as AsyncIterable<Buffer>) {
@@ -161,7 +203,7 @@ async function* batchTarChunks(tar: Pack, flow: TarFlow, tarHash: ReturnType<typ
     tarHash.update(chunk);
     batch.push(chunk);
     batchBytes += chunk.byteLength;
-    if (batchBytes >= gzipInputBatchBytes) {
+    if (batchBytes >= minBatchBytes) {
       yield batch.length === 1 ? chunk : Buffer.concat(batch, batchBytes);
       batch = [];
       batchBytes = 0;

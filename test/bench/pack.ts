@@ -8,6 +8,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
+import { DeflatePool } from "../../origin/pack/deflate-pool.ts";
 import { packLayer } from "../../origin/pack/pack-layer.ts";
 import { storePathEntries } from "../../origin/pack/store-entries.ts";
 import { baselinePack } from "./pack-baseline.ts";
@@ -49,6 +50,8 @@ export interface PackBenchResult {
     cpuRatio: number;
     gzipMiB: number;
     baselineGzipMiB: number;
+    /** The layer's digest packed with 1, 2 and 4 workers: one digest, whatever the core count. */
+    digestByWorkers: { workers: number; digest: string }[];
   };
   parallel: {
     layers: number;
@@ -96,6 +99,19 @@ export async function runPackBench(
       },
     );
 
+    const digestByWorkers = [];
+    for (const workers of [1, 2, 4]) {
+      const pool = new DeflatePool(workers);
+      try {
+        const packed = await packLayer(storePathEntries(paths), out(`workers-${workers}.tar.gz`), {
+          pool,
+        });
+        digestByWorkers.push({ workers, digest: packed.digest });
+      } finally {
+        await pool.close();
+      }
+    }
+
     // (b) one layer per package, `concurrency` at a time, against the baseline one after another.
     const parallel = await alternate(
       options.runs,
@@ -133,6 +149,7 @@ export async function runPackBench(
         cpuRatio: round(single.ours.cpuMedian / single.baseline.cpuMedian),
         gzipMiB: round(gzipBytes / MiB),
         baselineGzipMiB: round(baselineBytes / MiB),
+        digestByWorkers,
       },
       parallel: {
         layers: paths.length,
@@ -166,7 +183,16 @@ export function formatPackBench(r: PackBenchResult): string {
     ["dataset", `${r.dataset.packages} packages, ${r.dataset.files} files, ${r.dataset.mib} MiB`],
     ["(a) one layer: packLayer", `${s(r.single.ours)} → ${r.single.gzipMiB} MiB`],
     ["(a) one layer: tar | gzip -6", `${s(r.single.baseline)} → ${r.single.baselineGzipMiB} MiB`],
-    ["(a) ratio ours/baseline", `${r.single.ratio}× wall, ${r.single.cpuRatio}× CPU`],
+    [
+      "(a) ratio ours/baseline (goal ≤ 0.55)",
+      `${r.single.ratio}× wall ${r.single.ratio <= 0.55 ? "ok" : "MISSED"}, ${r.single.cpuRatio}× CPU`,
+    ],
+    [
+      "(a) digest with 1, 2, 4 workers",
+      new Set(r.single.digestByWorkers.map((d) => d.digest)).size === 1
+        ? `one digest ${r.single.digestByWorkers[0]?.digest.slice(0, 19)}…`
+        : `DIFFERENT: ${r.single.digestByWorkers.map((d) => `${d.workers}: ${d.digest}`).join(", ")}`,
+    ],
     [`(b) ${r.parallel.layers} layers, packLayer ×${r.parallel.concurrency}`, s(r.parallel.ours)],
     [`(b) ${r.parallel.layers} layers, baseline sequential`, s(r.parallel.baselineSequential)],
     [

@@ -1,7 +1,7 @@
 // Entry of `npm run bench`: runs the benchmarks, prints a summary table, and writes the results as
 // JSON to .cache/bench.json and as the last line of stdout.
 
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { formatGcBench, runGcBench } from "./gc.ts";
 import { dockerAvailable } from "../support/dockerd.ts";
@@ -11,8 +11,11 @@ import { formatPackBench, runPackBench } from "./pack.ts";
 import { formatPlatformBench, runPlatformBench } from "./platforms.ts";
 import { formatEdgeMissBench, runEdgeMissBench } from "./edge-miss.ts";
 import { formatServeBench, runServeBench } from "./serve.ts";
+import { formatSummary, summaryRows } from "./summary.ts";
 
 const cacheDir = fileURLToPath(new URL("../../.cache/", import.meta.url));
+const loadAverage = async () => (await readFile("/proc/loadavg", "utf8")).split(" ")[0]!;
+const loadBefore = await loadAverage();
 
 console.error(
   "packing benchmark: building the dataset, then (a) one layer, (b) parallel layers, (c) peak RSS…",
@@ -57,6 +60,12 @@ const results = {
   platforms,
 };
 
+console.log(
+  `\n${formatSummary(
+    summaryRows({ pack, serve, edgeMiss, reuse, gc }),
+    `${loadBefore} at the start, ${await loadAverage()} at the end, 2 cores`,
+  )}\n`,
+);
 await mkdir(cacheDir, { recursive: true });
 await writeFile(`${cacheDir}bench.json`, `${JSON.stringify(results, null, 2)}\n`);
 console.log(JSON.stringify(results));
