@@ -14,6 +14,8 @@
 #            "true" or "false": the package set's config (nixpkgs refuses unfree, insecure and
 #            broken packages unless its config allows them; a flake instantiates its nixpkgs
 #            itself, so there the origin sets NIXPKGS_ALLOW_* in the environment instead)
+#   allowAliases
+#            "false" for the package index (index.nix): nixpkgs then leaves out its aliases
 #
 # Names are looked up in `roots`, in order: the imported set, or for a flake its
 # packages.<system> and then its legacyPackages.<system> (a nixpkgs flake has only the latter).
@@ -22,7 +24,7 @@
 # impure, but what was locked is what is evaluated, and the flake's own flake.lock pins its
 # inputs: getFlake neither updates nor writes it).
 { srcType, src, rev ? "", ref ? "", system ? builtins.currentSystem, names ? "[]"
-, allowUnfree ? "false", allowInsecure ? "false", allowBroken ? "false" }:
+, allowUnfree ? "false", allowInsecure ? "false", allowBroken ? "false", allowAliases ? "true" }:
 let
   inherit (builtins)
     attrNames concatStringsSep filter foldl' fromJSON functionArgs hasAttr isAttrs
@@ -50,6 +52,7 @@ let
     broken = allowBroken == "true";
   };
   config = { allowUnfree = allow.unfree; allowBroken = allow.broken; }
+    // (if allowAliases == "false" then { allowAliases = false; } else { })
     // (if allow.insecure then { allowInsecurePredicate = _: true; } else { });
   imported = import source;
   accepted = if isFunction imported then functionArgs imported else { };
@@ -127,8 +130,18 @@ let
   # Why nixpkgs refuses a package that throws: its check-meta exposes the results of its checks
   # as meta.unfree, meta.insecure, meta.broken and meta.unsupported, which evaluate without
   # throwing. null when meta names no refused check (a throw of another kind, or a dependency's).
+  # Older nixpkgs (e.g. 20.09) expose only meta.broken: unfree and insecure are then read from
+  # meta.license and meta.knownVulnerabilities, as its check-meta does.
+  derivedFlag = drv: flag:
+    let
+      licenses = let l = drv.meta.license or [ ]; in if builtins.isList l then l else [ l ];
+    in
+    if flag == "unfree" then
+      builtins.any (l: (isAttrs l && (l.free or true) == false) || l == "unfree") licenses
+    else if flag == "insecure" then (drv.meta.knownVulnerabilities or [ ]) != [ ]
+    else false;
   flagged = drv: flag:
-    let t = tryEval ((drv.meta.${flag} or false) == true);
+    let t = tryEval ((drv.meta.${flag} or (derivedFlag drv flag)) == true);
     in t.success && t.value;
   refusal = drv:
     let isSet = tryEval (isAttrs drv);
@@ -139,6 +152,17 @@ let
     else if flagged drv "unsupported" then "unsupported"
     else if flagged drv "insecure" && !allow.insecure then "insecure"
     else null;
+  # Every check that refuses it (a package can be unfree and broken at once), in the same order.
+  refusals = drv:
+    let isSet = tryEval (isAttrs drv);
+    in
+    if !(isSet.success && isSet.value) then [ ]
+    else filter (r: r != null) [
+      (if flagged drv "unfree" && !allow.unfree then "unfree" else null)
+      (if flagged drv "broken" && !allow.broken then "broken" else null)
+      (if flagged drv "unsupported" then "unsupported" else null)
+      (if flagged drv "insecure" && !allow.insecure then "insecure" else null)
+    ];
   # Short facts for the message: the derivation's name and its known vulnerabilities.
   safely = default: value:
     let t = tryEval (builtins.deepSeq value value);
@@ -173,6 +197,7 @@ let
       failed = true;
       where = fullPath found;
       reason = refusal drv;
+      reasons = refusals drv;
       drvName = drvNameOf drv;
       vulnerabilities = vulnerabilitiesOf drv;
     };
@@ -193,7 +218,7 @@ in
   report = {
     found = map (r: { inherit (r) name attrPath drvPath outputs outPaths; }) foundResults;
     missing = missingNames;
-    failed = map (r: { inherit (r) name where reason drvName vulnerabilities; }) failedResults;
+    failed = map (r: { inherit (r) name where reason reasons drvName vulnerabilities; }) failedResults;
     coreutils = coreutilsPath;
   };
 
@@ -214,4 +239,8 @@ in
   # Their attribute paths only (plain data): which of packages.<system> and
   # legacyPackages.<system> a flake has; evaluating this forces the flake's outputs.
   rootPaths = map (root: concatStringsSep "." root.prefix) roots;
+
+  # The set the package index (index.nix) lists: the first root (for a flake, packages.<system>
+  # if it has one, else legacyPackages.<system>).
+  packageSet = if roots == [ ] then { } else (builtins.head roots).value;
 }

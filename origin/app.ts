@@ -24,6 +24,9 @@ import { mapOriginError } from "./registry-errors.ts";
 import { createOriginSource } from "./registry-source.ts";
 import { RecentManifests } from "./storage/recent-manifests.ts";
 import { buildRoutes } from "./routes/builds.ts";
+import { packagesApiRoutes } from "./routes/packages-api.ts";
+import type { PackageIndex } from "./index/package-index.ts";
+import { packageApiPrefix } from "../shared/package-api.ts";
 import { requireSecret } from "./routes/require-secret.ts";
 import { upkeepRoutes } from "./routes/upkeep.ts";
 import type { GarbageCollector } from "./gc/scheduler.ts";
@@ -54,6 +57,8 @@ export interface AppDeps {
   catalog: ImageCatalog;
   /** Waiting progress requests per client and in total (default 6 and 256). */
   progressWaits?: { perClient: number; total: number };
+  /** The package index behind /api/packages (null or absent: the API answers NOT_FOUND). */
+  packageIndex?: PackageIndex | null;
   /** Request, latency, memory and event-loop figures for /metrics (null: not recorded). */
   traffic?: Traffic | null;
 }
@@ -114,6 +119,7 @@ export function createApp(deps: AppDeps): Hono {
     ),
   );
 
+  if (deps.packageIndex) app.route(packageApiPrefix, packagesApiRoutes(deps.packageIndex, page));
   app.use(`${originPrefix}/*`, requireSecret(deps.originSecret));
   app.route("/", buildRoutes(deps.images));
   app.route("/", upkeepRoutes(deps.images, deps.collector));

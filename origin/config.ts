@@ -40,6 +40,8 @@ export interface Config {
   storage: StorageSetting;
   dataDir: string;
   databasePath: string;
+  /** The package index's own SQLite file (origin/index/). */
+  packageIndexPath: string;
   gcRootDir: string;
   nixTimeoutSeconds: number;
   popularitySource: string | null;
@@ -288,6 +290,7 @@ export function parseConfig(env: Env): Config {
     storage: parseStorage(env, dataDir),
     dataDir,
     databasePath: resolve(dataDir, "nixery.sqlite"),
+    packageIndexPath: resolve(dataDir, "package-index.sqlite"),
     gcRootDir: resolve(dataDir, "gcroots"),
     nixTimeoutSeconds: integer(env, "NIX_TIMEOUT", 1200, 1, 24 * 3600),
     popularitySource: env.NIX_POPULARITY_URL || null,

@@ -8,6 +8,9 @@ import { platformName } from "../shared/platform.ts";
 import { errorResponse, RegistryError } from "../shared/errors.ts";
 import { startHardenedServer, type HardenedServer } from "./http/hardened-server.ts";
 import { createApp } from "./app.ts";
+import { nixSystems } from "../shared/image-name.ts";
+import { IndexStore } from "./index/index-store.ts";
+import { PackageIndex } from "./index/package-index.ts";
 import { batchedLines, withAccessLog } from "./http/access-log.ts";
 import { Traffic } from "./http/traffic.ts";
 import { checkSshKey, openAccessControl } from "./auth/setup.ts";
@@ -129,7 +132,19 @@ async function start(
   const pulls = new PullCounts(db);
   const pins = new Pins();
   const shutdownController = new AbortController();
-  const images = new ImageService({
+  // The package index (search, suggestions) lives in its own database file: it is large, rebuilt
+  // per revision, and may be deleted at any time.
+  const indexStore = new IndexStore(config.packageIndexPath);
+  const packageIndex: PackageIndex = new PackageIndex({
+    store: indexStore,
+    runner,
+    resolve: (tag) => images.resolveTag(tag),
+    system: nixSystems[config.hostArch],
+    log,
+    signal: shutdownController.signal,
+  });
+
+  const images: ImageService = new ImageService({
     signal: shutdownController.signal,
     source: config.source,
     runner,
@@ -171,6 +186,7 @@ async function start(
       policy: config.policy,
       // Explaining a name that does not evaluate costs an import of the package set; one at a time.
       explainSlots: new Limiter(1),
+      packageHints: (source, names) => packageIndex.hints(source, names),
     },
   });
   const collector = new GarbageCollector(
@@ -196,6 +212,7 @@ async function start(
 
   const traffic = new Traffic();
   const app = createApp({
+    packageIndex,
     traffic,
     images,
     storage,
@@ -237,9 +254,13 @@ async function start(
     collector.stop();
     // Stop running Nix builds and packing (SIGTERM reaches their builders); let them record it.
     shutdownController.abort(new Error(`origin stopping (${signal})`));
-    await Promise.race([images.drain(), new Promise((done) => setTimeout(done, 15_000))]);
+    await Promise.race([
+      Promise.all([images.drain(), packageIndex.drain()]),
+      new Promise((done) => setTimeout(done, 15_000)),
+    ]);
     pulls.flush();
     db.close();
+    indexStore.close();
     lock.release();
     process.exit(0);
   };

@@ -49,6 +49,16 @@ export function mapOriginError(error: unknown): RegistryError {
   if (error instanceof PackagesNotFound) {
     return new RegistryError("MANIFEST_UNKNOWN", error.message, {
       missing: error.missing.map(typedPackageName),
+      ...(Object.keys(error.suggestions).length > 0
+        ? {
+            suggestions: Object.fromEntries(
+              Object.entries(error.suggestions).map(([name, close]) => [
+                typedPackageName(name),
+                close,
+              ]),
+            ),
+          }
+        : {}),
       ...(error.unevaluable.length > 0
         ? {
             unevaluable: error.unevaluable.map((pkg) => ({

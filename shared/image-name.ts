@@ -79,6 +79,15 @@ export function assertValidName(name: string): void {
   }
   for (const component of name.split("/")) {
     if (!componentPattern.test(component)) {
+      const lower = component.toLowerCase();
+      if (lower !== component && componentPattern.test(lower)) {
+        const whole = name.toLowerCase();
+        throw new RegistryError(
+          "NAME_INVALID",
+          `invalid repository name component "${truncate(component)}": registry names are lowercase; use "${truncate(lower)}" (packages are found whatever their case, so "${truncate(whole)}" names the same image)`,
+          { lowercase: whole },
+        );
+      }
       throw new RegistryError(
         "NAME_INVALID",
         `invalid repository name component "${truncate(component)}": use lowercase letters, digits and single separators (".", "_", "__", "-")`,

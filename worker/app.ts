@@ -15,6 +15,8 @@ import { answerTokenRequest, authorizeRoute, buildNeedsLogin } from "./auth/edge
 import { clientKey, noBuilds, rateLimitedBuilds } from "./cold-build-admission.ts";
 import type { EdgeDeps, EdgeDepsFor } from "./edge-deps.ts";
 import { logEvent } from "./log.ts";
+import { forwardPackageApi } from "./package-api.ts";
+import { packageApiPrefix } from "../shared/package-api.ts";
 import { EdgeRegistrySource } from "./registry-source.ts";
 import { edgeWebRoutes } from "./web-routes.ts";
 import { reportUse } from "./usage-marks.ts";
@@ -49,6 +51,9 @@ export function createApp<Bindings extends object>(
     if (!access) throw new RegistryError("NOT_FOUND", "this registry is public: it needs no token");
     return answerTokenRequest(c.req.raw, access, deps.loginLimiter);
   });
+
+  app.get(packageApiPrefix, forwardPackageApi);
+  app.get(`${packageApiPrefix}/*`, forwardPackageApi);
 
   app.all("*", async (c) => {
     const deps = c.get("deps");

@@ -139,6 +139,8 @@ export interface OriginReader {
     path: string,
     init: { method?: string; client: string; signal?: AbortSignal },
   ): Promise<Response>;
+  /** The origin's answer to a package API GET (path and query); its registry errors thrown. */
+  packageApi(pathAndQuery: string): Promise<Response>;
 }
 
 /** Everything one request of the edge app works with. */

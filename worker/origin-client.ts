@@ -104,6 +104,20 @@ export class OriginClient implements OriginReader {
     });
   }
 
+  /**
+   * A GET of the origin's package API (path and query as the client sent them): the origin's
+   * JSON answer, or its registry error thrown as one.
+   */
+  async packageApi(pathAndQuery: string): Promise<Response> {
+    const response = await this.#request(pathAndQuery, { headers: { Accept: "application/json" } });
+    const text = await response.text();
+    if (!response.ok) throw errorFromBody(response.status, text);
+    return new Response(text, {
+      status: 200,
+      headers: { "Content-Type": "application/json", "Cache-Control": "no-store" },
+    });
+  }
+
   /** Tells the origin's storage collector that these manifests were served from the edge. */
   async reportUsage(digests: readonly string[]): Promise<void> {
     const body: UsageReport = { digests: [...digests] };

@@ -20,7 +20,13 @@ import type { BuildRecords } from "../cache/build-records.ts";
 import type { ManifestCache } from "../cache/manifest-cache.ts";
 import type { Logger } from "../log.ts";
 import type { NixRunner } from "../nix/runner.ts";
-import { describeSource, listSourceTags, resolveSource, type SourceConfig } from "../nix/source.ts";
+import {
+  describeSource,
+  listSourceTags,
+  resolveSource,
+  type ResolvedSource,
+  type SourceConfig,
+} from "../nix/source.ts";
 import type { BlobReader } from "../storage/storage.ts";
 import { indexTagCacheKey, tagCacheKey } from "./cache-key.ts";
 import { BuildQueueFull, isTransient, OriginStopping } from "./errors.ts";
@@ -266,6 +272,11 @@ export class ImageService implements Images {
   /** The tags the package source offers (the same for every image). */
   listTags(): Promise<string[]> {
     return listSourceTags(this.deps.source, this.deps.runner);
+  }
+
+  /** The source revision a tag names now (remembered for a minute, shared with builds). */
+  resolveTag(tag: string): Promise<ResolvedSource> {
+    return this.revisions.get(tag);
   }
 
   /** The revision `latest` names now (remembered for a minute), for the start page. */

@@ -57,6 +57,8 @@ export interface PipelineDeps {
   policy: PackageSetPolicy;
   /** Bounds the Nix processes that explain unevaluable names, across all builds. */
   explainSlots: ExplainSlots;
+  /** Close names for names the set lacks ("did you mean …?"), from the package index. */
+  packageHints?: (source: ResolvedSource, names: readonly string[]) => Record<string, string[]>;
 }
 
 export interface BuiltImage {
@@ -98,7 +100,10 @@ export async function lookupAndRealise(
             nixOutput: output.join("\n"),
           }),
       });
-      throw new PackagesNotFound(missing, unevaluable);
+      throw new PackagesNotFound(missing, unevaluable, {
+        found: lookup.found.map((pkg) => pkg.name).filter((name) => !image.optional.includes(name)),
+        suggestions: missing.length > 0 ? deps.packageHints?.(source, missing) : undefined,
+      });
     }
     // Implicit packages (cacert, iana-etc) that the set lacks are left out rather than failing:
     // what is still missing or unevaluable here is only those.
@@ -117,6 +122,7 @@ export async function lookupAndRealise(
         rootDir: deps.gcRootDir,
         signal,
         substituters: deps.nix.substituters,
+        implicit: image.optional,
       });
       return { lookup, packages, realised };
     } catch (error) {

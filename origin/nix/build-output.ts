@@ -23,6 +23,20 @@ export interface RealiseFailure {
   gone: string | null;
   /** The derivation whose builder failed (the first one named). */
   failed: { drv: string; exitCode: number | null } | null;
+  /**
+   * Every derivation whose builder failed (with --keep-going Nix goes on after the first), with
+   * the source download that made it fail, when Nix printed one just before it.
+   */
+  failures: {
+    drv: string;
+    exitCode: number | null;
+    download: { url: string; error: string } | null;
+  }[];
+  /**
+   * The requested derivations Nix says were not built (2.8 and 2.26 end with `error: build of
+   * 'a.drv!out', 'b.drv!out' failed`); empty when it did not say.
+   */
+  notBuilt: string[];
   /** Derivations that were not built because a dependency failed. */
   dependents: string[];
   /** Derivations Nix said it would build (`these N derivations will be built:` and the list). */
@@ -40,6 +54,8 @@ export function parseRealiseFailure(stderr: readonly string[]): RealiseFailure {
   const result: RealiseFailure = {
     gone: null,
     failed: null,
+    failures: [],
+    notBuilt: [],
     dependents: [],
     toBuild: [],
     download: null,
@@ -47,6 +63,13 @@ export function parseRealiseFailure(stderr: readonly string[]): RealiseFailure {
   };
   let listing = false;
   const deletedDrvs: string[] = [];
+  // The last final (not retried) download error, waiting for the builder failure it caused.
+  let pendingDownload: { url: string; error: string } | null = null;
+  const addFailure = (drv: string, exitCode: number | null) => {
+    result.failed ??= { drv, exitCode };
+    result.failures.push({ drv, exitCode, download: pendingDownload });
+    pendingDownload = null;
+  };
   lines.forEach((line, index) => {
     if (/^(these \d+ derivations|this derivation) will be built:$/.test(line)) {
       listing = true;
@@ -72,7 +95,13 @@ export function parseRealiseFailure(stderr: readonly string[]): RealiseFailure {
     }
 
     const builder = /builder for '([^']+\.drv)' failed with exit code (\d+)/.exec(line);
-    if (builder) result.failed ??= { drv: builder[1]!, exitCode: Number(builder[2]) };
+    if (builder) addFailure(builder[1]!, Number(builder[2]));
+    const notBuilt = /^error: build of (('[^']+\.drv(?:![^']*)?'(?:, )?)+) failed$/.exec(line);
+    if (notBuilt) {
+      for (const quoted of notBuilt[1]!.matchAll(/'([^'!]+\.drv)(?:![^']*)?'/g)) {
+        result.notBuilt.push(quoted[1]!);
+      }
+    }
     const dependents = /\d+ dependencies of derivation '([^']+\.drv)' failed to build/.exec(line);
     if (dependents) result.dependents.push(dependents[1]!);
     const cannot = /^error: Cannot build '([^']+\.drv)'\.$/.exec(line);
@@ -80,12 +109,13 @@ export function parseRealiseFailure(stderr: readonly string[]): RealiseFailure {
       const reason = lines.slice(index + 1, index + 3).find((next) => /^\s+Reason: /.test(next));
       const code = /builder failed with exit code (\d+)/.exec(reason ?? "");
       if (reason && /dependenc(y|ies) failed/.test(reason)) result.dependents.push(cannot[1]!);
-      else result.failed ??= { drv: cannot[1]!, exitCode: code ? Number(code[1]) : null };
+      else addFailure(cannot[1]!, code ? Number(code[1]) : null);
     }
 
     const download = /^(?:\s*error: |error: )?unable to download '([^']+)': (.*)$/.exec(line);
     if (download && !download[1]!.endsWith("/nix-cache-info") && !/retrying in/.test(line)) {
       result.download ??= { url: download[1]!, error: download[2]!.trim() };
+      pendingDownload = { url: download[1]!, error: download[2]!.trim() };
     }
     const cache = /unable to download '(\S+)\/nix-cache-info'/.exec(line);
     if (cache && !result.unreachableCaches.includes(cache[1]!)) {

@@ -15,6 +15,8 @@ export interface UnevaluablePackage {
   /** The attribute path as looked up, e.g. "_1password". */
   name: string;
   reason: Refusal | "error" | "unexplained";
+  /** Further checks that refuse it too (e.g. broken, when `reason` is unfree). */
+  otherReasons?: readonly Refusal[];
   /** The refused derivation's name, e.g. "vscode-1.90"; a dependency's when `dependency`. */
   drvName?: string | null;
   /** True when the refusal is of a package this one depends on. */
@@ -23,6 +25,8 @@ export interface UnevaluablePackage {
   vulnerabilities?: readonly string[];
   /** For `error`: Nix's message (without trace, code frames or server paths). */
   error?: string;
+  /** For `error`: the sub-set of the name (its first part) that does not evaluate at all. */
+  subSet?: string;
   /** For a flake source: where the name was found, e.g. "legacyPackages.x86_64-linux.x of flake F". */
   where?: string;
 }
@@ -44,10 +48,28 @@ export class PackagesNotFound extends Error {
   readonly missing: readonly string[];
   readonly unevaluable: readonly UnevaluablePackage[];
 
-  constructor(missing: readonly string[], unevaluable: readonly UnevaluablePackage[] = []) {
+  /** Close names the package index knows, per missing name. */
+  readonly suggestions: Readonly<Record<string, readonly string[]>>;
+
+  constructor(
+    missing: readonly string[],
+    unevaluable: readonly UnevaluablePackage[] = [],
+    context: {
+      /** The requested names that were found (said, so that the user knows where they stand). */
+      found?: readonly string[];
+      suggestions?: Readonly<Record<string, readonly string[]>>;
+    } = {},
+  ) {
+    const suggestions = context.suggestions ?? {};
+    const withHint = (name: string) => {
+      const close = suggestions[name] ?? [];
+      return close.length > 0
+        ? `${typedPackageName(name)} (did you mean ${close.join(" or ")}?)`
+        : typedPackageName(name);
+    };
     const lines =
       missing.length > 0
-        ? [`Could not find Nix packages: ${missing.map(typedPackageName).join(", ")}`]
+        ? [`Could not find Nix packages: ${missing.map(withHint).join(", ")}`]
         : [];
     for (const pkg of unevaluable) {
       if (pkg.reason !== "unexplained") lines.push(describeUnevaluable(pkg));
@@ -59,14 +81,24 @@ export class PackagesNotFound extends Error {
           `${unexplained.length === 1 ? "exists but does" : "exist but do"} not evaluate either (not examined further: the origin explains the first few names only)`,
       );
     }
+    const found = context.found ?? [];
+    if (found.length > 0 && lines.length > 0) {
+      lines.push(
+        `Found: ${found.map(typedPackageName).join(", ")} (an image is built only when every package it names can be)`,
+      );
+    }
     super(lines.join("\n"));
     this.missing = missing;
     this.unevaluable = unevaluable;
+    this.suggestions = suggestions;
   }
 }
 
 function describeUnevaluable(pkg: UnevaluablePackage): string {
   const shown = typedPackageName(pkg.name);
+  if (pkg.reason === "error" && pkg.subSet) {
+    return `Nix package ${shown} cannot be looked up: its package set ${typedPackageName(pkg.subSet)} does not evaluate in this package set (${pkg.error ?? "no error output"})`;
+  }
   if (pkg.reason === "error" || pkg.reason === "unexplained") {
     const where = pkg.where ? ` (${pkg.where})` : "";
     return `Nix package ${shown}${where} exists but does not evaluate: ${pkg.error ?? "no error output"}`;
@@ -75,6 +107,9 @@ function describeUnevaluable(pkg: UnevaluablePackage): string {
   const subject = pkg.dependency
     ? `Nix package ${shown} depends on ${pkg.drvName ?? "a package"}, which`
     : `Nix package ${shown}${drv}`;
+  if (pkg.otherReasons && pkg.otherReasons.length > 0) {
+    return describeRefusals(subject, [pkg.reason, ...pkg.otherReasons]);
+  }
   switch (pkg.reason) {
     case "unfree":
       return `${subject} has an unfree license in this package set, and this origin does not build unfree packages; its operator can allow them with ${refusalSwitches.unfree}.`;
@@ -87,6 +122,27 @@ function describeUnevaluable(pkg: UnevaluablePackage): string {
     case "unsupported":
       return `${subject} is not available for this image's platform in this package set.`;
   }
+}
+
+const refusalWords: Record<Refusal, string> = {
+  unfree: "has an unfree license",
+  broken: "is marked as broken",
+  insecure: "is marked as insecure",
+  unsupported: "is not available for this image's platform",
+};
+
+/** Every check that refuses a package, said at once (so lifting one does not reveal the next). */
+function describeRefusals(subject: string, reasons: readonly Refusal[]): string {
+  const facts = reasons.map((reason) => refusalWords[reason]);
+  const listed =
+    facts.length === 1 ? facts[0]! : `${facts.slice(0, -1).join(", ")} and ${facts.at(-1)!}`;
+  const switches = reasons
+    .filter((reason): reason is Exclude<Refusal, "unsupported"> => reason !== "unsupported")
+    .map((reason) => refusalSwitches[reason]);
+  const lift = reasons.includes("unsupported")
+    ? " It cannot be built for this platform whatever the origin allows."
+    : ` Its operator can allow it with ${switches.join(" and ")} together.`;
+  return `${subject} ${listed} in this package set, and this origin builds none of these.${lift}`;
 }
 
 /** An image tag that names no git ref (or no commit) of the package source. */
@@ -185,6 +241,24 @@ export interface BuildFailure {
   } | null;
   /** What Nix printed, for the origin's log only. */
   nixOutput: readonly string[];
+  /**
+   * Each requested package (attribute path) that was not built, and the failure that kept it
+   * from building: its own derivation's or a dependency's. When set, the message is made of these.
+   */
+  perPackage?: readonly PackageBuildFailure[];
+}
+
+export interface PackageBuildFailure {
+  name: string;
+  /** The failed derivation is the package's own (else a dependency's). */
+  own: boolean;
+  /** The failed derivation's readable name (e.g. "bash-4.4"); null: none worth showing. */
+  label: string | null;
+  /** null: Nix did not say which failure kept this package from building. */
+  exitCode: number | null;
+  known: boolean;
+  download: { url: string; error: string } | null;
+  logTail: readonly string[];
 }
 
 /** A derivation's builder failed; the message says which package, which derivation and why. */
@@ -197,9 +271,15 @@ export class NixBuildFailed extends Error implements BuildFailure {
   readonly logTail: readonly string[];
   readonly download: BuildFailure["download"];
   readonly nixOutput: readonly string[];
+  readonly perPackage: readonly PackageBuildFailure[];
 
   constructor(failure: BuildFailure, detail?: string) {
-    super(describeBuildFailure(failure, detail));
+    super(
+      failure.perPackage && failure.perPackage.length > 0
+        ? describePackageFailures(failure, failure.perPackage)
+        : describeBuildFailure(failure, detail),
+    );
+    this.perPackage = failure.perPackage ?? [];
     this.packages = failure.packages;
     this.derivation = failure.derivation;
     this.requested = failure.requested;
@@ -232,6 +312,65 @@ function describeBuildFailure(failure: BuildFailure, detail: string | undefined)
   }
   const tail = failure.logTail.slice(-messageLogLines);
   return `Could not build ${names}: ${what}.${tail.length > 0 ? ` Last lines of its build log:\n${tail.join("\n")}` : ""}`;
+}
+
+/**
+ * One clause per requested package that was not built, by the name the user typed, saying which
+ * failure kept it from building ("git could not be built because its dependency bash-4.4 could
+ * not be downloaded"); then the end of each failed build's log, and what could have helped.
+ */
+function describePackageFailures(
+  failure: BuildFailure,
+  perPackage: readonly PackageBuildFailure[],
+): string {
+  const names = perPackage.map((pkg) => typedPackageName(pkg.name)).join(", ");
+  // Packages kept from building by the same dependency share one clause.
+  const groups = new Map<string, PackageBuildFailure[]>();
+  for (const pkg of perPackage) {
+    const key =
+      pkg.own || !pkg.known
+        ? `own:${pkg.name}`
+        : `dep:${pkg.label}:${pkg.download?.url ?? ""}:${pkg.exitCode}`;
+    groups.set(key, [...(groups.get(key) ?? []), pkg]);
+  }
+  const clauses = [...groups.values()].map((group) => {
+    const pkg = group[0]!;
+    const shown = group.map((member) => typedPackageName(member.name)).join(", ");
+    const its = group.length > 1 ? "their" : "its";
+    if (!pkg.known) return `${shown} was not built (Nix stopped after the failure above)`;
+    const exitText =
+      pkg.exitCode === null ? "its builder failed" : `builder exit code ${pkg.exitCode}`;
+    const download = pkg.download
+      ? `unable to download '${pkg.download.url}': ${pkg.download.error}`
+      : null;
+    if (pkg.own) {
+      return download
+        ? `${shown} could not be built because its source could not be downloaded (${download})`
+        : `${shown} failed to build (${[pkg.label, exitText].filter(Boolean).join(", ")})`;
+    }
+    if (download) {
+      return pkg.label
+        ? `${shown} could not be built because ${its} dependency ${pkg.label} could not be downloaded (${download})`
+        : `${shown} could not be built because a source ${group.length > 1 ? "they depend" : "it depends"} on could not be downloaded (${download})`;
+    }
+    return `${shown} could not be built because ${its} dependency ${pkg.label ?? "(unnamed derivation)"} failed to build (${exitText})`;
+  });
+  const logs: string[] = [];
+  const seen = new Set<string>();
+  for (const pkg of perPackage) {
+    if (!pkg.known || pkg.download || pkg.logTail.length === 0) continue;
+    const key = pkg.label ?? pkg.name;
+    if (seen.has(key) || seen.size >= 2) continue;
+    seen.add(key);
+    logs.push(
+      `Last lines of the build log of ${pkg.label ?? typedPackageName(pkg.name)}:\n${pkg.logTail.slice(-messageLogLines).join("\n")}`,
+    );
+  }
+  const download = failure.download;
+  const advice = download
+    ? ` ${download.toBuild === null ? "Packages had" : `${download.toBuild} ${download.toBuild === 1 ? "derivation" : "derivations"} had`} to be built from source. ${cacheAdvice(download.caches)}`
+    : "";
+  return `Could not build ${names}: ${clauses.join("; ")}.${advice}${logs.length > 0 ? `\n${logs.join("\n")}` : ""}`;
 }
 
 function cacheAdvice(caches: BinaryCaches): string {

@@ -43,8 +43,20 @@ export async function explainFailures(
       result.push({
         name: pkg.name,
         reason: pkg.reason,
+        ...(pkg.reasons && pkg.reasons.length > 1
+          ? { otherReasons: pkg.reasons.filter((reason) => reason !== pkg.reason) }
+          : {}),
         drvName: pkg.drvName,
         vulnerabilities: pkg.vulnerabilities,
+      });
+      continue;
+    }
+    if (pkg.error !== undefined) {
+      result.push({
+        name: pkg.name,
+        reason: "error",
+        error: pkg.error,
+        ...(pkg.subSet ? { subSet: pkg.subSet } : {}),
       });
       continue;
     }

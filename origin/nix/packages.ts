@@ -25,8 +25,17 @@ export interface FailedPackage {
   name: string;
   /** The check of the package set's config that refused it (from its meta); null: another error. */
   reason: Refusal | null;
+  /** Every check that refuses it, `reason` first (e.g. unfree and broken); absent: unknown. */
+  reasons?: Refusal[];
   drvName: string | null;
   vulnerabilities: string[];
+  /**
+   * Set when looking the name up stops Nix with an error no tryEval catches (in nixpkgs: a
+   * sub-set whose files are missing): Nix's message, cleaned for clients.
+   */
+  error?: string;
+  /** The first part of the name, when that alone does not evaluate either (the sub-set at fault). */
+  subSet?: string;
   /** Its full attribute path, e.g. "legacyPackages.x86_64-linux.foo" in a flake. */
   where?: string;
 }
@@ -55,16 +64,77 @@ export async function lookupPackages(
   options: LookupOptions = {},
 ): Promise<PackageLookup> {
   const result = await evaluate(runner, source, names, system, "report", options);
-  if (result.exitCode !== 0) {
-    if (source.flake) {
-      // Name the flake and the attribute that failed (this costs more Nix processes).
-      const check = (attribute: "report" | "rootPaths", only: readonly string[]) =>
-        evaluate(runner, source, only, system, attribute, options);
-      throw await diagnoseFlakeFailure(check, source.flake, names, system, result.stderrTail);
-    }
-    throw new NixEvalFailed(evalErrorMessage(result.stderrTail), result.stderrTail);
+  if (result.exitCode === 0) return parseReport(result.stdout);
+  if (source.flake) {
+    // Name the flake and the attribute that failed (this costs more Nix processes).
+    const check = (attribute: "report" | "rootPaths", only: readonly string[]) =>
+      evaluate(runner, source, only, system, attribute, options);
+    throw await diagnoseFlakeFailure(check, source.flake, names, system, result.stderrTail);
   }
-  return parseReport(result.stdout);
+  const failure = new NixEvalFailed(evalErrorMessage(result.stderrTail), result.stderrTail);
+  if (names.length === 0) throw failure;
+  // Is it the package set or some of the names? A set that evaluates without names is fine, and
+  // the names are looked up again in halves until each one that fails is alone.
+  const bare = await evaluate(runner, source, [], system, "report", options);
+  if (bare.exitCode !== 0) throw failure;
+  return isolateFailures(runner, source, names, system, options);
+}
+
+/**
+ * Looks `names` up in groups, halving a group that stops Nix, so that one name whose sub-set
+ * does not evaluate (e.g. `haskellpackages.pandoc` where haskellPackages' files are missing) is
+ * reported on its own, and every other name is still resolved. Costs one evaluation per group.
+ */
+async function isolateFailures(
+  runner: NixRunner,
+  source: ResolvedSource,
+  names: readonly string[],
+  system: string,
+  options: LookupOptions,
+): Promise<PackageLookup> {
+  const merged: PackageLookup = { found: [], missing: [], failed: [], coreutils: null };
+  const pending: (readonly string[])[] = [
+    names.slice(0, Math.ceil(names.length / 2)),
+    names.slice(Math.ceil(names.length / 2)),
+  ];
+  for (let group = pending.shift(); group; group = pending.shift()) {
+    if (group.length === 0) continue;
+    const result = await evaluate(runner, source, group, system, "report", options);
+    if (result.exitCode === 0) {
+      const part = parseReport(result.stdout);
+      merged.found.push(...part.found);
+      merged.missing.push(...part.missing);
+      merged.failed.push(...part.failed);
+      merged.coreutils ??= part.coreutils;
+      continue;
+    }
+    if (group.length > 1) {
+      const half = Math.ceil(group.length / 2);
+      pending.unshift(group.slice(0, half), group.slice(half));
+      continue;
+    }
+    const name = group[0]!;
+    const first = name.split(".")[0]!;
+    let subSet: string | undefined;
+    if (first !== name) {
+      const prefix = await evaluate(runner, source, [first], system, "report", options);
+      if (prefix.exitCode !== 0) subSet = first;
+    }
+    merged.failed.push({
+      name,
+      reason: null,
+      drvName: null,
+      vulnerabilities: [],
+      error: evalErrorMessage(result.stderrTail),
+      ...(subSet ? { subSet } : {}),
+    });
+  }
+  // In the order asked for, as a single evaluation reports them.
+  const order = (name: string) => names.indexOf(name);
+  merged.found.sort((a, b) => order(a.name) - order(b.name));
+  merged.failed.sort((a, b) => order(a.name) - order(b.name));
+  merged.missing.sort((a, b) => order(a) - order(b));
+  return merged;
 }
 
 /**

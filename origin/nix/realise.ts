@@ -12,7 +12,14 @@ import {
   parseRealiseFailure,
   type RealiseFailure,
 } from "./build-output.ts";
-import { DerivationsGone, NixBuildFailed, NixBuildTimedOut, type BinaryCaches } from "./errors.ts";
+import {
+  DerivationsGone,
+  NixBuildFailed,
+  NixBuildTimedOut,
+  type BinaryCaches,
+  type PackageBuildFailure,
+} from "./errors.ts";
+import { derivationLabel, packageFailures } from "./failed-packages.ts";
 import { evalErrorMessage } from "./eval-error.ts";
 import type { FoundPackage } from "./packages.ts";
 import type { ProcessResult, NixRunner } from "./runner.ts";
@@ -26,6 +33,11 @@ export interface RealiseOptions {
   substituters?: readonly string[] | null;
   /** Each line Nix writes while realising, as it comes (for a build's progress). */
   onOutput?: (line: string) => void;
+  /**
+   * Names the image adds without the user asking (cacert, iana-etc): a failure names them only
+   * when no package the user asked for failed.
+   */
+  implicit?: readonly string[];
 }
 
 export interface RealisedPackages {
@@ -38,6 +50,8 @@ export interface RealisedPackages {
 type Realisable = Pick<FoundPackage, "name" | "drvPath" | "outputs" | "outPaths">;
 
 const logTailLines = 40;
+// A failed build of a large closure names hundreds of dependents after the failures themselves.
+const realiseStderrLines = 5000;
 
 export async function realisePackages(
   runner: NixRunner,
@@ -50,6 +64,11 @@ export async function realisePackages(
   const outPaths = [...new Set(packages.flatMap((pkg) => pkg.outPaths))];
   if (packages.length === 0) return { outPaths, release };
 
+  // With two or more packages the user asked for, Nix goes on after a failure, so that each one
+  // that cannot be built is named with its own reason. With one it stops at the first failure:
+  // on an origin that cannot download sources, going on would wait for every download's retries.
+  const implicit = options.implicit ?? [];
+  const keepGoing = packages.filter((pkg) => !implicit.includes(pkg.name)).length > 1;
   let result: ProcessResult;
   try {
     result = await runner(
@@ -60,8 +79,14 @@ export async function realisePackages(
         "--add-root",
         join(rootDir, "result"),
         "--indirect",
+        ...(keepGoing ? ["--keep-going"] : []),
       ],
-      { timeoutMs: options.timeoutMs, signal: options.signal, onStderrLine: options.onOutput },
+      {
+        timeoutMs: options.timeoutMs,
+        signal: options.signal,
+        stderrLines: realiseStderrLines,
+        onStderrLine: options.onOutput,
+      },
     );
   } catch (error) {
     await release();
@@ -74,7 +99,7 @@ export async function realisePackages(
       const building = affectedPackages(packages, parseRealiseFailure(result.stderrTail));
       throw new NixBuildTimedOut(Math.round(options.timeoutMs / 1000), "build", building);
     }
-    throw await buildError(runner, packages, result, options.substituters ?? null);
+    throw await buildError(runner, packages, result, options.substituters ?? null, implicit);
   }
   return { outPaths, release };
 }
@@ -85,13 +110,14 @@ async function buildError(
   packages: readonly Realisable[],
   result: ProcessResult,
   substituters: readonly string[] | null,
+  implicit: readonly string[],
 ): Promise<Error> {
   const stderr = result.stderrTail;
   const failure = parseRealiseFailure(stderr);
   // A .drv written by the lookup's evaluation was garbage-collected before the build started.
   if (failure.gone) return new DerivationsGone(failure.gone);
 
-  const affected = affectedPackages(packages, failure);
+  const affected = withoutImplicit(affectedPackages(packages, failure), implicit);
   if (!failure.failed) {
     return new NixBuildFailed(
       {
@@ -103,13 +129,18 @@ async function buildError(
         download: null,
         nixOutput: stderr,
       },
-      evalErrorMessage(stderr),
+      firstRealError(stderr),
     );
   }
   const drv = failure.failed.drv;
   const logTail = await buildLogTail(runner, drv, stderr);
   const download = failure.download ?? downloadFailureInLog(logTail);
+  const perPackage = withoutImplicit(
+    await describePackages(runner, packages, failure, stderr, drv, logTail),
+    implicit,
+  );
   return new NixBuildFailed({
+    perPackage,
     packages: affected,
     derivation: drv,
     requested: packages.some((pkg) => pkg.drvPath === drv),
@@ -122,6 +153,78 @@ async function buildError(
     },
     nixOutput: stderr,
   });
+}
+
+/** Each requested package that was not built, with the failure that kept it from building. */
+async function describePackages(
+  runner: NixRunner,
+  packages: readonly Realisable[],
+  failure: RealiseFailure,
+  stderr: readonly string[],
+  firstDrv: string,
+  firstLog: readonly string[],
+): Promise<PackageBuildFailure[]> {
+  const failures = await packageFailures(runner, packages, failure);
+  const logs = new Map<string, readonly string[]>([[firstDrv, firstLog]]);
+  const result: PackageBuildFailure[] = [];
+  for (const pkg of failures) {
+    const cause = pkg.cause;
+    if (!cause) {
+      result.push({
+        name: pkg.name,
+        own: false,
+        label: null,
+        exitCode: null,
+        known: false,
+        download: null,
+        logTail: [],
+      });
+      continue;
+    }
+    if (!logs.has(cause.drv) && logs.size < 4)
+      logs.set(cause.drv, await buildLogTail(runner, cause.drv, stderr));
+    const logTail = logs.get(cause.drv) ?? [];
+    result.push({
+      name: pkg.name,
+      own: pkg.own,
+      label: derivationLabel(cause.drv),
+      exitCode: cause.exitCode,
+      known: true,
+      download: cause.download ?? downloadFailureInLog(logTail),
+      logTail: logTail.filter((line) => !isNixChatter(line)),
+    });
+  }
+  return result;
+}
+
+/** Drops what the user did not ask for, unless nothing else is left. */
+function withoutImplicit<T extends string | { name: string }>(
+  items: T[],
+  implicit: readonly string[],
+): T[] {
+  const asked = items.filter(
+    (item) => !implicit.includes(typeof item === "string" ? item : item.name),
+  );
+  return asked.length > 0 ? asked : items;
+}
+
+/**
+ * The first line of Nix's output that says what went wrong, not which derivations waited for it
+ * (those can be hundreds of lines): without trace, code frames or server paths.
+ */
+function firstRealError(stderr: readonly string[]): string {
+  const real = stderr.filter(
+    (line) => /^error: /.test(line) && !/dependencies of derivation|^error: build of '/.test(line),
+  );
+  return real.length > 0 ? evalErrorMessage(real.slice(0, 1)) : evalErrorMessage(stderr.slice(-3));
+}
+
+/** Nix's own retry and progress lines, which say nothing about why the build failed. */
+function isNixChatter(line: string): boolean {
+  return (
+    /^warning: (error: )?unable to download .*retrying in \d+ ms/.test(line) ||
+    (/^(warning|error): /.test(line) && /retrying/.test(line))
+  );
 }
 
 /**

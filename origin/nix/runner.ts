@@ -14,6 +14,10 @@ export interface RunOptions {
   env?: Record<string, string>;
   /** Called with each complete line of stderr as it arrives (progress reports). */
   onStderrLine?: (line: string) => void;
+  /** Keep this many last lines of stderr for this call (default: the runner's `stderrLines`). */
+  stderrLines?: number;
+  /** What countingRunner counts this call as (default: program and operation). */
+  countAs?: string;
 }
 
 export interface ProcessResult {
@@ -63,7 +67,7 @@ export function createNixRunner(runnerOptions: NixRunnerOptions): NixRunner {
       });
 
       const stdout: Buffer[] = [];
-      const stderr = new LineTail(stderrLines);
+      const stderr = new LineTail(options.stderrLines ?? stderrLines);
       let timedOut = false;
       let aborted = false;
       let killTimer: NodeJS.Timeout | undefined;
@@ -155,7 +159,8 @@ export function countingRunner(runner: NixRunner): CountingRunner {
   const counted: NixRunner = (command, args, options) => {
     const operation = args.find((arg) => !arg.startsWith("--extra-") && arg !== "nix-command");
     const key =
-      operation && /^-?-?[a-z][a-z-]*$/.test(operation) ? `${command} ${operation}` : command;
+      options?.countAs ??
+      (operation && /^-?-?[a-z][a-z-]*$/.test(operation) ? `${command} ${operation}` : command);
     counts.set(key, (counts.get(key) ?? 0) + 1);
     return runner(command, args, options);
   };

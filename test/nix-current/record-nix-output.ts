@@ -100,6 +100,25 @@ try {
     env: { NIX_CONFIG: "substituters = http://127.0.0.1:1" },
   });
 
+  // Several requested packages at once, built with --keep-going as the origin does: one fails
+  // for its dependency's download, one for its own builder, one builds.
+  const indexSet = await resolveSource(
+    { kind: "path", path: fileURLToPath(new URL("../fixtures/index-pkgs", import.meta.url)) },
+    "latest",
+    runner,
+  );
+  const several = await Promise.all(
+    ["needs-download", "git", "broken"].map((name) => drvOf(indexSet, name)),
+  );
+  await record("realise-keep-going", "nix-store", [
+    "--realise",
+    "--keep-going",
+    ...several.map((drv) => `${drv}!out`),
+    "--add-root",
+    join(work, `root-${Date.now()}`),
+    "--indirect",
+  ]);
+
   await record("eval-unfree", "nix-instantiate", evalArgs(source, "explain", ["unfree-tool"]));
   await record("eval-throw", "nix-instantiate", evalArgs(source, "explain", ["removed-tool"]));
   const missingSet = await resolveSource(

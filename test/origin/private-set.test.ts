@@ -80,9 +80,10 @@ describe("a package set without cacert and iana-etc", () => {
     assert.equal(error.code, "MANIFEST_UNKNOWN");
     // `tools` is a set, not a package: missing like `nope`.
     assert.deepEqual(error.detail.missing, ["nope", "tools"]);
+    // A close name is suggested once the package index (built after the first miss) has one.
     assert.match(
       error.message,
-      /^Could not find Nix packages: nope, tools\nNix package unfreetool exists but does not evaluate: .*unfree license/s,
+      /^Could not find Nix packages: nope( \(did you mean [^)]+\))?, tools\nNix package unfreetool exists but does not evaluate: .*unfree license/s,
     );
     assert.deepEqual(
       (error.detail.unevaluable as { name: string }[]).map((pkg) => pkg.name),

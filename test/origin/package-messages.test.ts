@@ -1,0 +1,87 @@
+// What a user reads when an image cannot be built from the nixpkgs-shaped fixture set
+// (test/fixtures/index-pkgs), from a real origin with real Nix: close names for a typo, the
+// lowercase form of an uppercase name, a name in a sub-set that does not evaluate reported on its
+// own with the other names still resolved, every refusal of a package at once, and a failed
+// dependency named as the dependency of the package the user asked for.
+
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { after, before, describe, it } from "node:test";
+import type { PackageSearchResponse } from "../../shared/package-api.ts";
+import { startOrigin, type OriginProcess } from "../support/origin-process.ts";
+
+const pkgsPath = fileURLToPath(new URL("../fixtures/index-pkgs", import.meta.url));
+
+interface ErrorEntry {
+  code: string;
+  message: string;
+  detail?: Record<string, unknown>;
+}
+
+async function errorOf(response: Response, status: number, code: string): Promise<ErrorEntry> {
+  assert.equal(response.status, status, `status for ${response.url}`);
+  const body = (await response.json()) as { errors: ErrorEntry[] };
+  assert.equal(body.errors[0]?.code, code);
+  return body.errors[0]!;
+}
+
+describe("messages that name what the user asked for (nixpkgs-shaped set)", () => {
+  let origin: OriginProcess;
+  const pull = (name: string) => fetch(`${origin.url}/v2/${name}/manifests/latest`);
+
+  before(async () => {
+    origin = await startOrigin({ pkgsPath });
+    // The index is built on demand; suggestions need it.
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const body = (await (
+        await fetch(`${origin.url}/api/packages?q=htop`)
+      ).json()) as PackageSearchResponse;
+      if (body.index === "ready") break;
+      assert.ok(Date.now() < deadline, "the package index was not built in time");
+      await new Promise((done) => setTimeout(done, 250));
+    }
+  });
+  after(async () => {
+    await origin?.stop();
+  });
+
+  it("suggests the closest names for a typo", async () => {
+    const entry = await errorOf(await pull("htpo"), 404, "MANIFEST_UNKNOWN");
+    assert.equal(entry.message, "Could not find Nix packages: htpo (did you mean htop?)");
+    assert.deepEqual(entry.detail?.suggestions, { htpo: ["htop"] });
+  });
+
+  it("gives the lowercase form of an uppercase name", async () => {
+    const entry = await errorOf(await pull("generated.gen-Alpha-7"), 400, "NAME_INVALID");
+    assert.match(entry.message, /registry names are lowercase; use "generated\.gen-alpha-7"/);
+  });
+
+  // Nix 2.8 says "getting status of '…': No such file or directory", 2.26 "path '…' does not exist".
+  it("reports a name whose sub-set does not evaluate on its own, and still resolves the others", async () => {
+    const entry = await errorOf(await pull("haskellpackages.pandoc/git"), 404, "MANIFEST_UNKNOWN");
+    assert.match(
+      entry.message,
+      /^Nix package haskellpackages\.pandoc cannot be looked up: its package set haskellpackages does not evaluate in this package set \((getting status of '…\/missing-hackage-packages\.nix': No such file or directory|path '…\/missing-hackage-packages\.nix' does not exist)\)\nFound: git \(/,
+    );
+    assert.doesNotMatch(entry.message, /The package set does not evaluate|\/work\//);
+  });
+
+  it("says every check that refuses a package at once", async () => {
+    const entry = await errorOf(await pull("twice-refused"), 404, "MANIFEST_UNKNOWN");
+    assert.match(
+      entry.message,
+      /^Nix package twice-refused \(unfree-tool-1\.0\) has an unfree license and is marked as broken in this package set, and this origin builds none of these\. Its operator can allow it with NIXERY_ALLOW_UNFREE=true and NIXERY_ALLOW_BROKEN=true together\.$/,
+    );
+  });
+
+  it("blames a failed dependency on the package that was asked for", async () => {
+    const entry = await errorOf(await pull("needs-download/htop"), 404, "MANIFEST_UNKNOWN");
+    assert.match(
+      entry.message,
+      /^Could not build needs-download: needs-download could not be built because its dependency fromsource-1\.0\.tar\.gz could not be downloaded \(unable to download 'http:\/\/127\.0\.0\.1:1\/fromsource-1\.0\.tar\.gz': /,
+    );
+    assert.doesNotMatch(entry.message, /retrying|iana-etc|cacert|\/nix\/store\//);
+    assert.deepEqual(entry.detail?.packages, ["needs-download"]);
+  });
+});
