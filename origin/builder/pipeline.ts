@@ -281,19 +281,31 @@ async function packAndStore(
 ): Promise<LayerDescriptor> {
   const started = Date.now();
   const scratch = join(deps.storage.scratchDir, `${randomUUID()}.tar.gz`);
-  const packed = await packLayer(entries, scratch, { gzipLevel: deps.gzipLevel, signal });
-  const layer = { digest: packed.digest, diffId: packed.diffId, size: packed.size };
-  if (signal?.aborted) {
+  // Where uploading takes time (S3/R2), parts go up while later ones are packed.
+  const upload = deps.storage.startFileUpload?.(scratch, signal);
+  let packed: Awaited<ReturnType<typeof packLayer>>;
+  try {
+    packed = await packLayer(entries, scratch, {
+      gzipLevel: deps.gzipLevel,
+      signal,
+      onWritten: upload && ((chunk) => upload.written(chunk)),
+    });
+    signal?.throwIfAborted();
+  } catch (error) {
+    await upload?.abort();
     await rm(scratch, { force: true });
-    throw signal.reason;
+    throw error;
   }
+  const layer = { digest: packed.digest, diffId: packed.diffId, size: packed.size };
   pinned?.add(layer.digest);
   // The backend skips the upload when the blob is already stored (and removes the scratch file).
-  await deps.storage.putFile(blobKey(layer.digest), scratch, {
+  const options = {
     sha256: digestHex(layer.digest),
     contentType: "application/octet-stream",
     signal,
-  });
+  };
+  if (upload) await upload.finish(blobKey(layer.digest), options);
+  else await deps.storage.putFile(blobKey(layer.digest), scratch, options);
   deps.log.info("layer stored", { layer: label, digest: layer.digest, ms: Date.now() - started });
   return layer;
 }

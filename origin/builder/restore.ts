@@ -70,24 +70,32 @@ export async function restoreObject(
             envBinary: rebuild.recipe.envBinary,
             nonroot: rebuild.recipe.nonroot === true,
           });
-    const scratch = join(deps.pipeline.storage.scratchDir, `${randomUUID()}.tar.gz`);
-    const packed = await packLayer(entries, scratch, {
-      gzipLevel: rebuild.gzipLevel,
-      gzip,
-      signal,
-    });
+    const { storage } = deps.pipeline;
+    const scratch = join(storage.scratchDir, `${randomUUID()}.tar.gz`);
+    const upload = storage.startFileUpload?.(scratch, signal);
+    let packed: Awaited<ReturnType<typeof packLayer>>;
+    try {
+      packed = await packLayer(entries, scratch, {
+        gzipLevel: rebuild.gzipLevel,
+        gzip,
+        signal,
+        onWritten: upload && ((chunk) => upload.written(chunk)),
+      });
+    } catch (error) {
+      await upload?.abort();
+      throw error;
+    }
     if (packed.digest !== digest) {
+      await upload?.abort();
       await rm(scratch, { force: true });
       throw new LayerNotRestorable(
         digest,
         `packing it again gave ${packed.digest} (recorded with ${rebuild.packFormat})`,
       );
     }
-    await deps.pipeline.storage.putFile(blobKey(digest), scratch, {
-      sha256: digestHex(digest),
-      contentType: "application/octet-stream",
-      signal,
-    });
+    const options = { sha256: digestHex(digest), contentType: "application/octet-stream", signal };
+    if (upload) await upload.finish(blobKey(digest), options);
+    else await storage.putFile(blobKey(digest), scratch, options);
     deps.log.info("object restored", { digest, kind: "layer", ms: Date.now() - started });
     return "layer";
   } finally {

@@ -64,6 +64,11 @@ export interface PackOptions {
   gzip?: "blocks" | "single-stream";
   /** Workers for "blocks"; default the process's pool (one per core). Never changes the bytes. */
   pool?: DeflatePool;
+  /**
+   * Called with each chunk of the gzipped file, in order, once it is written to `destination`
+   * (so the file's bytes up to there can be read back): an upload can start before packing ends.
+   */
+  onWritten?: (chunk: Uint8Array) => void;
 }
 
 type TarSink = ReturnType<Pack["entry"]>;
@@ -110,14 +115,17 @@ export async function packLayer(
   const consuming = pipeline(
     tarChunks(tar, flow, tarHash, singleStream ? gzipInputBatchBytes : 0),
     compress,
-    async function* (gzipped: AsyncIterable<Uint8Array>) {
+    async function (gzipped: AsyncIterable<Uint8Array>) {
       for await (const chunk of gzipped) {
         gzipHash.update(chunk);
         gzipSize += chunk.byteLength;
-        yield chunk;
+        for (let offset = 0; offset < chunk.byteLength;) {
+          offset += (await file.write(chunk, offset)).bytesWritten;
+        }
+        options.onWritten?.(chunk);
       }
+      await file.sync();
     },
-    file.createWriteStream({ flush: true }),
   );
   const producing = writeEntries(entries, tar, flow).then(() => tar.finalize());
   const stop = (error: unknown) => {
@@ -137,6 +145,7 @@ export async function packLayer(
     throw options.signal?.aborted ? options.signal.reason : error;
   } finally {
     options.signal?.removeEventListener("abort", onAbort);
+    await file.close();
   }
   return {
     digest: digestFromHex(gzipHash.digest("hex")),

@@ -60,6 +60,7 @@ export class S3RequestFailed extends Error {
 
 export class S3Client {
   readonly description: string;
+  readonly bucket: string;
   private readonly base: URL;
   private readonly region: string;
   private readonly credentials: { accessKeyId: string; secretAccessKey: string };
@@ -77,6 +78,7 @@ export class S3Client {
       endpoint.hostname = `${options.bucket}.${endpoint.hostname}`;
     }
     this.base = endpoint;
+    this.bucket = options.bucket;
     this.description = `${endpoint.origin}${endpoint.pathname.replace(/\/$/, "")}`;
     this.region = options.region ?? "auto";
     this.credentials = {

@@ -171,7 +171,8 @@ async function uploadParts(
   return etags;
 }
 
-async function completeUpload(
+/** Completes a multipart upload from its parts' ETags; the object appears at `key` whole. */
+export async function completeUpload(
   client: S3Client,
   key: string,
   uploadId: string,

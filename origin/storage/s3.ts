@@ -17,9 +17,12 @@ import { mkdir, rm, stat } from "node:fs/promises";
 import { emptyDirectory } from "./empty-directory.ts";
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
+import { stagingPrefix } from "../../shared/storage-keys.ts";
+import { StagedUpload } from "./s3-staged.ts";
 import {
   ContentMismatch,
   type ByteSpan,
+  type FileUpload,
   type ObjectStat,
   type PutOptions,
   type Storage,
@@ -113,7 +116,16 @@ export class S3Storage implements Storage {
     const scratchFiles = await emptyDirectory(this.scratchDir);
     let abortedUploads = 0;
     for (const entry of (await this.journal?.list()) ?? []) {
-      if (await abortMultipart(this.client, entry.key, entry.uploadId)) {
+      // A staged upload may already be complete: its staging object goes too.
+      const staged = entry.key.startsWith(stagingPrefix);
+      if (
+        (await abortMultipart(this.client, entry.key, entry.uploadId)) &&
+        (!staged ||
+          (await this.delete(entry.key).then(
+            () => true,
+            () => false,
+          )))
+      ) {
         await this.journal?.remove(entry.uploadId);
         abortedUploads++;
       }
@@ -197,6 +209,24 @@ export class S3Storage implements Storage {
     } finally {
       await rm(path, { force: true });
     }
+  }
+
+  /** Uploads parts of a layer to a staging key while it is packed (see s3-staged.ts). */
+  startFileUpload(path: string, signal?: AbortSignal): FileUpload {
+    return new StagedUpload({
+      client: this.client,
+      path,
+      partSize: this.partSize,
+      concurrency: this.partConcurrency,
+      contentType: defaultContentType,
+      journal: this.journal,
+      signal,
+      putFile: (key, options) => this.putFile(key, path, options),
+      publish: (key, copy) =>
+        this.singleFlight(key, async () => {
+          if (!(await this.has(key))) await copy();
+        }),
+    });
   }
 
   /** Verifies the file against its sha256, then uploads it unless the key already exists. */

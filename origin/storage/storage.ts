@@ -43,6 +43,24 @@ export interface BlobWriter {
    */
   putFile(key: string, path: string, options: PutOptions): Promise<void>;
   putBytes(key: string, bytes: Uint8Array<ArrayBuffer>, options: PutOptions): Promise<void>;
+  /**
+   * Starts uploading a file while it is still being written (backends where uploading takes
+   * time: S3/R2); absent where publishing a finished file is cheap (the filesystem).
+   */
+  startFileUpload?(path: string, signal?: AbortSignal): FileUpload;
+}
+
+/**
+ * An upload fed as a file is written: nothing is visible under any final key until `finish`,
+ * and `abort` (or a failed `finish`) leaves nothing behind but what a crash cleanup removes.
+ */
+export interface FileUpload {
+  /** The next chunk of the file, already written to it. */
+  written(chunk: Uint8Array): void;
+  /** The file is complete: publishes it at `key` as putFile would (and removes the file). */
+  finish(key: string, options: PutOptions): Promise<void>;
+  /** Drops what was uploaded (the caller removes the file). Never rejects. */
+  abort(): Promise<void>;
 }
 
 export interface StoredObject {

@@ -157,6 +157,7 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Te
     const answered = new Promise<IncomingMessage>((resolve, reject) => {
       upstream.once("response", resolve).once("error", reject);
     });
+    answered.catch(() => {}); // awaited below unless sending the body failed first
     await pipeline(body, upstream);
     const reply = await answered;
     response.writeHead(reply.statusCode ?? 502, reply.headers);
