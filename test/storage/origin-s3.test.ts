@@ -3,7 +3,7 @@
 
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runInRootfs, skopeoCopy, umociUnpack } from "../support/clients.ts";
@@ -48,6 +48,15 @@ describe("origin on the s3 backend", () => {
         ) as { layers: { digest: string; size: number }[] };
         const big = manifest.layers.find((layer) => layer.size > 5 * 1024 * 1024);
         assert.ok(big, "the big layer went up in parts");
+        // It went up while it was packed, staged under _staging/ and copied: nothing is left
+        // there, and no multipart upload is left open.
+        const bucketDir = join(s3.directory, s3.bucket);
+        assert.ok(!(await readdir(bucketDir)).includes("_staging"), "no staging objects left");
+        assert.deepEqual(
+          await readdir(join(bucketDir, "._S3rver_uploads")).catch(() => []),
+          [],
+          "no unfinished uploads",
+        );
         const response = await fetch(`${origin.url}/v2/bigdata/blobs/${big.digest}`, {
           redirect: "manual",
         });
