@@ -3,11 +3,12 @@
 //   pack alone                  packLayer to a scratch file
 //   pack, then upload           packLayer, then putFile (the upload after packing, as before)
 //   pack and upload overlapped  packLayer feeding startFileUpload (s3-staged.ts), then finish
-// Run: npx tsx test/bench/pack-upload.ts [layerMiB, default 256]
+// Part of `npm run bench` (1 GiB); alone: npx tsx test/bench/pack-upload.ts [layerMiB, default 256]
 
 import { mkdtemp, rm } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { digestHex } from "../../shared/digest.ts";
 import { blobKey } from "../../shared/storage-keys.ts";
 import { packLayer } from "../../origin/pack/pack-layer.ts";
@@ -17,64 +18,99 @@ import { buildBigTree, buildDataset } from "./pack-dataset.ts";
 import { startS3Server } from "../support/s3-server.ts";
 
 const MiB = 1024 * 1024;
-const layerMiB = Number(process.argv[2] ?? 256);
 const runs = 3;
 
-const work = await mkdtemp(join(tmpdir(), "bench-pack-upload-"));
-const server = await startS3Server();
-try {
-  const dataset = await buildDataset(join(work, "data"), 64 * MiB);
-  const tree = join(work, "tree");
-  const treeBytes = await buildBigTree(dataset, tree, layerMiB * MiB);
-  const storage = await new S3Storage({ ...server, scratchDir: join(work, "scratch") }).init();
-  const scratch = () => join(storage.scratchDir, "layer.tar.gz");
-  let gzipBytes = 0;
+export interface PackUploadResult {
+  layerMiB: number;
+  gzipMiB: number;
+  /** Seconds per variant, run by run. */
+  seconds: Record<Variant, number[]>;
+  medians: Record<Variant, number>;
+  /** Median of "pack and upload overlapped" over the median of "pack alone". */
+  ratio: number;
+  /** Median of "pack, then upload" over the median of "pack alone" (the upload after packing). */
+  sequentialRatio: number;
+  load: [number, number];
+}
 
-  const variants: Record<string, () => Promise<void>> = {
-    "pack alone": async () => {
-      gzipBytes = (await packLayer(storePathEntries([tree]), scratch())).size;
-      await rm(scratch());
-    },
-    "pack, then upload": async () => {
-      const packed = await packLayer(storePathEntries([tree]), scratch());
-      const key = blobKey(packed.digest);
-      await storage.putFile(key, scratch(), { sha256: digestHex(packed.digest) });
-      await storage.delete(key);
-    },
-    "pack and upload overlapped": async () => {
-      const upload = storage.startFileUpload(scratch());
-      const packed = await packLayer(storePathEntries([tree]), scratch(), {
-        onWritten: (chunk) => upload.written(chunk),
-      });
-      const key = blobKey(packed.digest);
-      await upload.finish(key, { sha256: digestHex(packed.digest) });
-      if (!(await storage.has(key))) throw new Error("the overlapped upload stored nothing");
-      await storage.delete(key);
-    },
-  };
+type Variant = "pack alone" | "pack, then upload" | "pack and upload overlapped";
 
-  const seconds: Record<string, number[]> = {};
-  const loadBefore = loadavg()[0]!;
-  for (let run = 0; run < runs; run++) {
-    for (const [name, variant] of Object.entries(variants)) {
-      const started = process.hrtime.bigint();
-      await variant();
-      (seconds[name] ??= []).push(Number(process.hrtime.bigint() - started) / 1e9);
+export async function runPackUploadBench(layerMiB: number): Promise<PackUploadResult> {
+  const work = await mkdtemp(join(tmpdir(), "bench-pack-upload-"));
+  const server = await startS3Server();
+  try {
+    const dataset = await buildDataset(join(work, "data"), 64 * MiB);
+    const tree = join(work, "tree");
+    const treeBytes = await buildBigTree(dataset, tree, layerMiB * MiB);
+    const storage = await new S3Storage({ ...server, scratchDir: join(work, "scratch") }).init();
+    const scratch = () => join(storage.scratchDir, "layer.tar.gz");
+    let gzipBytes = 0;
+
+    const variants: Record<Variant, () => Promise<void>> = {
+      "pack alone": async () => {
+        gzipBytes = (await packLayer(storePathEntries([tree]), scratch())).size;
+        await rm(scratch());
+      },
+      "pack, then upload": async () => {
+        const packed = await packLayer(storePathEntries([tree]), scratch());
+        const key = blobKey(packed.digest);
+        await storage.putFile(key, scratch(), { sha256: digestHex(packed.digest) });
+        await storage.delete(key);
+      },
+      "pack and upload overlapped": async () => {
+        const upload = storage.startFileUpload(scratch());
+        const packed = await packLayer(storePathEntries([tree]), scratch(), {
+          onWritten: (chunk) => upload.written(chunk),
+        });
+        const key = blobKey(packed.digest);
+        await upload.finish(key, { sha256: digestHex(packed.digest) });
+        if (!(await storage.has(key))) throw new Error("the overlapped upload stored nothing");
+        await storage.delete(key);
+      },
+    };
+
+    const seconds = {} as Record<Variant, number[]>;
+    const loadBefore = loadavg()[0]!;
+    for (let run = 0; run < runs; run++) {
+      for (const [name, variant] of Object.entries(variants) as [Variant, () => Promise<void>][]) {
+        const started = process.hrtime.bigint();
+        await variant();
+        (seconds[name] ??= []).push(Number(process.hrtime.bigint() - started) / 1e9);
+      }
     }
+    const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1]!;
+    const medians = Object.fromEntries(
+      Object.entries(seconds).map(([name, values]) => [name, median(values)]),
+    ) as Record<Variant, number>;
+    const base = medians["pack alone"];
+    return {
+      layerMiB: Math.round(treeBytes / MiB),
+      gzipMiB: Math.round(gzipBytes / MiB),
+      seconds,
+      medians,
+      ratio: medians["pack and upload overlapped"] / base,
+      sequentialRatio: medians["pack, then upload"] / base,
+      load: [loadBefore, loadavg()[0]!],
+    };
+  } finally {
+    await server.stop();
+    await rm(work, { recursive: true, force: true });
   }
-  const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1]!;
-  const base = median(seconds["pack alone"]!);
-  console.log(
-    `pack + upload of one ${Math.round(treeBytes / MiB)} MiB layer (${Math.round(gzipBytes / MiB)} MiB gzipped) ` +
-      `to the local S3 server, median of ${runs}; load ${loadBefore.toFixed(2)} → ${loadavg()[0]!.toFixed(2)}`,
-  );
-  for (const [name, values] of Object.entries(seconds)) {
-    console.log(
-      `${name.padEnd(28)} ${median(values).toFixed(2).padStart(7)} s  ${(median(values) / base).toFixed(2)}×` +
-        `   runs ${values.map((v) => v.toFixed(2)).join(", ")}`,
-    );
-  }
-} finally {
-  await server.stop();
-  await rm(work, { recursive: true, force: true });
+}
+
+export function formatPackUploadBench(r: PackUploadResult): string {
+  const base = r.medians["pack alone"];
+  return [
+    `pack + upload of one ${r.layerMiB} MiB layer (${r.gzipMiB} MiB gzipped) to the local S3 ` +
+      `server, median of ${runs}; load ${r.load[0].toFixed(2)} → ${r.load[1].toFixed(2)}`,
+    ...Object.entries(r.seconds).map(
+      ([name, values]) =>
+        `${name.padEnd(28)} ${r.medians[name as Variant].toFixed(2).padStart(7)} s  ` +
+        `${(r.medians[name as Variant] / base).toFixed(2)}×   runs ${values.map((v) => v.toFixed(2)).join(", ")}`,
+    ),
+  ].join("\n");
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  console.log(formatPackUploadBench(await runPackUploadBench(Number(process.argv[2] ?? 256))));
 }

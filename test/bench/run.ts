@@ -8,6 +8,7 @@ import { dockerAvailable } from "../support/dockerd.ts";
 import { formatDockerReuseBench, runDockerReuseBench } from "./docker-reuse.ts";
 import { formatReuseBench, runReuseBench } from "./layer-reuse.ts";
 import { formatPackBench, runPackBench } from "./pack.ts";
+import { formatPackUploadBench, runPackUploadBench } from "./pack-upload.ts";
 import { formatPlatformBench, runPlatformBench } from "./platforms.ts";
 import { formatEdgeMissBench, runEdgeMissBench } from "./edge-miss.ts";
 import { formatServeBench, runServeBench } from "./serve.ts";
@@ -22,6 +23,11 @@ console.error(
 );
 const pack = await runPackBench();
 console.log(formatPackBench(pack));
+console.error(
+  "pack + upload benchmark: one 1 GiB layer to the local S3 server, against packing alone…",
+);
+const packUpload = await runPackUploadBench(1024);
+console.log(formatPackUploadBench(packUpload));
 console.error("serving benchmark: origin and edge beside docker-registry…");
 const serve = await runServeBench();
 console.error("edge blob miss: origin-direct pulls beside pulls through a fresh edge…");
@@ -52,6 +58,7 @@ const results = {
   zlib: process.versions.zlib,
   date: new Date().toISOString(),
   pack,
+  packUpload,
   serve,
   edgeMiss,
   reuse,
@@ -62,7 +69,7 @@ const results = {
 
 console.log(
   `\n${formatSummary(
-    summaryRows({ pack, serve, edgeMiss, reuse, gc }),
+    summaryRows({ pack, packUpload, serve, edgeMiss, reuse, gc }),
     `${loadBefore} at the start, ${await loadAverage()} at the end, 2 cores`,
   )}\n`,
 );
