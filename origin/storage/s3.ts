@@ -1,11 +1,13 @@
 // The S3 backend: objects in a bucket of Cloudflare R2 or any S3-compatible store, where the Worker
 // reads the same keys through its R2 binding.
 //
-// Layers are packed to a temp file in scratchDir first and uploaded afterwards, so the digest is
-// known before the upload starts: it is verified locally (one read pass that also hashes each part)
-// and sent as the signed x-amz-content-sha256 of a single PUT (plus x-amz-checksum-sha256), so R2
-// and S3 verify the payload too. PutObject and CompleteMultipartUpload are atomic: an object is
-// visible at its key only once complete. A failed multipart upload is aborted.
+// The pipeline packs layers to a file in scratchDir. With startFileUpload, parts go up while the
+// layer is still being packed, to a staging key copied to the final key at the end (s3-staged.ts).
+// putFile uploads a finished file, whose digest is then known before the upload starts: it is
+// verified locally (one read pass that also hashes each part) and sent as the signed
+// x-amz-content-sha256 of a single PUT (plus x-amz-checksum-sha256), so R2 and S3 verify the
+// payload too. PutObject, CompleteMultipartUpload and CopyObject are atomic: an object is visible
+// at its key only once complete. A failed multipart upload is aborted.
 //
 // Part size: 64 MiB by default. R2 needs equal parts (except the last) of 5 MiB–5 GiB, at most
 // 10,000 of them: 64 MiB parts cover objects up to 625 GiB, beyond which the part size grows
