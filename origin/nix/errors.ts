@@ -50,6 +50,8 @@ export class PackagesNotFound extends Error {
 
   /** Close names the package index knows, per missing name. */
   readonly suggestions: Readonly<Record<string, readonly string[]>>;
+  /** The package index was still being built, so close names may be missing (ask again later). */
+  readonly indexBuilding: boolean;
 
   constructor(
     missing: readonly string[],
@@ -58,6 +60,7 @@ export class PackagesNotFound extends Error {
       /** The requested names that were found (said, so that the user knows where they stand). */
       found?: readonly string[];
       suggestions?: Readonly<Record<string, readonly string[]>>;
+      indexBuilding?: boolean;
     } = {},
   ) {
     const suggestions = context.suggestions ?? {};
@@ -71,6 +74,11 @@ export class PackagesNotFound extends Error {
       missing.length > 0
         ? [`Could not find Nix packages: ${missing.map(withHint).join(", ")}`]
         : [];
+    if (missing.length > 0 && context.indexBuilding) {
+      lines.push(
+        "The package index is still being built; pull again in a minute for close names, or search with /api/packages",
+      );
+    }
     for (const pkg of unevaluable) {
       if (pkg.reason !== "unexplained") lines.push(describeUnevaluable(pkg));
     }
@@ -91,6 +99,7 @@ export class PackagesNotFound extends Error {
     this.missing = missing;
     this.unevaluable = unevaluable;
     this.suggestions = suggestions;
+    this.indexBuilding = (context.indexBuilding ?? false) && missing.length > 0;
   }
 }
 

@@ -7,8 +7,8 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
-import type { PackageSearchResponse } from "../../shared/package-api.ts";
-import { startOrigin, type OriginProcess } from "../support/origin-process.ts";
+import { exitedEarly, startOrigin, type OriginProcess } from "../support/origin-process.ts";
+import { waitFor } from "../support/wait-for.ts";
 
 const pkgsPath = fileURLToPath(new URL("../fixtures/index-pkgs", import.meta.url));
 
@@ -31,22 +31,19 @@ describe("messages that name what the user asked for (nixpkgs-shaped set)", () =
 
   before(async () => {
     origin = await startOrigin({ pkgsPath });
-    // The index is built on demand; suggestions need it.
-    const deadline = Date.now() + 120_000;
-    for (;;) {
-      const body = (await (
-        await fetch(`${origin.url}/api/packages?q=htop`)
-      ).json()) as PackageSearchResponse;
-      if (body.index === "ready") break;
-      assert.ok(Date.now() < deadline, "the package index was not built in time");
-      await new Promise((done) => setTimeout(done, 250));
-    }
+    // The origin starts indexing its package set by itself: no /api/packages request is made here,
+    // so the first typo below is the first thing that asks for the index.
+    await waitFor(
+      "the package index built at start",
+      () => origin.logs.some((line) => line.event === "package index ready"),
+      { timeoutMs: 180_000, failIf: () => exitedEarly(origin) },
+    );
   });
   after(async () => {
     await origin?.stop();
   });
 
-  it("suggests the closest names for a typo", async () => {
+  it("suggests the closest names for a fresh origin's first typo", async () => {
     const entry = await errorOf(await pull("htpo"), 404, "MANIFEST_UNKNOWN");
     assert.equal(entry.message, "Could not find Nix packages: htpo (did you mean htop?)");
     assert.deepEqual(entry.detail?.suggestions, { htpo: ["htop"] });
