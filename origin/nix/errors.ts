@@ -74,11 +74,6 @@ export class PackagesNotFound extends Error {
       missing.length > 0
         ? [`Could not find Nix packages: ${missing.map(withHint).join(", ")}`]
         : [];
-    if (missing.length > 0 && context.indexBuilding) {
-      lines.push(
-        "The package index is still being built; pull again in a minute for close names, or search with /api/packages",
-      );
-    }
     for (const pkg of unevaluable) {
       if (pkg.reason !== "unexplained") lines.push(describeUnevaluable(pkg));
     }
@@ -93,6 +88,12 @@ export class PackagesNotFound extends Error {
     if (found.length > 0 && lines.length > 0) {
       lines.push(
         `Found: ${found.map(typedPackageName).join(", ")} (an image is built only when every package it names can be)`,
+      );
+    }
+    // Said last, so that what was found or refused keeps its place right after the missing names.
+    if (missing.length > 0 && context.indexBuilding) {
+      lines.push(
+        "The package index is still being built; pull again in a minute for close names, or search with /api/packages",
       );
     }
     super(lines.join("\n"));
