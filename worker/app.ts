@@ -52,8 +52,8 @@ export function createApp<Bindings extends object>(
     return answerTokenRequest(c.req.raw, access, deps.loginLimiter);
   });
 
-  app.get(packageApiPrefix, forwardPackageApi);
-  app.get(`${packageApiPrefix}/*`, forwardPackageApi);
+  app.all(packageApiPrefix, forwardPackageApi);
+  app.all(`${packageApiPrefix}/*`, forwardPackageApi);
 
   app.all("*", async (c) => {
     const deps = c.get("deps");

@@ -140,7 +140,7 @@ export interface OriginReader {
     init: { method?: string; client: string; signal?: AbortSignal },
   ): Promise<Response>;
   /** The origin's answer to a package API GET (path and query); its registry errors thrown. */
-  packageApi(pathAndQuery: string): Promise<Response>;
+  packageApi(pathAndQuery: string, init?: { signal?: AbortSignal }): Promise<Response>;
 }
 
 /** Everything one request of the edge app works with. */

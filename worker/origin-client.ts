@@ -108,8 +108,11 @@ export class OriginClient implements OriginReader {
    * A GET of the origin's package API (path and query as the client sent them): the origin's
    * JSON answer, or its registry error thrown as one.
    */
-  async packageApi(pathAndQuery: string): Promise<Response> {
-    const response = await this.#request(pathAndQuery, { headers: { Accept: "application/json" } });
+  async packageApi(pathAndQuery: string, init: { signal?: AbortSignal } = {}): Promise<Response> {
+    const response = await this.#request(pathAndQuery, {
+      headers: { Accept: "application/json" },
+      signal: init.signal,
+    });
     const text = await response.text();
     if (!response.ok) throw errorFromBody(response.status, text);
     return new Response(text, {
