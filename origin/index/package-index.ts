@@ -112,6 +112,16 @@ export class PackageIndex {
     return this.#deps.store.get(revision, attr);
   }
 
+  /**
+   * The description of `attr` from the revision's index once it is ready (null before, so that a
+   * page does not show descriptions of a half-built index as if the rest had none).
+   */
+  describe(revision: string | null, attr: string): string | null {
+    const key = revision ?? localRevision;
+    if (this.#deps.store.revision(key)?.state !== "ready") return null;
+    return this.#deps.store.get(key, attr)?.description ?? null;
+  }
+
   /** The closest image components of the revision to `name` (none while nothing is indexed). */
   suggest(revision: string, name: string, limit = 3): string[] {
     return closestNames(imageComponent(name), this.#deps.store.images(revision), limit);
