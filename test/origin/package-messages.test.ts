@@ -2,7 +2,8 @@
 // (test/fixtures/index-pkgs), from a real origin with real Nix: close names for a typo, the
 // lowercase form of an uppercase name, a name in a sub-set that does not evaluate reported on its
 // own with the other names still resolved, every refusal of a package at once, and a failed
-// dependency named as the dependency of the package the user asked for.
+// dependency named as the dependency of the package the user asked for; and, once the index the
+// origin starts at start-up is ready, an image page that describes its packages by itself.
 
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
@@ -80,5 +81,20 @@ describe("messages that name what the user asked for (nixpkgs-shaped set)", () =
     );
     assert.doesNotMatch(entry.message, /retrying|iana-etc|cacert|\/nix\/store\//);
     assert.deepEqual(entry.detail?.packages, ["needs-download"]);
+  });
+
+  it("describes an image's packages from the index on its page, without the page's search", async () => {
+    const pulled = await pull("htop");
+    assert.equal(pulled.status, 200, await pulled.clone().text());
+    await pulled.arrayBuffer();
+    const details = (await (await fetch(`${origin.url}/api/images/htop:latest`)).json()) as {
+      packages: { attr: string; description?: string }[];
+    };
+    assert.equal(
+      details.packages.find((pkg) => pkg.attr === "htop")?.description,
+      "An interactive process viewer",
+    );
+    const page = await fetch(`${origin.url}/htop`, { headers: { Accept: "text/html" } });
+    assert.match(await page.text(), /<td class="desc">An interactive process viewer<\/td>/);
   });
 });
