@@ -19,7 +19,6 @@ import type { TagManifests } from "../../shared/origin-protocol.ts";
 import type { BuildRecords } from "../cache/build-records.ts";
 import type { ManifestCache } from "../cache/manifest-cache.ts";
 import type { Logger } from "../log.ts";
-import { PackagesNotFound } from "../nix/errors.ts";
 import type { NixRunner } from "../nix/runner.ts";
 import {
   describeSource,
@@ -113,14 +112,7 @@ export class ImageService implements Images {
     this.jobs = new JobTable({
       keepFinishedMs,
       failureTtlMs: deps.failureTtlSeconds * 1000,
-      // A "not found" said while the package index was still being built lacks the close names
-      // the next pull can give, so it is not remembered.
-      remember: (error) =>
-        !(
-          isTransient(error) ||
-          deps.signal?.aborted ||
-          (error instanceof PackagesNotFound && error.indexBuilding)
-        ),
+      remember: (error) => !(isTransient(error) || deps.signal?.aborted),
       now: this.now,
     });
     this.upkeep = new ObjectUpkeep({

@@ -93,7 +93,7 @@ export class PackagesNotFound extends Error {
     // Said last, so that what was found or refused keeps its place right after the missing names.
     if (missing.length > 0 && context.indexBuilding) {
       lines.push(
-        "The package index is still being built; pull again in a minute for close names, or search with /api/packages",
+        "The package index is still being built: close names are suggested once it is ready (meanwhile, search with /api/packages)",
       );
     }
     super(lines.join("\n"));
