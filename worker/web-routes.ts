@@ -25,8 +25,7 @@ import type { BuildState, ImageDetails, InstanceInfo } from "../shared/web/web-t
 import { clientAddress, type EdgeAccess } from "./auth/edge-guard.ts";
 import { edgeUsers } from "./auth/users.ts";
 import { clientKey, rateLimitedBuilds } from "./cold-build-admission.ts";
-import type { EdgeAppEnv } from "./app.ts";
-import type { OriginReader } from "./edge-deps.ts";
+import type { EdgeAppEnv, OriginReader } from "./edge-deps.ts";
 import { logEvent } from "./log.ts";
 import { OriginUnreachable } from "./origin-client.ts";
 
