@@ -17,7 +17,7 @@ import type { BuildAdmission } from "./cold-build-admission.ts";
 import { EdgeDigestSource, type DigestSourceDeps } from "./digest-source.ts";
 import type { EdgeDeps } from "./edge-deps.ts";
 import { logEvent } from "./log.ts";
-import { OriginUnreachable } from "./origin-client.ts";
+import { OriginUnreachable } from "./origin-errors.ts";
 import { isOriginOutage, logFailure } from "./source-failures.ts";
 
 /** A request's stores and origin (worker/edge-deps.ts), and what it asks for. */

@@ -3,7 +3,7 @@
 
 import { RegistryError } from "../shared/errors.ts";
 import { logEvent } from "./log.ts";
-import { OriginUnreachable } from "./origin-client.ts";
+import { OriginUnreachable } from "./origin-errors.ts";
 
 /** The origin could not answer (unreachable, or a 5xx): stale or fallback answers may serve. */
 export function isOriginOutage(error: unknown): boolean {

@@ -27,7 +27,7 @@ import { edgeUsers } from "./auth/users.ts";
 import { clientKey, rateLimitedBuilds } from "./cold-build-admission.ts";
 import type { EdgeAppEnv, OriginReader } from "./edge-deps.ts";
 import { logEvent } from "./log.ts";
-import { OriginUnreachable } from "./origin-client.ts";
+import { OriginUnreachable } from "./origin-errors.ts";
 
 const packagesPath = "/api/packages";
 
