@@ -9,7 +9,7 @@ import { requestTarget } from "../shared/request-target.ts";
 import { authorizeRoute } from "./auth/edge-guard.ts";
 import { requireLogin } from "./auth/page-login.ts";
 import type { EdgeDeps } from "./edge-deps.ts";
-import { OriginUnreachable } from "./origin-client.ts";
+import { OriginUnreachable } from "./origin-errors.ts";
 
 export async function forwardPackageApi(
   c: Context<{ Variables: { deps: EdgeDeps } }>,

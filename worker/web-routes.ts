@@ -18,9 +18,8 @@ import type { BuildState, ImageDetails, InstanceInfo } from "../shared/web/web-t
 import { clientAddress } from "./auth/edge-guard.ts";
 import { requireLogin } from "./auth/page-login.ts";
 import { clientKey, rateLimitedBuilds } from "./cold-build-admission.ts";
-import type { EdgeAppEnv } from "./app.ts";
-import type { OriginReader } from "./edge-deps.ts";
-import { OriginUnreachable } from "./origin-client.ts";
+import type { EdgeAppEnv, OriginReader } from "./edge-deps.ts";
+import { OriginUnreachable } from "./origin-errors.ts";
 
 export function edgeWebRoutes<Bindings extends object>(): MiddlewareHandler<EdgeAppEnv<Bindings>> {
   return async (c, next) => {
