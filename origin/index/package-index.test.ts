@@ -11,7 +11,7 @@ import { Hono } from "hono";
 import { errorResponse, toRegistryError } from "../../shared/errors.ts";
 import type { PackageLookupResponse, PackageSearchResponse } from "../../shared/package-api.ts";
 import { createLogger } from "../log.ts";
-import { PackagesNotFound } from "../nix/errors.ts";
+import { PackagesNotFound } from "../nix/lookup-errors.ts";
 import { createNixRunner } from "../nix/runner.ts";
 import type { ResolvedSource } from "../nix/source.ts";
 import { packagesApiRoutes } from "../routes/packages-api.ts";
