@@ -75,6 +75,7 @@ export function createApp(deps: AppDeps): Hono {
   const source = createOriginSource(deps.images, deps.storage, undefined, null, recent);
   const open: MiddlewareHandler = (_c, next) => next();
   const page = deps.access ? pageGuard(deps.access) : open;
+  const packageIndex = deps.packageIndex ?? null;
 
   if (deps.access) app.on(["GET", "HEAD", "POST"], tokenPath, tokenHandler(deps.access));
 
@@ -89,6 +90,9 @@ export function createApp(deps: AppDeps): Hono {
         storage: deps.storage,
         waits: new WaitBudget(waits.perClient, waits.total),
         waitMs: progressWaitMs,
+        describe: packageIndex
+          ? (revision, attr) => packageIndex.describe(revision, attr)
+          : undefined,
       },
       { secret: deps.originSecret, guard: deps.access ? page : null },
     ),

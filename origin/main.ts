@@ -242,6 +242,9 @@ async function start(
     `http://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${port}`,
   );
   collector.schedule(config.gcIntervalSeconds * 1000);
+  // Index the default tag's revision now, in the background (one build at a time, stopped with the
+  // origin), so that the first unknown name already gets close names; never waited on.
+  void packageIndex.start("latest");
 
   let stopping = false;
   const shutdown = async (signal: string) => {

@@ -1,12 +1,12 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { RegistryError } from "../shared/errors.ts";
+import { PackagesNotFound } from "./nix/lookup-errors.ts";
+import { NixBuildFailed } from "./nix/build-errors.ts";
 import {
-  NixBuildFailed,
   NixBuildTimedOut,
   NixCommandFailed,
   NixEvalFailed,
-  PackagesNotFound,
   SourceUnavailable,
   TagNotFound,
 } from "./nix/errors.ts";

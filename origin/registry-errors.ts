@@ -6,12 +6,12 @@
 
 import { RegistryError, toRegistryError } from "../shared/errors.ts";
 import { typedPackageName } from "../shared/image-name.ts";
+import { PackagesNotFound } from "./nix/lookup-errors.ts";
+import { NixBuildFailed } from "./nix/build-errors.ts";
 import {
-  NixBuildFailed,
   NixCommandFailed,
   NixBuildTimedOut,
   NixEvalFailed,
-  PackagesNotFound,
   SourceUnavailable,
   TagNotFound,
 } from "./nix/errors.ts";

@@ -102,6 +102,30 @@ describe("a private edge", () => {
     assert.match(await page.text(), /table class="layers"/);
   });
 
+  it("answers the package search for a registry token or a user's login, and refuses the rest", async () => {
+    const carol = tokenClient(edge, "10.0.0.90");
+    const search = "/api/packages?q=hello";
+    const token = await carol.login("alice", "secret", "hello");
+    const basic = `Basic ${Buffer.from("alice:secret").toString("base64")}`;
+    for (const authorization of [`Bearer ${token}`, basic]) {
+      const answer = await carol.send(search, { Authorization: authorization });
+      assert.equal(answer.status, 200, authorization.split(" ")[0]);
+      assert.equal(answer.headers.get("content-type"), "application/json");
+      const body = (await answer.json()) as { index: string; results: unknown[] };
+      assert.ok(body.index === "ready" || body.index === "building", body.index);
+    }
+    const badToken = await carol.send(search, { Authorization: "Bearer not-a-token" });
+    assert.equal(badToken.status, 401);
+    assert.match(badToken.headers.get("www-authenticate")!, /^Bearer realm=/);
+    await badToken.arrayBuffer();
+    const posted = await edge.fetch(search, {
+      method: "POST",
+      headers: { "CF-Connecting-IP": "10.0.0.90", Authorization: basic },
+    });
+    const refused = (await posted.json()) as { errors: { code: string }[] };
+    assert.equal(refused.errors[0]?.code, "UNSUPPORTED");
+  });
+
   it("verifies tokens itself: with the origin gone, a token still pulls what the edge holds", async () => {
     const erin = tokenClient(edge, "10.0.0.4");
     const token = await erin.login("alice", "secret", "hello");

@@ -10,22 +10,16 @@ import { errorResponse, RegistryError, toRegistryError } from "../shared/errors.
 import { handleRegistryRequest } from "../shared/registry-handler.ts";
 import { requestTarget } from "../shared/request-target.ts";
 import { matchRoute } from "../shared/routes.ts";
-import { accessLog, type AccessLogVariables } from "./access-log.ts";
+import { accessLog } from "./access-log.ts";
 import { answerTokenRequest, authorizeRoute, buildNeedsLogin } from "./auth/edge-guard.ts";
 import { clientKey, noBuilds, rateLimitedBuilds } from "./cold-build-admission.ts";
-import type { EdgeDeps, EdgeDepsFor } from "./edge-deps.ts";
+import type { EdgeAppEnv, EdgeDeps, EdgeDepsFor } from "./edge-deps.ts";
 import { logEvent } from "./log.ts";
 import { forwardPackageApi } from "./package-api.ts";
 import { packageApiPrefix } from "../shared/package-api.ts";
 import { EdgeRegistrySource } from "./registry-source.ts";
 import { edgeWebRoutes } from "./web-routes.ts";
 import { reportUse } from "./usage-marks.ts";
-
-/** The app's context: the bindings, and per request its dependencies and access-log notes. */
-export type EdgeAppEnv<Bindings> = {
-  Bindings: Bindings;
-  Variables: AccessLogVariables & { deps: EdgeDeps };
-};
 
 function repositoryOf(pathname: string): string {
   const route = matchRoute(pathname);
@@ -52,8 +46,8 @@ export function createApp<Bindings extends object>(
     return answerTokenRequest(c.req.raw, access, deps.loginLimiter);
   });
 
-  app.get(packageApiPrefix, forwardPackageApi);
-  app.get(`${packageApiPrefix}/*`, forwardPackageApi);
+  app.all(packageApiPrefix, forwardPackageApi);
+  app.all(`${packageApiPrefix}/*`, forwardPackageApi);
 
   app.all("*", async (c) => {
     const deps = c.get("deps");

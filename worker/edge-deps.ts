@@ -9,6 +9,7 @@ import type { TagManifests } from "../shared/origin-protocol.ts";
 import type { ByteRange, RangeRequest } from "../shared/range.ts";
 import type { StoredManifest } from "../shared/registry-handler.ts";
 import type { TagRecord } from "../shared/tag-record.ts";
+import type { AccessLogVariables } from "./access-log.ts";
 import type { EdgeAccess } from "./auth/edge-guard.ts";
 
 /** Tag → manifest records (KV). */
@@ -140,7 +141,7 @@ export interface OriginReader {
     init: { method?: string; client: string; signal?: AbortSignal },
   ): Promise<Response>;
   /** The origin's answer to a package API GET (path and query); its registry errors thrown. */
-  packageApi(pathAndQuery: string): Promise<Response>;
+  packageApi(pathAndQuery: string, init?: { signal?: AbortSignal }): Promise<Response>;
 }
 
 /** Everything one request of the edge app works with. */
@@ -178,3 +179,9 @@ export type EdgeDepsFor<Bindings> = (
   env: Bindings,
   ctx: RequestContext,
 ) => EdgeDeps;
+
+/** The app's context: the bindings, and per request its dependencies and access-log notes. */
+export type EdgeAppEnv<Bindings> = {
+  Bindings: Bindings;
+  Variables: AccessLogVariables & { deps: EdgeDeps };
+};

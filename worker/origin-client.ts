@@ -3,13 +3,12 @@
 // Every request carries the shared secret. Failures to reach the origin are OriginUnreachable.
 
 import type { Digest } from "../shared/digest.ts";
-import { errorCodes, RegistryError, type ErrorCode } from "../shared/errors.ts";
+import { RegistryError } from "../shared/errors.ts";
 import { manifestMediaTypeOf } from "../shared/manifest.ts";
 import { mediaTypes } from "../shared/media-types.ts";
 import {
   originPaths,
   type BuildRequest,
-  type BuildStatus,
   type ExistingBuildStatus,
   type TagManifests,
   type UsageReport,
@@ -19,12 +18,8 @@ import type { StoredManifest } from "../shared/registry-handler.ts";
 import { registryPaths } from "../shared/routes.ts";
 import type { OriginBlob, OriginReader } from "./edge-deps.ts";
 import type { EdgeSettings } from "./env.ts";
+import { errorFromBody, failedBuildError, OriginUnreachable } from "./origin-errors.ts";
 import { verifyBytes } from "./verify.ts";
-
-/** The origin could not be asked (network error, gateway error, or it refused the edge's secret). */
-export class OriginUnreachable extends Error {
-  override name = "OriginUnreachable";
-}
 
 const manifestAccept = [
   mediaTypes.dockerManifest,
@@ -108,8 +103,11 @@ export class OriginClient implements OriginReader {
    * A GET of the origin's package API (path and query as the client sent them): the origin's
    * JSON answer, or its registry error thrown as one.
    */
-  async packageApi(pathAndQuery: string): Promise<Response> {
-    const response = await this.#request(pathAndQuery, { headers: { Accept: "application/json" } });
+  async packageApi(pathAndQuery: string, init: { signal?: AbortSignal } = {}): Promise<Response> {
+    const response = await this.#request(pathAndQuery, {
+      headers: { Accept: "application/json" },
+      signal: init.signal,
+    });
     const text = await response.text();
     if (!response.ok) throw errorFromBody(response.status, text);
     return new Response(text, {
@@ -297,30 +295,4 @@ function lengthOf(response: Response): number {
     throw new OriginUnreachable("the origin sent a blob without Content-Length");
   }
   return size;
-}
-
-function failedBuildError(status: Extract<BuildStatus, { state: "failed" }>): RegistryError {
-  const code: ErrorCode =
-    status.error.code in errorCodes ? (status.error.code as ErrorCode) : "MANIFEST_UNKNOWN";
-  return new RegistryError(code, status.error.message, status.error.detail, {
-    status: status.status,
-  });
-}
-
-/** Passes on the origin's own registry error (4xx/5xx JSON); an unreadable 5xx means it is unwell. */
-function errorFromBody(status: number, text: string): Error {
-  try {
-    const body = JSON.parse(text) as {
-      errors?: { code: string; message: string; detail?: unknown }[];
-    };
-    const first = body.errors?.[0];
-    if (first) {
-      const code: ErrorCode = first.code in errorCodes ? (first.code as ErrorCode) : "INTERNAL";
-      return new RegistryError(code, first.message, first.detail, { status });
-    }
-  } catch {
-    // fall through
-  }
-  if (status >= 500) return new OriginUnreachable(`the origin answered ${status}`);
-  return new RegistryError("INTERNAL", `the origin answered ${status} unexpectedly`);
 }

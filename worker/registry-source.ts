@@ -1,9 +1,8 @@
-// The edge's RegistrySource: a composition of the Cache API, KV, R2 and the origin. Manifests by
-// tag: Cache API → KV → origin. Digest-addressed objects: Cache API → R2 → origin. What comes
-// from the origin is verified against its digest before it is stored; a KV miss is never proof
-// of absence. Invariant: a KV tag record is written only after its manifests are in R2.
+// The edge's RegistrySource: manifests by tag, Cache API → KV → origin, over the digest-addressed
+// reads of worker/digest-source.ts (Cache API → R2 → origin). A KV miss is never proof of
+// absence; while the origin is down a tag's last record answers, marked stale. Invariant: a KV tag
+// record is written only after its manifests are in R2.
 
-import type { Digest } from "../shared/digest.ts";
 import { RegistryError } from "../shared/errors.ts";
 import { canonicalImageName, type ImageRequest } from "../shared/image-name.ts";
 import { wantedKey, type ManifestWanted } from "../shared/media-types.ts";
@@ -12,29 +11,17 @@ import {
   tagManifestDigests,
   type TagManifests,
 } from "../shared/origin-protocol.ts";
-import type { RangeRequest } from "../shared/range.ts";
-import type {
-  BlobRead,
-  RegistrySource,
-  StoredManifest,
-  TagAnswer,
-} from "../shared/registry-handler.ts";
+import type { RegistrySource, StoredManifest, TagAnswer } from "../shared/registry-handler.ts";
 import { isFresh, remainingSeconds, tagRecordFrom, type TagRecord } from "../shared/tag-record.ts";
-import { BlobBackfill } from "./blob-backfill.ts";
-import type { AnswerLayer } from "./access-log.ts";
 import type { BuildAdmission } from "./cold-build-admission.ts";
-import { maxCachedBlobBytes } from "./edge-cache.ts";
+import { EdgeDigestSource, type DigestSourceDeps } from "./digest-source.ts";
 import type { EdgeDeps } from "./edge-deps.ts";
 import { logEvent } from "./log.ts";
-import { OriginUnreachable } from "./origin-client.ts";
+import { OriginUnreachable } from "./origin-errors.ts";
+import { isOriginOutage, logFailure } from "./source-failures.ts";
 
 /** A request's stores and origin (worker/edge-deps.ts), and what it asks for. */
-export interface EdgeSourceDeps extends Pick<
-  EdgeDeps,
-  "tags" | "manifests" | "blobs" | "cache" | "copies" | "origin" | "waitUntil" | "now"
-> {
-  /** The repository name of the request, used in origin URLs for digest reads. */
-  repository: string;
+export interface EdgeSourceDeps extends DigestSourceDeps, Pick<EdgeDeps, "tags"> {
   /** Whether this request may make the origin build (cold-build limits); null: it may. */
   admission: BuildAdmission | null;
 }
@@ -42,21 +29,14 @@ export interface EdgeSourceDeps extends Pick<
 // Nothing here outlives a request: concurrent misses for one tag each ask the origin, whose job
 // table runs one build for all of them; blobs follow blob-backfill.ts.
 
-export class EdgeRegistrySource implements RegistrySource {
+export class EdgeRegistrySource extends EdgeDigestSource implements RegistrySource {
   readonly #deps: EdgeSourceDeps;
   readonly #now: () => number;
-  readonly #backfill: BlobBackfill;
-  /**
-   * Which layer answered this request's last manifest or blob (for the access log). Set where
-   * each public method returns, so the outer call wins: a tag answered from its KV record is
-   * "kv" although the manifest itself came from R2.
-   */
-  answeredBy: AnswerLayer | null = null;
 
   constructor(deps: EdgeSourceDeps) {
+    super(deps);
     this.#deps = deps;
     this.#now = deps.now;
-    this.#backfill = new BlobBackfill(deps);
   }
 
   async manifestForTag(
@@ -212,116 +192,4 @@ export class EdgeRegistrySource implements RegistrySource {
       return ["latest"];
     }
   }
-
-  async manifestByDigest(digest: Digest): Promise<StoredManifest | null> {
-    const { cache, manifests, origin, waitUntil, repository } = this.#deps;
-    const cached = await cache.matchManifest(digest);
-    if (cached) {
-      this.answeredBy = "cache";
-      return cached;
-    }
-    const stored = await manifests.getManifest(digest);
-    if (stored) {
-      this.answeredBy = "r2";
-      waitUntil(cache.putManifest(stored).catch(logFailure("cache put", { digest })));
-      return stored;
-    }
-    let fetched: StoredManifest | null;
-    try {
-      fetched = await origin.fetchManifest(repository, digest);
-    } catch (error) {
-      throw outageError(error, `manifest ${digest} is not at this edge`);
-    }
-    if (!fetched) return null;
-    this.answeredBy = "origin";
-    // Verified bytes: serve them even if storing fails (a concurrent put of the same key may be
-    // refused by R2's one-write-per-second limit); the next request stores them again.
-    await manifests
-      .putManifest(fetched)
-      .then(
-        () => logEvent("manifest backfilled", { image: repository, digest }),
-        logFailure("manifest put", { digest }),
-      );
-    return fetched;
-  }
-
-  async readBlob(
-    digest: Digest,
-    range: RangeRequest,
-    method: "GET" | "HEAD",
-  ): Promise<BlobRead | null> {
-    const { cache, blobs, manifests, waitUntil } = this.#deps;
-    if (method === "HEAD") {
-      const size = await blobs.size(digest);
-      if (size !== null) {
-        this.answeredBy = "r2";
-        return { size, range: range.resolve(size), body: null };
-      }
-    } else {
-      const cached = await cache.matchBlob(digest);
-      if (cached) {
-        const span = resolveOrCancel(range, cached.size, cached.body);
-        if (!span) {
-          this.answeredBy = "cache";
-          return { size: cached.size, range: null, body: cached.body };
-        }
-        await cached.body.cancel();
-      }
-      const stored = await blobs.read(digest, range);
-      if (stored) {
-        this.answeredBy = "r2";
-        if (!cached && !stored.range && stored.size <= maxCachedBlobBytes) {
-          const [toClient, toCache] = stored.body.tee();
-          waitUntil(
-            cache.putBlob(digest, stored.size, toCache).catch(logFailure("cache put", { digest })),
-          );
-          return { ...stored, body: toClient };
-        }
-        return stored;
-      }
-    }
-    // Manifests are blobs too: let the handler serve them from the manifest path.
-    if (await manifests.hasManifest(digest)) return null;
-    try {
-      const read = await this.#backfill.read(digest, range, method);
-      if (read) this.answeredBy = "origin";
-      return read;
-    } catch (error) {
-      throw outageError(error, `blob ${digest} is not at this edge`);
-    }
-  }
-}
-
-function resolveOrCancel(
-  range: RangeRequest,
-  size: number,
-  body: ReadableStream,
-): ReturnType<RangeRequest["resolve"]> {
-  try {
-    return range.resolve(size);
-  } catch (error) {
-    void body.cancel();
-    throw error;
-  }
-}
-
-function isOriginOutage(error: unknown): boolean {
-  return (
-    error instanceof OriginUnreachable || (error instanceof RegistryError && error.status >= 500)
-  );
-}
-
-function outageError(error: unknown, what: string): unknown {
-  if (!(error instanceof OriginUnreachable)) return error;
-  return new RegistryError("ORIGIN_UNAVAILABLE", `the image builder is unreachable and ${what}`, {
-    reason: error.message,
-  });
-}
-
-function logFailure(what: string, fields: Record<string, string>) {
-  return (error: unknown) =>
-    logEvent(`${what} failed`, {
-      ...fields,
-      reason: error instanceof Error ? error.message : String(error),
-    });
 }

@@ -1,17 +1,10 @@
 // The edge's web pages: the shared handler (shared/web/web-handler.ts) over data the edge asks its
 // origin for, through the origin client with the secret, one request at a time (nothing is kept
 // across requests; a progress request is held open at the origin, and ends there when the
-// browser goes away, as its abort signal reaches the fetch). The package search (/api/packages)
-// is the origin's and is forwarded as it is. A private edge asks for a user's login first.
+// browser goes away, as its abort signal reaches the fetch). A private edge asks for a user's
+// login first. The package search (/api/packages) has its own route (worker/package-api.ts).
 
 import type { MiddlewareHandler } from "hono";
-import {
-  checkLogin,
-  basicCredentials,
-  credentialsRefused,
-  type LoginLimiter,
-} from "../shared/login-check.ts";
-import { displayHost } from "../shared/auth-challenge.ts";
 import { errorCodes, RegistryError, type ErrorCode } from "../shared/errors.ts";
 import { requestTarget } from "../shared/request-target.ts";
 import type { ImageRef } from "../shared/web/page-path.ts";
@@ -22,26 +15,18 @@ import {
   type WebData,
 } from "../shared/web/web-handler.ts";
 import type { BuildState, ImageDetails, InstanceInfo } from "../shared/web/web-types.ts";
-import { clientAddress, type EdgeAccess } from "./auth/edge-guard.ts";
-import { edgeUsers } from "./auth/users.ts";
+import { clientAddress } from "./auth/edge-guard.ts";
+import { requireLogin } from "./auth/page-login.ts";
 import { clientKey, rateLimitedBuilds } from "./cold-build-admission.ts";
-import type { EdgeAppEnv } from "./app.ts";
-import type { OriginReader } from "./edge-deps.ts";
-import { logEvent } from "./log.ts";
-import { OriginUnreachable } from "./origin-client.ts";
-
-const packagesPath = "/api/packages";
+import type { EdgeAppEnv, OriginReader } from "./edge-deps.ts";
+import { OriginUnreachable } from "./origin-errors.ts";
 
 export function edgeWebRoutes<Bindings extends object>(): MiddlewareHandler<EdgeAppEnv<Bindings>> {
   return async (c, next) => {
     const deps = c.get("deps");
     const request = c.req.raw;
     const { pathname } = requestTarget(request.url);
-    const isSearch = pathname === packagesPath || pathname.startsWith(`${packagesPath}/`);
-    if (!isSearch && !isWebRequest(request, pathname)) return next();
-    // A registry token (a script, the CLI) is the package API's own business (issue 17's route);
-    // a browser's search goes with the pages' login.
-    if (isSearch && /^bearer\s/i.test(request.headers.get("authorization") ?? "")) return next();
+    if (!isWebRequest(request, pathname)) return next();
     const access = deps.access();
     let user: string | null = null;
     if (access && !isPublicAsset(pathname)) {
@@ -49,7 +34,6 @@ export function edgeWebRoutes<Bindings extends object>(): MiddlewareHandler<Edge
     }
     const origin = deps.origin;
     const client = clientAddress(request);
-    if (isSearch) return forwardSearch(origin, request, client);
     const data = edgeWebData(origin, client, request, deps.buildLimiter, user);
     const response = await handleWebRequest(request, pathname, data, {
       role: "edge",
@@ -57,31 +41,6 @@ export function edgeWebRoutes<Bindings extends object>(): MiddlewareHandler<Edge
     });
     return response ?? next();
   };
-}
-
-/** A private edge's pages need a user's Basic login (checked here, limited like the token's). */
-async function requireLogin(
-  request: Request,
-  access: EdgeAccess,
-  limiter: LoginLimiter,
-): Promise<string> {
-  const basic = basicCredentials(request.headers.get("authorization"));
-  if (!basic) {
-    throw credentialsRefused(
-      `${displayHost(request.url)} is private: log in with a user name and password`,
-    );
-  }
-  await checkLogin(
-    {
-      users: await edgeUsers(access.settings.htpasswd),
-      limiter,
-      audit: (event, fields) => logEvent(event, fields, "warn"),
-    },
-    clientAddress(request),
-    basic.user,
-    basic.password,
-  );
-  return basic.user;
 }
 
 function edgeWebData(
@@ -171,37 +130,4 @@ function originError(status: number, body: unknown): RegistryError {
   const code =
     entry?.code && entry.code in errorCodes ? (entry.code as ErrorCode) : "ORIGIN_UNAVAILABLE";
   return new RegistryError(code, entry?.message, undefined, { status: entry ? status : 503 });
-}
-
-async function forwardSearch(
-  origin: OriginReader,
-  request: Request,
-  client: string,
-): Promise<Response> {
-  if (request.method !== "GET" && request.method !== "HEAD") {
-    throw new RegistryError("UNSUPPORTED", `${request.method} is not supported here; use GET`);
-  }
-  const { pathname, searchParams } = requestTarget(request.url);
-  const query = searchParams.toString();
-  let response: Response;
-  try {
-    response = await origin.web(`${pathname}${query ? `?${query}` : ""}`, {
-      client,
-      signal: request.signal,
-    });
-  } catch {
-    throw new RegistryError(
-      "ORIGIN_UNAVAILABLE",
-      "the package index is on the image builder, which is unreachable; try again later",
-    );
-  }
-  const headers = new Headers({
-    "Content-Type": response.headers.get("Content-Type") ?? "application/json",
-    "Cache-Control": "no-store",
-    "X-Content-Type-Options": "nosniff",
-  });
-  return new Response(request.method === "HEAD" ? null : response.body, {
-    status: response.status,
-    headers,
-  });
 }

@@ -41,7 +41,6 @@ import type { PublishedImages } from "../cache/published-images.ts";
 import type { PullCounts } from "../cache/pull-counts.ts";
 import type { Restored } from "./restore.ts";
 import { ObjectUpkeep } from "./object-upkeep.ts";
-import { toTagManifests } from "./tag-entry.ts";
 import { ImageProducer } from "./image-producer.ts";
 import { runTagJob, type TagJobDeps } from "./tag-job.ts";
 
@@ -197,7 +196,7 @@ export class ImageService implements Images {
     const id = this.jobId(image, tag);
     const joined = this.join(id);
     if (joined) return joined;
-    const hit = await this.cachedAnswer(id, image, tag);
+    const hit = await this.stored.validAnswer(id, image, tag);
     if (hit) {
       this.#counts.manifestHits++;
       // Using an index uses the images it lists (published-images.ts).
@@ -232,7 +231,7 @@ export class ImageService implements Images {
     const id = this.jobId(image, tag);
     const joined = this.join(id);
     if (joined) return joined;
-    const hit = await this.cachedAnswer(id, image, tag);
+    const hit = await this.stored.validAnswer(id, image, tag);
     if (!hit) return this.join(id) ?? null;
     this.#counts.manifestHits++;
     this.touch([hit.manifests.docker.digest]);
@@ -291,16 +290,6 @@ export class ImageService implements Images {
 
   get stats(): { running: number; queued: number } {
     return { running: this.limiter.running, queued: this.limiter.queued };
-  }
-
-  /** The cached answer under the tag's key `id`, without building; null when unknown or expired. */
-  private async cachedAnswer(
-    id: string,
-    image: ImageRequest,
-    tag: string,
-  ): Promise<TagManifests | null> {
-    const entry = await this.stored.validEntry(id);
-    return entry ? toTagManifests(image, tag, entry, this.now()) : null;
   }
 
   private join(id: string): BuildJob | undefined {

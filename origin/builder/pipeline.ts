@@ -17,7 +17,8 @@ import type { Pins } from "../gc/pins.ts";
 import { layerKey } from "../layers/layer-key.ts";
 import type { Layering } from "../layers/layering.ts";
 import type { Logger } from "../log.ts";
-import { DerivationsGone, PackagesNotFound } from "../nix/errors.ts";
+import { PackagesNotFound } from "../nix/lookup-errors.ts";
+import { DerivationsGone } from "../nix/errors.ts";
 import { explainFailures, type ExplainSlots } from "../nix/explain.ts";
 import type { PackageSetPolicy } from "../nix/expression.ts";
 import { lookupPackages, type PackageLookup } from "../nix/packages.ts";
@@ -58,7 +59,10 @@ export interface PipelineDeps {
   /** Bounds the Nix processes that explain unevaluable names, across all builds. */
   explainSlots: ExplainSlots;
   /** Close names for names the set lacks ("did you mean …?"), from the package index. */
-  packageHints?: (source: ResolvedSource, names: readonly string[]) => Record<string, string[]>;
+  packageHints?: (
+    source: ResolvedSource,
+    names: readonly string[],
+  ) => { suggestions: Record<string, string[]>; building: boolean };
 }
 
 export interface BuiltImage {
@@ -100,9 +104,11 @@ export async function lookupAndRealise(
             nixOutput: output.join("\n"),
           }),
       });
+      const hints = missing.length > 0 ? deps.packageHints?.(source, missing) : undefined;
       throw new PackagesNotFound(missing, unevaluable, {
         found: lookup.found.map((pkg) => pkg.name).filter((name) => !image.optional.includes(name)),
-        suggestions: missing.length > 0 ? deps.packageHints?.(source, missing) : undefined,
+        suggestions: hints?.suggestions,
+        indexBuilding: hints?.building,
       });
     }
     // Implicit packages (cacert, iana-etc) that the set lacks are left out rather than failing:

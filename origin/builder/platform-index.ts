@@ -14,7 +14,8 @@ import { manifestKey } from "../../shared/storage-keys.ts";
 import type { PublishedImage, PublishedImages } from "../cache/published-images.ts";
 import type { Pins } from "../gc/pins.ts";
 import type { BlobWriter } from "../storage/storage.ts";
-import { PackagesNotFound, TagNotFound } from "../nix/errors.ts";
+import { PackagesNotFound } from "../nix/lookup-errors.ts";
+import { TagNotFound } from "../nix/errors.ts";
 import { PlatformBuildFailed } from "./errors.ts";
 
 /**

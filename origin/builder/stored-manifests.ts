@@ -5,11 +5,14 @@
 // every manifest it names is stored.
 
 import type { Digest } from "../../shared/digest.ts";
+import type { ImageRequest } from "../../shared/image-name.ts";
+import type { TagManifests } from "../../shared/origin-protocol.ts";
 import { manifestKey } from "../../shared/storage-keys.ts";
 import type { ManifestCache, ManifestEntry } from "../cache/manifest-cache.ts";
 import type { BlobReader } from "../storage/storage.ts";
 import { indexManifestDigests } from "./platform-index.ts";
 import type { Restored } from "./restore.ts";
+import { toTagManifests } from "./tag-entry.ts";
 
 const memoMs = 60_000;
 const memoLimit = 10_000;
@@ -43,6 +46,12 @@ export class StoredManifests {
     if (stored.every(Boolean)) return entry;
     this.deps.manifests.delete(key);
     return null;
+  }
+
+  /** The cached answer under the tag's key, without building; null when unknown or expired. */
+  async validAnswer(key: string, image: ImageRequest, tag: string): Promise<TagManifests | null> {
+    const entry = await this.validEntry(key);
+    return entry ? toTagManifests(image, tag, entry, this.deps.now()) : null;
   }
 
   async has(digest: Digest): Promise<boolean> {

@@ -6,7 +6,8 @@ import type { ImageRequest } from "../../shared/image-name.ts";
 import type { TagIndex, TagManifests } from "../../shared/origin-protocol.ts";
 import type { BuildOutcome } from "../cache/build-records.ts";
 import type { ManifestEntry } from "../cache/manifest-cache.ts";
-import { NixBuildTimedOut, PackagesNotFound, TagNotFound } from "../nix/errors.ts";
+import { PackagesNotFound } from "../nix/lookup-errors.ts";
+import { NixBuildTimedOut, TagNotFound } from "../nix/errors.ts";
 import type { ResolvedSource } from "../nix/source.ts";
 
 /** A pinned answer never changes; caches may keep it for a year. */

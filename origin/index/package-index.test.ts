@@ -11,6 +11,7 @@ import { Hono } from "hono";
 import { errorResponse, toRegistryError } from "../../shared/errors.ts";
 import type { PackageLookupResponse, PackageSearchResponse } from "../../shared/package-api.ts";
 import { createLogger } from "../log.ts";
+import { PackagesNotFound } from "../nix/lookup-errors.ts";
 import { createNixRunner } from "../nix/runner.ts";
 import type { ResolvedSource } from "../nix/source.ts";
 import { packagesApiRoutes } from "../routes/packages-api.ts";
@@ -183,5 +184,65 @@ describe("package index (fixture set shaped like nixpkgs)", () => {
     });
     assert.deepEqual(await again.view("latest"), { revision: source.revision, state: "ready" });
     assert.equal(calls, 0);
+  });
+
+  it("gives a build's hints from the ready index, and says when it was still being built", () => {
+    assert.deepEqual(index.hints(source, ["htpo", "zzzzzzzzzzzzzzzz"]), {
+      suggestions: { htpo: ["htop"] },
+      building: false,
+    });
+    const early = new PackagesNotFound(["htpo"], [], { indexBuilding: true });
+    assert.equal(early.indexBuilding, true);
+    assert.match(early.message, /^Could not find Nix packages: htpo\nThe package index is still/);
+  });
+});
+
+describe("package index started with the origin", () => {
+  let dir: string;
+  let store: IndexStore;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "package-index-start-"));
+    store = new IndexStore(join(dir, "index.sqlite"));
+  });
+  after(async () => {
+    store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("skips a source that cannot be resolved with one log line, and builds nothing", async () => {
+    const lines: string[] = [];
+    const index = new PackageIndex({
+      store,
+      runner: createNixRunner({ env: testNixEnv() }),
+      resolve: async () => {
+        throw new Error("channel unreachable");
+      },
+      system: "x86_64-linux",
+      log: createLogger((line) => lines.push(line)),
+    });
+    assert.equal(await index.start("latest"), null);
+    await index.drain();
+    assert.equal(lines.length, 1);
+    assert.match(lines[0]!, /"package index not started".*channel unreachable/);
+  });
+
+  it("starts building in the background; hints meanwhile say the index is being built", async () => {
+    const stop = new AbortController();
+    const revision = "fedcba9876543210fedcba9876543210fedcba98";
+    const index = new PackageIndex({
+      store,
+      runner: createNixRunner({ env: testNixEnv() }),
+      resolve: async () => ({ ...source, revision }),
+      system: "x86_64-linux",
+      log: createLogger(() => {}),
+      signal: stop.signal,
+    });
+    assert.deepEqual(await index.start("latest"), { revision, state: "building" });
+    const hints = index.hints({ ...source, revision }, ["htpo"]);
+    assert.equal(hints.building, true);
+    // Stopped as on shutdown: the build ends, recorded as failed, and drain settles.
+    stop.abort(new Error("origin stopping"));
+    await index.drain();
+    assert.equal(index.record(revision)?.state, "failed");
   });
 });

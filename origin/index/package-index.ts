@@ -38,6 +38,13 @@ export interface IndexView {
   state: IndexState;
 }
 
+export interface PackageHints {
+  /** Close names per requested name (names without any are left out). */
+  suggestions: Record<string, string[]>;
+  /** The index is still being built: names may yet be found once it is ready. */
+  building: boolean;
+}
+
 /** The key of a path source, whose package set has no revision. */
 export const localRevision = "local";
 
@@ -66,6 +73,22 @@ export class PackageIndex {
     return { revision, state: this.#deps.store.revision(revision)?.state ?? "building" };
   }
 
+  /**
+   * Starts indexing the revision `tag` names in the background (the origin calls it once at start,
+   * without waiting, so that the first typo of a fresh origin finds close names). A source that
+   * cannot be resolved now is skipped with one log line: the index is then built on demand.
+   */
+  async start(tag: string): Promise<IndexView | null> {
+    try {
+      return await this.view(tag);
+    } catch (error) {
+      if (!this.#deps.signal?.aborted) {
+        this.#deps.log.info("package index not started", { tag, error: String(error) });
+      }
+      return null;
+    }
+  }
+
   /** Settles when every index build of this process has finished (or stopped). */
   async drain(): Promise<void> {
     await this.#queue;
@@ -89,6 +112,16 @@ export class PackageIndex {
     return this.#deps.store.get(revision, attr);
   }
 
+  /**
+   * The description of `attr` from the revision's index once it is ready (null before, so that a
+   * page does not show descriptions of a half-built index as if the rest had none).
+   */
+  describe(revision: string | null, attr: string): string | null {
+    const key = revision ?? localRevision;
+    if (this.#deps.store.revision(key)?.state !== "ready") return null;
+    return this.#deps.store.get(key, attr)?.description ?? null;
+  }
+
   /** The closest image components of the revision to `name` (none while nothing is indexed). */
   suggest(revision: string, name: string, limit = 3): string[] {
     return closestNames(imageComponent(name), this.#deps.store.images(revision), limit);
@@ -96,16 +129,17 @@ export class PackageIndex {
 
   /**
    * "Did you mean …?" for names a build did not find: the closest names of the source's index
-   * (starting its build when there is none yet; until it has rows, no suggestions).
+   * (starting its build when there is none yet). While the index is being built the names come
+   * from the rows indexed so far, and `building` says so, so that the user is told to ask again.
    */
-  hints(source: ResolvedSource, names: readonly string[]): Record<string, string[]> {
-    const { revision } = this.viewOf(source);
-    const hints: Record<string, string[]> = {};
+  hints(source: ResolvedSource, names: readonly string[]): PackageHints {
+    const { revision, state } = this.viewOf(source);
+    const suggestions: Record<string, string[]> = {};
     for (const name of names) {
       const close = this.suggest(revision, name);
-      if (close.length > 0) hints[name] = close;
+      if (close.length > 0) suggestions[name] = close;
     }
-    return hints;
+    return { suggestions, building: state === "building" };
   }
 
   /**

@@ -7,7 +7,7 @@
 // many explanations at once as `slots` allows; the rest are listed without a reason.
 // Measured (test/bench/explain-storm.ts, 32 throwing names): before, 32 processes at once.
 
-import type { UnevaluablePackage } from "./errors.ts";
+import type { UnevaluablePackage } from "./lookup-errors.ts";
 import { hideServerPaths, parseRefusal } from "./eval-error.ts";
 import { explainPackage, type FailedPackage, type LookupOptions } from "./packages.ts";
 import type { NixRunner } from "./runner.ts";

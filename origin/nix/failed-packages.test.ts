@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { nixOutputFixtures, testNixEnv } from "../../test/support/nix-env.ts";
 import { parseRealiseFailure } from "./build-output.ts";
-import { NixBuildFailed } from "./errors.ts";
+import { NixBuildFailed } from "./build-errors.ts";
 import { derivationLabel } from "./failed-packages.ts";
 import { lookupPackages } from "./packages.ts";
 import { realisePackages } from "./realise.ts";

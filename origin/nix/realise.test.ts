@@ -4,7 +4,8 @@ import { lstat, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { DerivationsGone, NixBuildFailed, NixBuildTimedOut } from "./errors.ts";
+import { NixBuildFailed } from "./build-errors.ts";
+import { DerivationsGone, NixBuildTimedOut } from "./errors.ts";
 import { fixturePackageSet, lookupAndRealise, testNixEnv } from "../../test/support/nix-env.ts";
 import { lookupPackages } from "./packages.ts";
 import { realisePackages } from "./realise.ts";

@@ -12,13 +12,8 @@ import {
   parseRealiseFailure,
   type RealiseFailure,
 } from "./build-output.ts";
-import {
-  DerivationsGone,
-  NixBuildFailed,
-  NixBuildTimedOut,
-  type BinaryCaches,
-  type PackageBuildFailure,
-} from "./errors.ts";
+import { NixBuildFailed, type BinaryCaches, type PackageBuildFailure } from "./build-errors.ts";
+import { DerivationsGone, NixBuildTimedOut } from "./errors.ts";
 import { derivationLabel, packageFailures } from "./failed-packages.ts";
 import { evalErrorMessage } from "./eval-error.ts";
 import type { FoundPackage } from "./packages.ts";

@@ -37,6 +37,8 @@ export interface OriginWebDeps {
   waits: WaitBudget;
   /** Longest a progress request is held waiting for a change. */
   waitMs: number;
+  /** A package's description from the revision's ready package index, or null (origin/index). */
+  describe?: (revision: string | null, attr: string) => string | null;
 }
 
 interface ManifestJson {
@@ -140,7 +142,10 @@ export function originWebData(deps: OriginWebDeps, client: string): WebData {
       revision: result.revision,
       source: publicSource(images.sourceId, result.revision),
       components: image.name.split("/"),
-      packages: packagesOf(image, labels),
+      packages: packagesOf(image, labels).map((pkg) => {
+        const description = deps.describe?.(result.revision, pkg.attr);
+        return description === null || description === undefined ? pkg : { ...pkg, description };
+      }),
       index: result.index
         ? {
             docker: result.index.manifests.docker.digest,

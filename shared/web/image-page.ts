@@ -7,7 +7,13 @@ import { metaPackages, nonrootUser, shellPackages } from "../image-name.ts";
 import { commandBlock, escapeHtml, formatBytes, renderPage } from "./html.ts";
 import { imagePath, type ImageRef } from "./page-path.ts";
 import { pullCommands, type Endpoint } from "./pull-commands.ts";
-import type { BuildState, ImageDetails, LayerInfo, PlatformImage } from "./web-types.ts";
+import type {
+  BuildState,
+  ImageDetails,
+  LayerInfo,
+  PackageInfo,
+  PlatformImage,
+} from "./web-types.ts";
 
 export const phaseLabels: Record<string, string> = {
   queued: "Waiting for a build slot",
@@ -59,7 +65,7 @@ export function imageBody(image: ImageDetails, endpoint: Endpoint): string {
   const packages = image.packages
     .map(
       (pkg) =>
-        `<tr><td><code>${escapeHtml(pkg.attr)}</code></td><td>${escapeHtml(pkg.version ?? "")}</td><td class="desc" data-describe="${escapeHtml(pkg.attr)}"></td><td>${pkg.via === "named" ? "named" : pkg.via === "shell" ? "<code>shell</code>" : "always added"}</td></tr>`,
+        `<tr><td><code>${escapeHtml(pkg.attr)}</code></td><td>${escapeHtml(pkg.version ?? "")}</td>${descriptionCell(pkg)}<td>${pkg.via === "named" ? "named" : pkg.via === "shell" ? "<code>shell</code>" : "always added"}</td></tr>`,
     )
     .join("");
   const metas = image.components.filter((c) => (metaPackages as readonly string[]).includes(c));
@@ -153,4 +159,11 @@ export function renderErrorPage(title: string, message: string): string {
     title,
     body: `<h1>${escapeHtml(title)}</h1><pre class="error-text">${escapeHtml(message)}</pre><p><a href="/">Start page</a></p>`,
   });
+}
+
+/** A package's description, as text; without one, a cell the script fills from the search. */
+function descriptionCell(pkg: PackageInfo): string {
+  return pkg.description !== undefined
+    ? `<td class="desc">${escapeHtml(pkg.description)}</td>`
+    : `<td class="desc" data-describe="${escapeHtml(pkg.attr)}"></td>`;
 }

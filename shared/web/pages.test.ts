@@ -78,6 +78,27 @@ describe("pages", () => {
     );
   });
 
+  it("render a package's description from the index as text, and leave the others to the script", () => {
+    const described: ImageDetails = {
+      ...image,
+      packages: [
+        {
+          attr: "hello",
+          drvName: "hello-2.12",
+          version: "2.12",
+          via: "named",
+          description: hostile,
+        },
+        { attr: "git", drvName: "git-2.0", version: "2.0", via: "named" },
+      ],
+    };
+    const html = renderImagePage(described, plain);
+    assertInert(html);
+    assert.ok(html.includes(`<td class="desc">&#60;script&#62;alert(`), "the description, escaped");
+    assert.doesNotMatch(html, /data-describe="hello"/);
+    assert.match(html, /<td class="desc" data-describe="git"><\/td>/);
+  });
+
   it("write pull commands for the host and scheme of the request", () => {
     const commands = (endpoint: typeof plain) =>
       Object.fromEntries(pullCommands(endpoint, "shell/hello").map((c) => [c.client, c.command]));

@@ -40,6 +40,11 @@ export interface PackageInfo {
   version: string | null;
   /** Why it is in the image: named in the image name, a meta-package's member, or always added. */
   via: "named" | "shell" | "implicit";
+  /**
+   * The package set's one-line description, from a ready package index; absent while the index
+   * is not ready (the page's script then asks the package search for it).
+   */
+  description?: string;
 }
 
 export interface LayerInfo {

@@ -2,7 +2,8 @@
 
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { startOrigin, type OriginProcess } from "../support/origin-process.ts";
+import { exitedEarly, startOrigin, type OriginProcess } from "../support/origin-process.ts";
+import { waitFor } from "../support/wait-for.ts";
 
 interface ErrorEntry {
   code: string;
@@ -30,6 +31,13 @@ describe("bad input and failed builds", () => {
   let origin: OriginProcess;
   before(async () => {
     origin = await startOrigin({ env: { NIX_TIMEOUT: "4" } });
+    // The messages below are compared whole: wait for the index the origin builds at start, so
+    // that none says it is still being built.
+    await waitFor(
+      "the package index built at start",
+      () => origin.logs.some((line) => line.event === "package index ready"),
+      { timeoutMs: 120_000, failIf: () => exitedEarly(origin) },
+    );
   });
   after(() => origin?.stop());
 

@@ -14,6 +14,7 @@ import { runInRootfs, skopeoCopy, umociUnpack } from "../support/clients.ts";
 import { git } from "../support/git.ts";
 import { makeTestFlakes, type TestFlakes } from "../support/flakes.ts";
 import { runOriginToExit, startOrigin, type OriginProcess } from "../support/origin-process.ts";
+import { waitFor } from "../support/wait-for.ts";
 
 let work: string;
 let flakes: TestFlakes;
@@ -103,6 +104,24 @@ describe("an origin serving a git flake", () => {
     assert.deepEqual(tags, { name: "hello", tags: ["latest", "main", "v1"] });
     const listening = origin.logs.find((entry) => entry.event === "origin listening");
     assert.equal(listening?.source, `flake:git+file://${flakes.setRepo}`);
+  });
+
+  it("indexes the flake's packages for search, at its locked revision", async () => {
+    type Search = {
+      revision: string;
+      index: string;
+      results: { attr: string; image: string; version: string }[];
+    };
+    const search = await waitFor("the flake's package index", async () => {
+      const answer = (await (await fetch(`${origin.url}/api/packages?q=hello`)).json()) as Search;
+      return answer.index === "ready" ? answer : null;
+    });
+    assert.equal(search.revision, flakes.commits.two);
+    const hello = search.results.find((result) => result.attr === "hello");
+    assert.ok(hello, JSON.stringify(search));
+    assert.equal(hello.image, "hello");
+    const one = await fetch(`${origin.url}/api/packages/hello`);
+    assert.equal(one.status, 200, await one.clone().text());
   });
 
   it("answers bad names and tags with messages that name them and the flake", async () => {

@@ -2,13 +2,14 @@
 // (test/fixtures/index-pkgs), from a real origin with real Nix: close names for a typo, the
 // lowercase form of an uppercase name, a name in a sub-set that does not evaluate reported on its
 // own with the other names still resolved, every refusal of a package at once, and a failed
-// dependency named as the dependency of the package the user asked for.
+// dependency named as the dependency of the package the user asked for; and, once the index the
+// origin starts at start-up is ready, an image page that describes its packages by itself.
 
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
-import type { PackageSearchResponse } from "../../shared/package-api.ts";
-import { startOrigin, type OriginProcess } from "../support/origin-process.ts";
+import { exitedEarly, startOrigin, type OriginProcess } from "../support/origin-process.ts";
+import { waitFor } from "../support/wait-for.ts";
 
 const pkgsPath = fileURLToPath(new URL("../fixtures/index-pkgs", import.meta.url));
 
@@ -31,22 +32,19 @@ describe("messages that name what the user asked for (nixpkgs-shaped set)", () =
 
   before(async () => {
     origin = await startOrigin({ pkgsPath });
-    // The index is built on demand; suggestions need it.
-    const deadline = Date.now() + 120_000;
-    for (;;) {
-      const body = (await (
-        await fetch(`${origin.url}/api/packages?q=htop`)
-      ).json()) as PackageSearchResponse;
-      if (body.index === "ready") break;
-      assert.ok(Date.now() < deadline, "the package index was not built in time");
-      await new Promise((done) => setTimeout(done, 250));
-    }
+    // The origin starts indexing its package set by itself: no /api/packages request is made here,
+    // so the first typo below is the first thing that asks for the index.
+    await waitFor(
+      "the package index built at start",
+      () => origin.logs.some((line) => line.event === "package index ready"),
+      { timeoutMs: 180_000, failIf: () => exitedEarly(origin) },
+    );
   });
   after(async () => {
     await origin?.stop();
   });
 
-  it("suggests the closest names for a typo", async () => {
+  it("suggests the closest names for a fresh origin's first typo", async () => {
     const entry = await errorOf(await pull("htpo"), 404, "MANIFEST_UNKNOWN");
     assert.equal(entry.message, "Could not find Nix packages: htpo (did you mean htop?)");
     assert.deepEqual(entry.detail?.suggestions, { htpo: ["htop"] });
@@ -83,5 +81,20 @@ describe("messages that name what the user asked for (nixpkgs-shaped set)", () =
     );
     assert.doesNotMatch(entry.message, /retrying|iana-etc|cacert|\/nix\/store\//);
     assert.deepEqual(entry.detail?.packages, ["needs-download"]);
+  });
+
+  it("describes an image's packages from the index on its page, without the page's search", async () => {
+    const pulled = await pull("htop");
+    assert.equal(pulled.status, 200, await pulled.clone().text());
+    await pulled.arrayBuffer();
+    const details = (await (await fetch(`${origin.url}/api/images/htop:latest`)).json()) as {
+      packages: { attr: string; description?: string }[];
+    };
+    assert.equal(
+      details.packages.find((pkg) => pkg.attr === "htop")?.description,
+      "An interactive process viewer",
+    );
+    const page = await fetch(`${origin.url}/htop`, { headers: { Accept: "text/html" } });
+    assert.match(await page.text(), /<td class="desc">An interactive process viewer<\/td>/);
   });
 });

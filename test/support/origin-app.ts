@@ -14,7 +14,7 @@ import { createTokenSigner } from "../../shared/token-signer.ts";
 import { UsersFile } from "../../origin/auth/users-file.ts";
 import type { BuildJob, Images } from "../../origin/builder/images.ts";
 import { Job } from "../../origin/builder/job-table.ts";
-import { PackagesNotFound } from "../../origin/nix/errors.ts";
+import { PackagesNotFound } from "../../origin/nix/lookup-errors.ts";
 import type { ImageRequest } from "../../shared/image-name.ts";
 import { BuildRecords } from "../../origin/cache/build-records.ts";
 import { openDatabase } from "../../origin/cache/database.ts";
