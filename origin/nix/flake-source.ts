@@ -15,14 +15,13 @@ import { resolve } from "node:path";
 import { NixEvalFailed, SourceUnavailable, TagNotFound } from "./errors.ts";
 import { evalErrorMessage } from "./eval-error.ts";
 import type { NixRunner } from "./runner.ts";
-import { resolveGitTag } from "./git-tag.ts";
+import { commitPattern, resolveGitTag } from "./git-tag.ts";
 
 export type FlakeKind = "path" | "git" | "forge" | "other";
 
 /** What enables flakes for one Nix call (nix and nix-instantiate both take it). */
 export const flakeFeatureArgs = ["--extra-experimental-features", "nix-command flakes"];
 
-const commitPattern = /^[0-9a-f]{40}$/;
 const forgePattern = /^(github|gitlab|sourcehut):/;
 const metadataTimeoutMs = 300_000;
 

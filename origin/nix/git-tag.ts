@@ -4,8 +4,10 @@
 import { SourceUnavailable, TagNotFound } from "./errors.ts";
 import type { NixRunner } from "./runner.ts";
 
-const commitPattern = /^[0-9a-f]{40}$/;
-const gitTimeoutMs = 60_000;
+/** A full commit id, as a tag or a flake's `rev`. */
+export const commitPattern = /^[0-9a-f]{40}$/;
+/** How long one `git ls-remote` may take. */
+export const gitTimeoutMs = 60_000;
 
 /**
  * The commit a tag names and the ref that holds it (so Nix fetches only that ref). `latest` is

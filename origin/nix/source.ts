@@ -20,7 +20,7 @@ import {
   gitUrlOf,
   lockFlake,
 } from "./flake-source.ts";
-import { resolveGitTag } from "./git-tag.ts";
+import { commitPattern, gitTimeoutMs, resolveGitTag } from "./git-tag.ts";
 import type { NixRunner } from "./runner.ts";
 
 export type SourceConfig =
@@ -46,9 +46,6 @@ export interface ResolvedSource {
   /** For a flake: the locked reference evaluated (shown in messages, credentials hidden). */
   flake?: { lockedRef: string };
 }
-
-const commitPattern = /^[0-9a-f]{40}$/;
-const gitTimeoutMs = 60_000;
 
 export async function resolveSource(
   config: SourceConfig,
