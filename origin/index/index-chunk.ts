@@ -7,19 +7,11 @@ import { join } from "node:path";
 import { evalErrorMessage } from "../nix/eval-error.ts";
 import { defaultNixDir } from "../nix/expression.ts";
 import type { NixRunner } from "../nix/runner.ts";
+import type { PackageResult } from "../../shared/package-api.ts";
 import type { ResolvedSource } from "../nix/source.ts";
 
-/** One package of the index, as index.nix reports it. */
-export interface IndexEntry {
-  attr: string;
-  name: string;
-  version: string;
-  description: string;
-  license: string;
-  unfree: boolean;
-  broken: boolean;
-  insecure: boolean;
-}
+/** One package of the index, as index.nix reports it: the API's result before its image name. */
+export type IndexEntry = Omit<PackageResult, "image">;
 
 export type ChunkResult =
   | { ok: true; total: number; entries: IndexEntry[]; sets: string[] }
