@@ -128,6 +128,38 @@ export async function abortMultipart(
     .catch(() => false);
 }
 
+/** Part `index` (0-based) of an upload: bytes `start`..`end` (inclusive) of `path`, signed with
+ * their sha256; resolves to the part's ETag. */
+export async function uploadFilePart(
+  client: S3Client,
+  part: {
+    key: string;
+    uploadId: string;
+    index: number;
+    path: string;
+    start: number;
+    end: number;
+    sha256: string | undefined;
+    signal: AbortSignal | undefined;
+  },
+): Promise<string> {
+  const { key, uploadId, index, path, start, end, sha256, signal } = part;
+  const response = await client.send({
+    method: "PUT",
+    key,
+    query: { partNumber: String(index + 1), uploadId },
+    headers: { "content-length": String(end - start + 1) },
+    body: () =>
+      Readable.toWeb(createReadStream(path, { start, end, highWaterMark: MiB })) as ReadableStream,
+    payloadSha256: sha256,
+    signal,
+  });
+  await response.body?.cancel();
+  const etag = response.headers.get("etag");
+  if (!etag) throw new Error(`S3 UploadPart ${index + 1} of ${key} returned no ETag`);
+  return etag;
+}
+
 async function uploadParts(
   client: S3Client,
   key: string,
@@ -144,22 +176,16 @@ async function uploadParts(
       const start = index * plan.partSize;
       const end = Math.min(size, start + plan.partSize) - 1;
       try {
-        const response = await client.send({
-          method: "PUT",
+        etags[index] = await uploadFilePart(client, {
           key,
-          query: { partNumber: String(index + 1), uploadId },
-          headers: { "content-length": String(end - start + 1) },
-          body: () =>
-            Readable.toWeb(
-              createReadStream(path, { start, end, highWaterMark: MiB }),
-            ) as ReadableStream,
-          payloadSha256: partSha256s[index],
+          uploadId,
+          index,
+          path,
+          start,
+          end,
+          sha256: partSha256s[index],
           signal,
         });
-        await response.body?.cancel();
-        const etag = response.headers.get("etag");
-        if (!etag) throw new Error(`S3 UploadPart ${index + 1} of ${key} returned no ETag`);
-        etags[index] = etag;
       } catch (error) {
         failure ??= { error };
       }

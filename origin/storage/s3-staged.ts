@@ -14,16 +14,18 @@
 // layers over 5 GiB, the largest CopyObject: staging stops there and the file is uploaded whole.
 
 import { createHash, randomUUID } from "node:crypto";
-import { createReadStream } from "node:fs";
 import { rm } from "node:fs/promises";
-import { Readable } from "node:stream";
 import { stagingPrefix } from "../../shared/storage-keys.ts";
 import { S3RequestFailed, xmlText, type S3Client } from "./s3-client.ts";
-import { abortMultipart, completeUpload, maxPartSize, maxParts } from "./s3-multipart.ts";
+import {
+  abortMultipart,
+  completeUpload,
+  maxPartSize,
+  maxParts,
+  uploadFilePart,
+} from "./s3-multipart.ts";
 import { ContentMismatch, type FileUpload, type PutOptions } from "./storage.ts";
 import type { UploadJournal } from "./upload-journal.ts";
-
-const MiB = 1024 * 1024;
 
 export interface StagedUploadOptions {
   client: S3Client;
@@ -125,22 +127,16 @@ export class StagedUpload implements FileUpload {
     this.signal.throwIfAborted();
     const { client, path } = this.options;
     const uploadId = await (this.created ??= this.create());
-    const response = await client.send({
-      method: "PUT",
+    return uploadFilePart(client, {
       key: this.stagingKey,
-      query: { partNumber: String(index + 1), uploadId },
-      headers: { "content-length": String(end - start + 1) },
-      body: () =>
-        Readable.toWeb(
-          createReadStream(path, { start, end, highWaterMark: MiB }),
-        ) as ReadableStream,
-      payloadSha256: sha256,
+      uploadId,
+      index,
+      path,
+      start,
+      end,
+      sha256,
       signal: this.signal,
     });
-    await response.body?.cancel();
-    const etag = response.headers.get("etag");
-    if (!etag) throw new Error(`S3 UploadPart ${index + 1} of ${this.stagingKey} returned no ETag`);
-    return etag;
   }
 
   private async create(): Promise<string> {
