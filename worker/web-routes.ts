@@ -14,7 +14,12 @@ import {
   isWebRequest,
   type WebData,
 } from "../shared/web/web-handler.ts";
-import type { BuildState, ImageDetails, InstanceInfo } from "../shared/web/web-types.ts";
+import {
+  failedBuildState,
+  type BuildState,
+  type ImageDetails,
+  type InstanceInfo,
+} from "../shared/web/web-types.ts";
 import { clientAddress } from "./auth/edge-guard.ts";
 import { requireLogin } from "./auth/page-login.ts";
 import { clientKey, rateLimitedBuilds } from "./cold-build-admission.ts";
@@ -100,14 +105,7 @@ function edgeWebData(
       // A page that starts a build counts as a cold build of this client, as a pull would.
       const admission = rateLimitedBuilds(buildLimiter, clientKey(request, user));
       if (admission && !(await admission.mayBuild(true))) {
-        const refused = admission.refused(ref.name, ref.tag);
-        return {
-          name: ref.name,
-          tag: ref.tag,
-          state: "failed",
-          progress: null,
-          error: { code: refused.code, message: refused.message },
-        };
+        return failedBuildState(ref, admission.refused(ref.name, ref.tag));
       }
       return (await answer(await ask(`/api/builds/${refPath(ref)}`, "POST"))) as BuildState;
     },

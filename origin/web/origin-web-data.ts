@@ -15,13 +15,14 @@ import { manifestKey, blobKey } from "../../shared/storage-keys.ts";
 import type { ImageRef } from "../../shared/web/page-path.ts";
 import { publicSource } from "../../shared/web/source-display.ts";
 import type { WebData } from "../../shared/web/web-handler.ts";
-import type {
-  BuildState,
-  ImageDetails,
-  InstanceInfo,
-  LayerInfo,
-  PackageInfo,
-  PlatformImage,
+import {
+  failedBuildState,
+  type BuildState,
+  type ImageDetails,
+  type InstanceInfo,
+  type LayerInfo,
+  type PackageInfo,
+  type PlatformImage,
 } from "../../shared/web/web-types.ts";
 import type { BuildJob, Images } from "../builder/images.ts";
 import { splitDerivationName } from "../builder/image-metadata.ts";
@@ -171,8 +172,7 @@ export function originWebData(deps: OriginWebDeps, client: string): WebData {
     const base = { name: ref.name, tag: ref.tag, progress: job.progress.snapshot };
     if (status.state === "running") return { ...base, state: "running", error: null };
     if (status.state === "done") return { ...base, state: "done", error: null };
-    const error = mapOriginError(status.error);
-    return { ...base, state: "failed", error: { code: error.code, message: error.message } };
+    return failedBuildState(ref, mapOriginError(status.error), base.progress);
   }
 
   async function startBuild(ref: ImageRef): Promise<BuildState> {
@@ -180,14 +180,7 @@ export function originWebData(deps: OriginWebDeps, client: string): WebData {
     try {
       return stateOf(ref, await images.start(request, ref.tag));
     } catch (error) {
-      const registryError = mapOriginError(error);
-      return {
-        name: ref.name,
-        tag: ref.tag,
-        state: "failed",
-        progress: null,
-        error: { code: registryError.code, message: registryError.message },
-      };
+      return failedBuildState(ref, mapOriginError(error));
     }
   }
 

@@ -126,3 +126,18 @@ export interface BuildState {
   /** A failure, exactly as a registry client gets it. */
   error: { code: string; message: string } | null;
 }
+
+/** A build that could not start or ended in a failure, with the error a registry client gets. */
+export function failedBuildState(
+  ref: { name: string; tag: string },
+  error: { code: string; message: string },
+  progress: BuildProgress | null = null,
+): BuildState {
+  return {
+    name: ref.name,
+    tag: ref.tag,
+    state: "failed",
+    progress,
+    error: { code: error.code, message: error.message },
+  };
+}
