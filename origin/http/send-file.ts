@@ -36,28 +36,33 @@ type Fetch = (request: Request, env: NodeBindings) => Response | Promise<Respons
  * written here (status, the app's headers, the file) and the server is told it was sent.
  */
 export function withFileResponses(fetch: Fetch): Fetch {
-  return async (request, env) => {
-    const response = await fetch(request, env);
-    const res = env.outgoing;
-    // Only blob GETs can carry a file; reading `body` of any other response would cost time.
-    if (request.method !== "GET" || !request.url.includes("/blobs/")) return response;
-    if (!(res instanceof ServerResponse)) return response;
-    const body = response.body;
-    const file = body instanceof FileBody ? body.take() : null;
-    if (!file) return response;
-    try {
-      const headers: Record<string, string> = {};
-      response.headers.forEach((value, name) => {
-        headers[name] = value;
-      });
-      res.writeHead(response.status, headers);
-    } catch (error) {
-      await file.handle.close().catch(() => undefined);
-      throw error;
-    }
-    void sendFile(res, file);
-    return RESPONSE_ALREADY_SENT;
+  return (request, env) => {
+    // Only blob GETs can carry a file; every other request is passed through untouched (reading
+    // `body` of a response would also cost @hono/node-server's fast path).
+    if (request.method !== "GET" || !request.url.includes("/blobs/")) return fetch(request, env);
+    return sendIfFile(request, env, fetch);
   };
+}
+
+async function sendIfFile(request: Request, env: NodeBindings, fetch: Fetch): Promise<Response> {
+  const response = await fetch(request, env);
+  const res = env.outgoing;
+  if (!(res instanceof ServerResponse)) return response;
+  const body = response.body;
+  const file = body instanceof FileBody ? body.take() : null;
+  if (!file) return response;
+  try {
+    const headers: Record<string, string> = {};
+    response.headers.forEach((value, name) => {
+      headers[name] = value;
+    });
+    res.writeHead(response.status, headers);
+  } catch (error) {
+    await file.handle.close().catch(() => undefined);
+    throw error;
+  }
+  void sendFile(res, file);
+  return RESPONSE_ALREADY_SENT;
 }
 
 /** Writes the file span as the body of `res` (head already set) and ends it; never rejects. */
