@@ -35,6 +35,7 @@ import type { BlobWriter } from "../storage/storage.ts";
 import { mapLimited } from "./limiter.ts";
 import { noProgress, type ProgressSink } from "./build-progress.ts";
 import { imageLabels, layerHistory } from "./image-metadata.ts";
+import { PhaseTimes } from "./phase-times.ts";
 
 export { packFormatVersion };
 
@@ -83,6 +84,7 @@ export async function lookupAndRealise(
   source: ResolvedSource,
   signal: AbortSignal | undefined,
   progress: ProgressSink = noProgress,
+  times: PhaseTimes = new PhaseTimes(),
 ): Promise<{ lookup: PackageLookup; packages: string[]; realised: RealisedPackages }> {
   const system = nixSystems[image.arch];
   for (let attempt = 1; ; attempt++) {
@@ -120,6 +122,7 @@ export async function lookupAndRealise(
       revision: source.revision,
       ...(leftOut.length > 0 ? { leftOut } : {}),
     });
+    times.end("lookupMs");
     progress.phase("realising");
     try {
       const realised = await realisePackages(deps.runner, lookup.found, {
@@ -130,6 +133,7 @@ export async function lookupAndRealise(
         substituters: deps.nix.substituters,
         implicit: image.optional,
       });
+      times.end("realiseMs");
       return { lookup, packages, realised };
     } catch (error) {
       if (!(error instanceof DerivationsGone) || attempt > 1) throw error;
@@ -148,12 +152,14 @@ export async function buildImage(
   signal?: AbortSignal,
   progress: ProgressSink = noProgress,
 ): Promise<BuiltImage> {
+  const times = new PhaseTimes();
   const { lookup, packages, realised } = await lookupAndRealise(
     deps,
     image,
     source,
     signal,
     progress,
+    times,
   );
   const pinned = deps.pins.pin();
   try {
@@ -162,7 +168,9 @@ export async function buildImage(
       signal,
       version: deps.nix.version,
     });
+    times.end("closureMs");
     const groups = deps.layering.arrange(graph, realised.outPaths);
+    times.end("groupingMs");
     let packedLayers = 0;
     // Layers ready (packed and stored, or found), of the store layers and the symlink layer.
     let readyLayers = 0;
@@ -182,7 +190,7 @@ export async function buildImage(
       const cached = deps.layerCache.get(key);
       if (cached) pinned.add(cached.digest);
       if (cached && (await deps.storage.has(blobKey(cached.digest)))) return ready(cached);
-      const layer = await packAndStore(deps, await entries(), key, packSignal, pinned);
+      const layer = await packAndStore(deps, await entries(), key, packSignal, pinned, times);
       deps.layerCache.put(key, layer);
       packedLayers++;
       return ready(layer);
@@ -219,6 +227,7 @@ export async function buildImage(
       signal,
     );
     const layers = [...storeLayers, symlinkLayer];
+    times.end("layersMs");
 
     progress.phase("uploading");
     const configBytes = buildImageConfig({
@@ -245,6 +254,7 @@ export async function buildImage(
       manifests[flavour] = await storeBytes(deps.storage, bytes, manifestKey, mediaType, pinned);
       manifestBytes.push({ digest: manifests[flavour].digest, mediaType, bytes });
     }
+    times.end("manifestsMs");
     // Last, once every object is stored: what the collector and restores know of this image.
     progress.phase("publishing");
     deps.published.record({
@@ -271,6 +281,14 @@ export async function buildImage(
       gzipLevel: deps.gzipLevel,
     });
     deps.layering.record(groups);
+    times.end("publishingMs");
+    deps.log.info("build phases", {
+      image: image.name,
+      paths: graph.length,
+      layers: layers.length,
+      packedLayers,
+      ...times.fields(),
+    });
     return { manifests, config, layers, packedLayers };
   } finally {
     pinned.release();
@@ -284,8 +302,9 @@ async function packAndStore(
   label: string,
   signal: AbortSignal | undefined,
   pinned?: { add(digest: string): void },
+  times?: PhaseTimes,
 ): Promise<LayerDescriptor> {
-  const started = Date.now();
+  const started = performance.now();
   const scratch = join(deps.storage.scratchDir, `${randomUUID()}.tar.gz`);
   // Where uploading takes time (S3/R2), parts go up while later ones are packed.
   const upload = deps.storage.startFileUpload?.(scratch, signal);
@@ -302,6 +321,7 @@ async function packAndStore(
     await rm(scratch, { force: true });
     throw error;
   }
+  const packedAt = performance.now();
   const layer = { digest: packed.digest, diffId: packed.diffId, size: packed.size };
   pinned?.add(layer.digest);
   // The backend skips the upload when the blob is already stored (and removes the scratch file).
@@ -312,7 +332,15 @@ async function packAndStore(
   };
   if (upload) await upload.finish(blobKey(layer.digest), options);
   else await deps.storage.putFile(blobKey(layer.digest), scratch, options);
-  deps.log.info("layer stored", { layer: label, digest: layer.digest, ms: Date.now() - started });
+  const storedAt = performance.now();
+  times?.add("packMs", packedAt - started);
+  times?.add("storeMs", storedAt - packedAt);
+  deps.log.info("layer stored", {
+    layer: label,
+    digest: layer.digest,
+    ms: Math.round(storedAt - started),
+    packMs: Math.round(packedAt - started),
+  });
   return layer;
 }
 

@@ -1,0 +1,291 @@
+// Cold pulls of closures of real size: the generated package set (closure-set.ts, built once and
+// kept under a GC root), a fresh origin for every pull (filesystem storage in a temporary data
+// directory, or the local S3 server), and per image the pull split by phase from the origin's
+// "build phases" log line, its peak RSS (VmHWM), and its layer count against the budget, beside
+// `tar -c --sort=name | gzip -6` of the same store paths, alternated run by run.
+//
+//   npx tsx test/bench/closure.ts [runs] [s3]
+
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { mediaTypes } from "../../shared/media-types.ts";
+import { testNixEnv } from "../support/nix-env.ts";
+import { startOrigin } from "../support/origin-process.ts";
+import { originS3Env, startS3Server, type S3TestServer } from "../support/s3-server.ts";
+import { closureImages, defaultClosureSetDir, writeClosureSet } from "./closure-set.ts";
+import { baselinePack } from "./pack-baseline.ts";
+
+const run = promisify(execFile);
+const budget = 94;
+const phaseNames = [
+  "lookupMs",
+  "realiseMs",
+  "closureMs",
+  "groupingMs",
+  "layersMs",
+  "packMs",
+  "storeMs",
+  "manifestsMs",
+  "publishingMs",
+] as const;
+
+export interface ClosureSetFigures {
+  paths: number;
+  bytes: number;
+  files: number;
+  symlinks: number;
+  depth: number;
+  writeSeconds: number;
+  /** nix-build of the whole set (near zero when it was built before). */
+  buildSeconds: number;
+}
+
+export interface ClosureImageResult {
+  image: string;
+  paths: number;
+  narBytes: number;
+  layers: number;
+  budget: number;
+  /** Medians over the runs, in ms: the origin's phases, the blob download, the whole pull. */
+  phases: Record<(typeof phaseNames)[number] | "downloadMs" | "pullMs", number>;
+  baselineMs: number;
+  gzipBytes: number;
+  baselineGzipBytes: number;
+  peakRssMiB: number;
+  ratio: number;
+}
+
+export interface ClosureBenchResult {
+  set: ClosureSetFigures;
+  storage: "filesystem" | "s3";
+  runs: number;
+  images: ClosureImageResult[];
+  load: [string, string];
+}
+
+const nixEnv = { ...process.env, ...testNixEnv() };
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+};
+const loadAverage = async () => (await readFile("/proc/loadavg", "utf8")).split(" ")[0]!;
+
+/** Writes the set and builds all of it (kept by one GC root in the set's directory). */
+async function ensureClosureSet(dir: string): Promise<ClosureSetFigures & { all: string[] }> {
+  let started = performance.now();
+  await writeClosureSet(dir);
+  const writeSeconds = (performance.now() - started) / 1000;
+  started = performance.now();
+  const options = { env: nixEnv, maxBuffer: 1 << 28 };
+  await run("nix-build", [join(dir, "all.nix"), "-o", join(dir, "result-all")], options);
+  const buildSeconds = (performance.now() - started) / 1000;
+  const all = (await readFile(join(dir, "result-all"), "utf8")).trim().split(/\s+/);
+  const info = await pathInfo(all);
+  const depth = new Map<string, number>();
+  const depthOf = (path: string): number => {
+    const known = depth.get(path);
+    if (known !== undefined) return known;
+    const refs = info.get(path)!.references.filter((ref) => ref !== path);
+    const value = 1 + Math.max(0, ...refs.map(depthOf));
+    depth.set(path, value);
+    return value;
+  };
+  const count = async (type: string) =>
+    Number(
+      (await run("sh", ["-c", `find "$@" -type ${type} | wc -l`, "sh", ...info.keys()], options))
+        .stdout,
+    );
+  return {
+    all,
+    paths: info.size,
+    bytes: [...info.values()].reduce((sum, path) => sum + path.narSize, 0),
+    files: await count("f"),
+    symlinks: await count("l"),
+    depth: Math.max(...[...info.keys()].map(depthOf)),
+    writeSeconds,
+    buildSeconds,
+  };
+}
+
+/** The closure of `roots` with NAR sizes and references (`nix path-info -r --json`). */
+async function pathInfo(
+  roots: string[],
+): Promise<Map<string, { narSize: number; references: string[] }>> {
+  const { stdout } = await run(
+    "nix",
+    ["--extra-experimental-features", "nix-command", "path-info", "-r", "--json", ...roots],
+    { env: nixEnv, maxBuffer: 1 << 28 },
+  );
+  const entries = JSON.parse(stdout) as { path: string; narSize: number; references: string[] }[];
+  return new Map(entries.map((entry) => [entry.path, entry]));
+}
+
+/** One cold pull from a fresh origin: manifest (the build), then every blob. */
+async function coldPull(
+  dir: string,
+  image: string,
+  s3: S3TestServer | null,
+): Promise<{
+  phases: Record<string, number>;
+  layers: number;
+  gzipBytes: number;
+  peakRssMiB: number;
+}> {
+  const origin = await startOrigin({ pkgsPath: dir, env: s3 ? originS3Env(s3) : {} });
+  try {
+    const started = performance.now();
+    const response = await fetch(`${origin.url}/v2/${image}/manifests/latest`, {
+      headers: { Accept: mediaTypes.dockerManifest },
+    });
+    if (response.status !== 200)
+      throw new Error(`${image}: ${response.status} ${await response.text()}`);
+    const manifest = (await response.json()) as { layers: { digest: string; size: number }[] };
+    const built = performance.now();
+    for (const layer of manifest.layers) {
+      const blob = await fetch(`${origin.url}/v2/${image}/blobs/${layer.digest}`);
+      if (blob.status !== 200) throw new Error(`${image} ${layer.digest}: ${blob.status}`);
+      for await (const _ of blob.body!);
+    }
+    const done = performance.now();
+    const status = await readFile(`/proc/${origin.process.pid}/status`, "utf8");
+    const peakKiB = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1]);
+    const line = origin.logs.find((entry) => entry.event === "build phases");
+    if (!line) throw new Error(`${image}: no "build phases" log line`);
+    const phases: Record<string, number> = {};
+    for (const name of phaseNames) phases[name] = Number(line[name] ?? 0);
+    phases.downloadMs = done - built;
+    phases.pullMs = done - started;
+    return {
+      phases,
+      layers: manifest.layers.length,
+      gzipBytes: manifest.layers.reduce((sum, layer) => sum + layer.size, 0),
+      peakRssMiB: peakKiB / 1024,
+    };
+  } finally {
+    await origin.stop();
+  }
+}
+
+export async function runClosureBench(
+  runs = 3,
+  storage: "filesystem" | "s3" = "filesystem",
+): Promise<ClosureBenchResult> {
+  const loadBefore = await loadAverage();
+  const dir = defaultClosureSetDir;
+  const set = await ensureClosureSet(dir);
+  const s3 = storage === "s3" ? await startS3Server() : null;
+  const work = await mkdtemp(join(tmpdir(), "bench-closure-"));
+  const images: ClosureImageResult[] = [];
+  try {
+    for (const { name } of closureImages) {
+      const { stdout } = await run("nix-build", [dir, "-A", name, "--no-out-link"], {
+        env: nixEnv,
+      });
+      const closure = await pathInfo([stdout.trim()]);
+      const paths = [...closure.keys()].sort();
+      const pulls: Awaited<ReturnType<typeof coldPull>>[] = [];
+      const baselines: { ms: number; size: number }[] = [];
+      for (let i = 0; i < runs; i++) {
+        const started = performance.now();
+        const { size } = await baselinePack(paths, join(work, "baseline.tar.gz"));
+        baselines.push({ ms: performance.now() - started, size });
+        await rm(join(work, "baseline.tar.gz"));
+        pulls.push(await coldPull(dir, name, s3));
+      }
+      const phases = Object.fromEntries(
+        [...phaseNames, "downloadMs", "pullMs"].map((phase) => [
+          phase,
+          median(pulls.map((pull) => pull.phases[phase]!)),
+        ]),
+      ) as ClosureImageResult["phases"];
+      const baselineMs = median(baselines.map((b) => b.ms));
+      images.push({
+        image: name,
+        paths: paths.length,
+        narBytes: [...closure.values()].reduce((sum, path) => sum + path.narSize, 0),
+        layers: pulls[0]!.layers,
+        budget: budget + 1,
+        phases,
+        baselineMs,
+        gzipBytes: pulls[0]!.gzipBytes,
+        baselineGzipBytes: baselines[0]!.size,
+        peakRssMiB: Math.max(...pulls.map((pull) => pull.peakRssMiB)),
+        ratio: Math.round((phases.pullMs / baselineMs) * 100) / 100,
+      });
+    }
+  } finally {
+    await s3?.stop();
+    await rm(work, { recursive: true, force: true });
+  }
+  const { all: _, ...figures } = set;
+  return { set: figures, storage, runs, images, load: [loadBefore, await loadAverage()] };
+}
+
+export function formatClosureBench(r: ClosureBenchResult): string {
+  const s = (ms: number) => (ms / 1000).toFixed(2);
+  const gb = (bytes: number) => `${(bytes / 1e9).toFixed(2)} GB`;
+  const header = [
+    "image",
+    "paths",
+    "layers",
+    "lookup",
+    "realise",
+    "closure",
+    "group",
+    "pack+store",
+    "(Σpack",
+    "Σstore)",
+    "manifests",
+    "publish",
+    "download",
+    "pull",
+    "tar|gzip",
+    "ratio",
+    "peak RSS",
+  ];
+  const rows = r.images.map((image) => [
+    image.image,
+    String(image.paths),
+    `${image.layers}/${image.budget}`,
+    s(image.phases.lookupMs),
+    s(image.phases.realiseMs),
+    s(image.phases.closureMs),
+    s(image.phases.groupingMs),
+    s(image.phases.layersMs),
+    s(image.phases.packMs),
+    s(image.phases.storeMs),
+    s(image.phases.manifestsMs),
+    s(image.phases.publishingMs),
+    s(image.phases.downloadMs),
+    s(image.phases.pullMs),
+    s(image.baselineMs),
+    `${image.ratio.toFixed(2)}×`,
+    `${Math.round(image.peakRssMiB)} MiB`,
+  ]);
+  const widths = header.map((_, i) => Math.max(...[header, ...rows].map((row) => row[i]!.length)));
+  const line = (cells: string[]) => cells.map((cell, i) => cell.padStart(widths[i]!)).join("  ");
+  const set = r.set;
+  return [
+    `closure of real size: ${set.paths} store paths, ${set.files} files, ${set.symlinks} symlinks, ` +
+      `${gb(set.bytes)}, depth ${set.depth} (set written in ${set.writeSeconds.toFixed(1)} s, ` +
+      `nix-build ${set.buildSeconds.toFixed(1)} s)`,
+    `cold pulls from a fresh origin (${r.storage} storage), seconds, medians of ${r.runs} runs; ` +
+      `Σpack and Σstore are summed over layers packed concurrently; load ${r.load.join(" → ")}`,
+    line(header),
+    ...rows.map(line),
+    ...r.images.map(
+      (image) =>
+        `  ${image.image}: ${gb(image.narBytes)} in the closure, ${gb(image.gzipBytes)} in layers, ` +
+        `${gb(image.baselineGzipBytes)} by tar|gzip -6 (${(image.narBytes / image.baselineGzipBytes).toFixed(2)}:1)`,
+    ),
+  ].join("\n");
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const runs = Number(process.argv[2] ?? 3);
+  const storage = process.argv[3] === "s3" ? "s3" : "filesystem";
+  console.log(formatClosureBench(await runClosureBench(runs, storage)));
+}
