@@ -4,7 +4,7 @@
 // "build phases" log line, its peak RSS (VmHWM), and its layer count against the budget, beside
 // `tar -c --sort=name | gzip -6` of the same store paths, alternated run by run.
 //
-//   npx tsx test/bench/closure.ts [runs] [s3]
+//   npx tsx test/bench/closure.ts [runs] [s3] [image…]
 
 import { execFile } from "node:child_process";
 import { copyFile, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
@@ -57,6 +57,9 @@ export interface ClosureImageResult {
   baselineGzipBytes: number;
   peakRssMiB: number;
   ratio: number;
+  /** Median CPU seconds of the origin (with the Nix processes it waited for) and of the baseline. */
+  cpuSeconds: number;
+  baselineCpuSeconds: number;
 }
 
 export interface ClosureBenchResult {
@@ -150,6 +153,13 @@ async function copyPackageIndex(from: string, to: string): Promise<void> {
   }
 }
 
+/** CPU time of a process and of the children it waited for (utime, stime, cutime, cstime). */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return fields.slice(11, 15).reduce((sum, ticks) => sum + Number(ticks), 0) / 100;
+}
+
 /** One cold pull from a fresh origin: manifest (the build), then every blob. */
 async function coldPull(
   dir: string,
@@ -161,11 +171,13 @@ async function coldPull(
   layers: number;
   gzipBytes: number;
   peakRssMiB: number;
+  cpuSeconds: number;
 }> {
   const dataDir = await mkdtemp(join(tmpdir(), "bench-closure-origin-"));
   await copyPackageIndex(indexDir, dataDir);
   const origin = await startOrigin({ pkgsPath: dir, dataDir, env: s3 ? originS3Env(s3) : {} });
   try {
+    const cpuBefore = await cpuSeconds(origin.process.pid!);
     const started = performance.now();
     const response = await fetch(`${origin.url}/v2/${image}/manifests/latest`, {
       headers: { Accept: mediaTypes.dockerManifest },
@@ -193,6 +205,7 @@ async function coldPull(
       layers: manifest.layers.length,
       gzipBytes: manifest.layers.reduce((sum, layer) => sum + layer.size, 0),
       peakRssMiB: peakKiB / 1024,
+      cpuSeconds: (await cpuSeconds(origin.process.pid!)) - cpuBefore,
     };
   } finally {
     await origin.stop();
@@ -203,6 +216,7 @@ async function coldPull(
 export async function runClosureBench(
   runs = 3,
   storage: "filesystem" | "s3" = "filesystem",
+  only: readonly string[] = [],
 ): Promise<ClosureBenchResult> {
   const loadBefore = await loadAverage();
   const dir = defaultClosureSetDir;
@@ -212,18 +226,19 @@ export async function runClosureBench(
   const images: ClosureImageResult[] = [];
   try {
     const indexDir = await buildPackageIndex(dir, work);
-    for (const { name } of closureImages) {
+    const names = closureImages.map((image) => image.name);
+    for (const name of names.filter((name) => only.length === 0 || only.includes(name))) {
       const { stdout } = await run("nix-build", [dir, "-A", name, "--no-out-link"], {
         env: nixEnv,
       });
       const closure = await pathInfo([stdout.trim()]);
       const paths = [...closure.keys()].sort();
       const pulls: Awaited<ReturnType<typeof coldPull>>[] = [];
-      const baselines: { ms: number; size: number }[] = [];
+      const baselines: { ms: number; size: number; cpuSeconds: number }[] = [];
       for (let i = 0; i < runs; i++) {
         const started = performance.now();
-        const { size } = await baselinePack(paths, join(work, "baseline.tar.gz"));
-        baselines.push({ ms: performance.now() - started, size });
+        const { size, cpuSeconds } = await baselinePack(paths, join(work, "baseline.tar.gz"));
+        baselines.push({ ms: performance.now() - started, size, cpuSeconds });
         await rm(join(work, "baseline.tar.gz"));
         pulls.push(await coldPull(dir, name, s3, indexDir));
       }
@@ -245,6 +260,8 @@ export async function runClosureBench(
         gzipBytes: pulls[0]!.gzipBytes,
         baselineGzipBytes: baselines[0]!.size,
         peakRssMiB: Math.max(...pulls.map((pull) => pull.peakRssMiB)),
+        cpuSeconds: median(pulls.map((pull) => pull.cpuSeconds)),
+        baselineCpuSeconds: median(baselines.map((b) => b.cpuSeconds)),
         ratio: Math.round((phases.pullMs / baselineMs) * 100) / 100,
       });
     }
@@ -277,6 +294,8 @@ export function formatClosureBench(r: ClosureBenchResult): string {
     "tar|gzip",
     "ratio",
     "peak RSS",
+    "CPU s",
+    "tar|gzip CPU",
   ];
   const rows = r.images.map((image) => [
     image.image,
@@ -296,6 +315,8 @@ export function formatClosureBench(r: ClosureBenchResult): string {
     s(image.baselineMs),
     `${image.ratio.toFixed(2)}×`,
     `${Math.round(image.peakRssMiB)} MiB`,
+    image.cpuSeconds.toFixed(1),
+    image.baselineCpuSeconds.toFixed(1),
   ]);
   const widths = header.map((_, i) => Math.max(...[header, ...rows].map((row) => row[i]!.length)));
   const line = (cells: string[]) => cells.map((cell, i) => cell.padStart(widths[i]!)).join("  ");
@@ -317,7 +338,9 @@ export function formatClosureBench(r: ClosureBenchResult): string {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const runs = Number(process.argv[2] ?? 3);
-  const storage = process.argv[3] === "s3" ? "s3" : "filesystem";
-  console.log(formatClosureBench(await runClosureBench(runs, storage)));
+  // [runs] [s3] [image…]: e.g. `3 data-stack` or `1 s3 desktop-app`.
+  const [runs = "3", ...rest] = process.argv.slice(2);
+  const storage = rest[0] === "s3" ? "s3" : "filesystem";
+  const only = rest.filter((arg) => arg !== "s3");
+  console.log(formatClosureBench(await runClosureBench(Number(runs), storage, only)));
 }
