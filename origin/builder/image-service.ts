@@ -34,7 +34,7 @@ import type { BuildJob, ImageCounters, Images } from "./images.ts";
 import { JobTable } from "./job-table.ts";
 import { Limiter } from "./limiter.ts";
 import type { PipelineDeps } from "./pipeline.ts";
-import { platformRequest } from "./platform-index.ts";
+import { PlatformBuilds, platformRequest } from "./platform-builds.ts";
 import { RevisionMemo } from "./revision-memo.ts";
 import { StoredManifests } from "./stored-manifests.ts";
 import type { PublishedImages } from "../cache/published-images.ts";
@@ -144,12 +144,20 @@ export class ImageService implements Images {
       producer: new ImageProducer({
         sourceId: this.sourceId,
         manifests: deps.manifests,
+        builds: new PlatformBuilds({
+          sourceId: this.sourceId,
+          manifests: deps.manifests,
+          pipeline: deps.pipeline,
+          stored: this.stored,
+          limiter: this.limiter,
+          tagTtlSeconds: deps.tagTtlSeconds,
+          signal: deps.signal,
+          now: this.now,
+        }),
         pipeline: deps.pipeline,
         stored: this.stored,
-        limiter: this.limiter,
         hostArch: this.hostArch,
         tagTtlSeconds: deps.tagTtlSeconds,
-        signal: deps.signal,
         now: this.now,
       }),
       manifests: deps.manifests,
@@ -215,8 +223,8 @@ export class ImageService implements Images {
     }
     this.#counts.manifestMisses++;
     const job = { image, platforms: this.platformsOf(image), tag, key: id };
-    return this.jobs.start(id, async (progress) => {
-      const done = await runTagJob(this.tagJobDeps, { ...job, progress });
+    return this.jobs.start(id, async (events) => {
+      const done = await runTagJob(this.tagJobDeps, { ...job, events });
       this.#counts.layersPacked += done.layersPacked;
       this.#counts.layersReused += done.layersReused;
       return done.answer;
