@@ -9,7 +9,7 @@
 
 import type { UnevaluablePackage } from "./lookup-errors.ts";
 import { hideServerPaths, parseRefusal, rawEvalMessage } from "./eval-error.ts";
-import { evaluatePackages, type EvaluateOptions } from "./evaluate.ts";
+import { evaluatePackages, type EvaluateOptions } from "./expression.ts";
 import type { FailedPackage } from "./packages.ts";
 import type { NixRunner } from "./runner.ts";
 import type { ResolvedSource } from "./source.ts";

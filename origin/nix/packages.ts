@@ -3,7 +3,7 @@
 
 import { NixEvalFailed } from "./errors.ts";
 import { evalErrorMessage, type Refusal } from "./eval-error.ts";
-import { evaluatePackages, type EvaluateOptions } from "./evaluate.ts";
+import { evaluatePackages, type EvaluateOptions } from "./expression.ts";
 import { diagnoseFlakeFailure } from "./flake-diagnosis.ts";
 import type { NixRunner } from "./runner.ts";
 import type { ResolvedSource } from "./source.ts";
