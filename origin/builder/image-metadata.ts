@@ -1,7 +1,8 @@
 // What an image says about itself to the tools that read its config: labels (OCI's title,
-// description, source and revision, and which derivation each requested package is) and one
+// description, source and revision, and which derivation each requested package is), one
 // history entry per layer naming the packages in it, which `docker history` and `podman history`
-// show. Everything here is a function of the build's inputs, so digests stay deterministic.
+// show, and the environment its programs start with (Env, the /usr/bin/env it links). Everything
+// here is a function of the build's inputs, so digests stay deterministic.
 
 import { access } from "node:fs/promises";
 import { nonrootUser, type ImageRequest } from "../../shared/image-name.ts";

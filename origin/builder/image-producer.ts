@@ -74,27 +74,13 @@ export class ImageProducer {
     const answer: Answer = known?.index
       ? { image, manifests: known.manifests, index: known.index, ...nothingBuilt }
       : await this.build(image, platforms, tag, source, events);
-    const { manifests, index, ...produced } = answer;
-    const now = this.deps.now();
-    const entry = entryFor(
-      answer.image,
-      tag,
-      source,
-      manifests,
-      index,
-      now,
-      this.deps.tagTtlSeconds,
-    );
-    if (indexKey && answer.built) {
+    const { image: answered, manifests, index, ...produced } = answer;
+    const { now, tagTtlSeconds } = this.deps;
+    const entry = entryFor(answered, tag, source, manifests, index, now(), tagTtlSeconds);
+    if (indexKey && produced.built) {
       this.deps.manifests.put(indexKey, { ...entry, pinned: true, expiresAt: null });
     }
-    return {
-      entry,
-      built: produced.built,
-      layersPacked: produced.layersPacked,
-      layersReused: produced.layersReused,
-      fields: produced.fields,
-    };
+    return { entry, ...produced };
   }
 
   /** Every platform's image, then for several the index over them (none if one failed). */
