@@ -109,7 +109,8 @@ export class OriginClient implements OriginReader {
       signal: init.signal,
     });
     const text = await response.text();
-    if (!response.ok) throw errorFromBody(response.status, text);
+    if (!response.ok)
+      throw errorFromBody(response.status, text, response.headers.get("Retry-After"));
     return new Response(text, {
       status: 200,
       headers: { "Content-Type": "application/json", "Cache-Control": "no-store" },
@@ -193,7 +194,8 @@ export class OriginClient implements OriginReader {
       });
     }
     const text = await response.text();
-    if (!response.ok) throw errorFromBody(response.status, text);
+    if (!response.ok)
+      throw errorFromBody(response.status, text, response.headers.get("Retry-After"));
     const status = JSON.parse(text) as ExistingBuildStatus;
     if (
       !status ||
@@ -230,7 +232,8 @@ export class OriginClient implements OriginReader {
   async listTags(name: string): Promise<string[]> {
     const response = await this.#request(registryPaths.tags.path({ name }));
     const text = await response.text();
-    if (!response.ok) throw errorFromBody(response.status, text);
+    if (!response.ok)
+      throw errorFromBody(response.status, text, response.headers.get("Retry-After"));
     const body = JSON.parse(text) as { tags?: unknown };
     if (!Array.isArray(body.tags) || !body.tags.every((tag) => typeof tag === "string")) {
       throw new OriginUnreachable("the origin's tag list is malformed");
