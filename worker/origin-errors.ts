@@ -36,7 +36,8 @@ function retryAfterHeaders(seconds: unknown): Record<string, string> {
  * Passes on the origin's own registry error (4xx/5xx JSON) with its Retry-After; an unreadable 5xx
  * means it is unwell.
  */
-export function errorFromBody(status: number, text: string, retryAfter?: string | null): Error {
+export function errorFromResponse(response: Response, text: string): Error {
+  const status = response.status;
   try {
     const body = JSON.parse(text) as {
       errors?: { code: string; message: string; detail?: unknown }[];
@@ -46,7 +47,7 @@ export function errorFromBody(status: number, text: string, retryAfter?: string 
       const code: ErrorCode = first.code in errorCodes ? (first.code as ErrorCode) : "INTERNAL";
       return new RegistryError(code, first.message, first.detail, {
         status,
-        headers: retryAfterHeaders(retryAfter ?? undefined),
+        headers: retryAfterHeaders(response.headers.get("Retry-After") ?? undefined),
       });
     }
   } catch {
