@@ -57,6 +57,8 @@ export interface ClosureImageResult {
   baselineGzipBytes: number;
   peakRssMiB: number;
   ratio: number;
+  /** The build alone (the manifest's answer, without the download) over the baseline. */
+  buildRatio: number;
   /** Median CPU seconds of the origin (with the Nix processes it waited for) and of the baseline. */
   cpuSeconds: number;
   baselineCpuSeconds: number;
@@ -263,6 +265,7 @@ export async function runClosureBench(
         cpuSeconds: median(pulls.map((pull) => pull.cpuSeconds)),
         baselineCpuSeconds: median(baselines.map((b) => b.cpuSeconds)),
         ratio: Math.round((phases.pullMs / baselineMs) * 100) / 100,
+        buildRatio: Math.round(((phases.pullMs - phases.downloadMs) / baselineMs) * 100) / 100,
       });
     }
   } finally {
@@ -293,6 +296,7 @@ export function formatClosureBench(r: ClosureBenchResult): string {
     "pull",
     "tar|gzip",
     "ratio",
+    "build",
     "peak RSS",
     "CPU s",
     "tar|gzip CPU",
@@ -314,6 +318,7 @@ export function formatClosureBench(r: ClosureBenchResult): string {
     s(image.phases.pullMs),
     s(image.baselineMs),
     `${image.ratio.toFixed(2)}×`,
+    `${image.buildRatio.toFixed(2)}×`,
     `${Math.round(image.peakRssMiB)} MiB`,
     image.cpuSeconds.toFixed(1),
     image.baselineCpuSeconds.toFixed(1),
