@@ -3,14 +3,17 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { closureImages, closureSetNix, generatePackages, shapeOf } from "./closure-set.ts";
+import { closureImages, closureSetSeed, generatePackages, shapeOf } from "./closure-set.ts";
+import { closureSetFiles } from "./closure-set-nix.ts";
 
 describe("the generated closure set", () => {
   const packages = generatePackages();
   const shape = shapeOf(packages, "");
 
   it("is the same every time (same Nix text, so the same store paths)", () => {
-    assert.equal(closureSetNix(generatePackages()), closureSetNix(packages));
+    const files = closureSetFiles(packages, closureSetSeed);
+    assert.deepEqual(closureSetFiles(generatePackages(), closureSetSeed), files);
+    assert.ok(files["default.nix"]!.includes(`${packages.length} packages`));
   });
 
   it("has real size: paths, files, bytes and depth", () => {

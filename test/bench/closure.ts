@@ -12,11 +12,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { mediaTypes } from "../../shared/media-types.ts";
-import { testNixEnv } from "../support/nix-env.ts";
 import { exitedEarly, startOrigin } from "../support/origin-process.ts";
 import { waitFor } from "../support/wait-for.ts";
 import { originS3Env, startS3Server, type S3TestServer } from "../support/s3-server.ts";
-import { closureImages, defaultClosureSetDir, writeClosureSet } from "./closure-set.ts";
+import { closureImages, defaultClosureSetDir } from "./closure-set.ts";
+import { ensureClosureSet, nixEnv, pathInfo, type ClosureSetFigures } from "./closure-set-build.ts";
 import { baselinePack } from "./pack-baseline.ts";
 
 const run = promisify(execFile);
@@ -32,17 +32,6 @@ const phaseNames = [
   "manifestsMs",
   "publishingMs",
 ] as const;
-
-export interface ClosureSetFigures {
-  paths: number;
-  bytes: number;
-  files: number;
-  symlinks: number;
-  depth: number;
-  writeSeconds: number;
-  /** nix-build of the whole set (near zero when it was built before). */
-  buildSeconds: number;
-}
 
 export interface ClosureImageResult {
   image: string;
@@ -72,62 +61,11 @@ export interface ClosureBenchResult {
   load: [string, string];
 }
 
-const nixEnv = { ...process.env, ...testNixEnv() };
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)]!;
 };
 const loadAverage = async () => (await readFile("/proc/loadavg", "utf8")).split(" ")[0]!;
-
-/** Writes the set and builds all of it (kept by one GC root in the set's directory). */
-async function ensureClosureSet(dir: string): Promise<ClosureSetFigures & { all: string[] }> {
-  let started = performance.now();
-  await writeClosureSet(dir);
-  const writeSeconds = (performance.now() - started) / 1000;
-  started = performance.now();
-  const options = { env: nixEnv, maxBuffer: 1 << 28 };
-  await run("nix-build", [join(dir, "all.nix"), "-o", join(dir, "result-all")], options);
-  const buildSeconds = (performance.now() - started) / 1000;
-  const all = (await readFile(join(dir, "result-all"), "utf8")).trim().split(/\s+/);
-  const info = await pathInfo(all);
-  const depth = new Map<string, number>();
-  const depthOf = (path: string): number => {
-    const known = depth.get(path);
-    if (known !== undefined) return known;
-    const refs = info.get(path)!.references.filter((ref) => ref !== path);
-    const value = 1 + Math.max(0, ...refs.map(depthOf));
-    depth.set(path, value);
-    return value;
-  };
-  const count = async (type: string) =>
-    Number(
-      (await run("sh", ["-c", `find "$@" -type ${type} | wc -l`, "sh", ...info.keys()], options))
-        .stdout,
-    );
-  return {
-    all,
-    paths: info.size,
-    bytes: [...info.values()].reduce((sum, path) => sum + path.narSize, 0),
-    files: await count("f"),
-    symlinks: await count("l"),
-    depth: Math.max(...[...info.keys()].map(depthOf)),
-    writeSeconds,
-    buildSeconds,
-  };
-}
-
-/** The closure of `roots` with NAR sizes and references (`nix path-info -r --json`). */
-async function pathInfo(
-  roots: string[],
-): Promise<Map<string, { narSize: number; references: string[] }>> {
-  const { stdout } = await run(
-    "nix",
-    ["--extra-experimental-features", "nix-command", "path-info", "-r", "--json", ...roots],
-    { env: nixEnv, maxBuffer: 1 << 28 },
-  );
-  const entries = JSON.parse(stdout) as { path: string; narSize: number; references: string[] }[];
-  return new Map(entries.map((entry) => [entry.path, entry]));
-}
 
 /**
  * A fresh origin indexes its package set in the background at start (one evaluation of every
