@@ -94,7 +94,12 @@ export async function restoreObject(
         `packing it again gave ${packed.digest} (recorded with ${rebuild.packFormat})`,
       );
     }
-    const options = { sha256: digestHex(digest), contentType: "application/octet-stream", signal };
+    const options = {
+      sha256: digestHex(digest),
+      contentType: "application/octet-stream",
+      signal,
+      hashedAsWritten: true,
+    };
     if (upload) await upload.finish(blobKey(digest), options);
     else await storage.putFile(blobKey(digest), scratch, options);
     deps.log.info("object restored", { digest, kind: "layer", ms: Date.now() - started });

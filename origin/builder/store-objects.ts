@@ -53,6 +53,7 @@ export async function packAndStore(
     sha256: digestHex(layer.digest),
     contentType: "application/octet-stream",
     signal,
+    hashedAsWritten: true,
   };
   if (upload) await upload.finish(blobKey(layer.digest), options);
   else await deps.storage.putFile(blobKey(layer.digest), scratch, options);

@@ -138,13 +138,20 @@ export class FilesystemStorage implements Storage {
   async putFile(key: string, path: string, options: PutOptions): Promise<void> {
     const staged = join(this.scratchDir, `${randomUUID()}.put`);
     try {
-      // Rename into staging when on the same filesystem, copy otherwise; verify either way.
-      await rename(path, staged).catch(async () => {
-        await copyFile(path, staged);
-        await rm(path, { force: true });
-      });
-      const actual = await hashFile(staged);
-      if (actual !== options.sha256) throw new ContentMismatch(key, options.sha256, actual);
+      // Rename into staging when on the same filesystem, copy otherwise; verify a copy, and a
+      // renamed file unless its writer hashed it as it wrote it.
+      const renamed = await rename(path, staged).then(
+        () => true,
+        async () => {
+          await copyFile(path, staged);
+          await rm(path, { force: true });
+          return false;
+        },
+      );
+      if (!(renamed && options.hashedAsWritten)) {
+        const actual = await hashFile(staged);
+        if (actual !== options.sha256) throw new ContentMismatch(key, options.sha256, actual);
+      }
       options.signal?.throwIfAborted();
       if (!(await this.has(key))) await this.publish(staged, key);
     } finally {

@@ -29,6 +29,12 @@ export interface PutOptions {
   contentType?: string;
   /** Aborting stops the upload (a multipart upload is aborted); the put rejects with the reason. */
   signal?: AbortSignal;
+  /**
+   * putFile: the caller computed `sha256` over exactly the bytes it wrote to this file, which
+   * nobody else writes, and synced it (the packer). The filesystem backend then publishes the file
+   * it renames without reading it again; a file it must copy is checked all the same.
+   */
+  hashedAsWritten?: boolean;
 }
 
 /**
