@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { mediaTypes } from "../../shared/media-types.ts";
 import { startEdgeRuntime, type EdgeRuntimeOptions } from "../../stack/edge-runtime.ts";
 import { command } from "../support/clients.ts";
-import { openInspector } from "../support/inspector.ts";
+import { openInspector, workerTarget } from "../support/inspector.ts";
 import { startOrigin } from "../support/origin-process.ts";
 
 const image = "hello";
@@ -127,7 +127,7 @@ async function measureTarget(
   try {
     const pid = (await workerdChildren()).find((p) => !before.has(p));
     if (!pid) throw new Error("cannot find the workerd process Miniflare started");
-    const inspector = await openInspector(runtime.inspector!, workerName);
+    const inspector = await openInspector(runtime.inspector!, workerTarget(workerName));
     const base = runtime.url!.toString().replace(/\/$/, "");
     try {
       // Warm every cache on the way (Cache API, KV, R2) twice before the first sample.
@@ -236,25 +236,24 @@ export async function runEdgeMemoryBench(
 
 export function formatEdgeMemoryBench(result: EdgeMemoryResult): string {
   const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
-  const lines = [
-    `edge memory: ${result.requests} warm requests (${result.mix}, ${result.connections} connections); Worker heap / workerd RSS`,
-  ];
-  const stages = ["start", "middle", "end"];
-  lines.push(
-    `${"".padEnd(10)} ${result.constant.target.padEnd(28)} ${result.edge.target.padEnd(28)}`,
-  );
-  result.edge.samples.forEach((edge, i) => {
-    const constant = result.constant.samples[i]!;
-    lines.push(
-      `${`${stages[i]} (${Math.round(edge.requests / 1000)}k)`.padEnd(10)} ${`${mb(constant.heapBytes)} / ${mb(constant.rssBytes)}`.padEnd(28)} ${`${mb(edge.heapBytes)} / ${mb(edge.rssBytes)}`.padEnd(28)}`,
-    );
-  });
+  const cell = (sample: MemorySample) =>
+    `${mb(sample.heapBytes)} / ${mb(sample.rssBytes)} (${Math.round(sample.requests / 1000)}k)`;
   const { constant, edge } = result;
+  const row = (label: string, a: string, b: string) => `${label.padEnd(10)} ${a.padEnd(32)} ${b}`;
+  const lines = [
+    `edge memory: ${result.requests} warm requests (${result.mix}, ${result.connections} connections); JS heap / workerd RSS (requests so far)`,
+    row("", constant.target, edge.target),
+  ];
+  ["start", "middle", "end"].forEach((stage, i) => {
+    lines.push(row(stage, cell(constant.samples[i]!), cell(edge.samples[i]!)));
+  });
+  lines.push(row(`idle ${idleMs / 1000} s`, cell(constant.idle), cell(edge.idle)));
   lines.push(
-    `${"idle 10 s".padEnd(10)} ${`${mb(constant.idle.heapBytes)} / ${mb(constant.idle.rssBytes)}`.padEnd(28)} ${mb(edge.idle.heapBytes)} / ${mb(edge.idle.rssBytes)}`,
-  );
-  lines.push(
-    `${"req/s".padEnd(10)} ${result.constant.requestsPerSecond.toFixed(0).padEnd(28)} ${result.edge.requestsPerSecond.toFixed(0)}`,
+    row(
+      "req/s",
+      constant.requestsPerSecond.toFixed(0),
+      `${edge.requestsPerSecond.toFixed(0)} (${(edge.requestsPerSecond / constant.requestsPerSecond).toFixed(2)}×)`,
+    ),
   );
   return lines.join("\n");
 }

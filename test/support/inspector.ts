@@ -24,11 +24,14 @@ export interface InspectorSession {
   close(): void;
 }
 
-/** Opens a session with the Worker named `workerName` behind workerd's inspector at `inspector`. */
-export async function openInspector(inspector: URL, workerName: string): Promise<InspectorSession> {
-  const socket = await upgrade(
-    new URL(`/core:user:${workerName}`, inspector.href.replace(/^ws/, "http")),
-  );
+/** The inspector target of a Worker Miniflare runs under `name` (its own, not Miniflare's). */
+export function workerTarget(name: string): string {
+  return `core:user:${name}`;
+}
+
+/** Opens a session with one isolate (`target`, an id of /json/list) of workerd's inspector. */
+export async function openInspector(inspector: URL, target: string): Promise<InspectorSession> {
+  const socket = await upgrade(new URL(`/${target}`, inspector.href.replace(/^ws/, "http")));
   const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   const listeners = new Set<(method: string, params: Record<string, unknown>) => void>();
   let nextId = 1;
