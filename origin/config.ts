@@ -1,10 +1,12 @@
 // The origin's typed configuration, parsed from environment variables in one place. Bad values
 // are rejected with a message naming the variable; main.ts is the only caller with process.env.
+// The package source (config-source.ts), the private instance's settings (config-private.ts) and
+// the children's environment (child-environment.ts) are parsed beside it; how one value is read
+// is config-values.ts.
 
 import { resolve } from "node:path";
 import { availableParallelism } from "node:os";
 import type { PackageSetPolicy } from "./nix/expression.ts";
-import { InvalidFlakeReference, normaliseFlakeReference } from "./nix/flake-source.ts";
 import type { SourceConfig } from "./nix/source.ts";
 import type { Architecture } from "../shared/image-name.ts";
 import { InvalidPlatformList, parsePlatformList } from "../shared/platform.ts";
@@ -16,6 +18,11 @@ import {
   type AccessSettings,
   type SshSourceSettings,
 } from "./config-private.ts";
+import { parseSource } from "./config-source.ts";
+import { ConfigError, flag, httpUrl, integer, required, type Env } from "./config-values.ts";
+import { childEnvironment } from "./child-environment.ts";
+
+export { ConfigError };
 
 export type SourceSetting = SourceConfig;
 
@@ -77,93 +84,6 @@ export interface Config {
   childEnv: Record<string, string>;
 }
 
-export class ConfigError extends Error {
-  override name = "ConfigError";
-}
-
-export const defaultChannelUrlTemplate =
-  "https://github.com/NixOS/nixpkgs/archive/{channel}.tar.gz";
-
-type Env = Record<string, string | undefined>;
-
-function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === "") return fallback;
-  if (!/^\d+$/.test(raw.trim()))
-    throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
-  const value = Number(raw);
-  if (value < min || value > max) {
-    throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
-  }
-  return value;
-}
-
-function required(env: Env, name: string, why: string): string {
-  const value = env[name];
-  if (!value) throw new ConfigError(`${name} is required ${why}`);
-  return value;
-}
-
-/** The package source variables, of which exactly one is set. */
-export const sourceVariables = [
-  "NIXERY_PKGS_PATH",
-  "NIXERY_PKGS_REPO",
-  "NIXERY_CHANNEL",
-  "NIXERY_FLAKE",
-] as const;
-
-/** An http(s) URL setting: a schemeless or malformed one is one clear line, not a TypeError. */
-function httpUrl(env: Env, name: string, why: string): string {
-  const raw = required(env, name, why);
-  let url: URL | null = null;
-  try {
-    url = new URL(raw);
-  } catch {
-    // reported below
-  }
-  if (!url || (url.protocol !== "http:" && url.protocol !== "https:") || url.host === "") {
-    const hint = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? "" : ` (no scheme: try https://${raw})`;
-    throw new ConfigError(`${name} must be an http(s) URL, got "${raw.slice(0, 200)}"${hint}`);
-  }
-  return raw;
-}
-
-function parseSource(env: Env): SourceSetting {
-  const set = sourceVariables.filter((n) => env[n]);
-  if (set.length !== 1) {
-    throw new ConfigError(
-      set.length === 0
-        ? "set exactly one package source: NIXERY_PKGS_PATH, NIXERY_PKGS_REPO, NIXERY_CHANNEL or NIXERY_FLAKE"
-        : `set only one package source, found ${set.join(" and ")}`,
-    );
-  }
-  if (env.NIXERY_PKGS_PATH) return { kind: "path", path: resolve(env.NIXERY_PKGS_PATH) };
-  if (env.NIXERY_PKGS_REPO) return { kind: "git", url: env.NIXERY_PKGS_REPO };
-  if (env.NIXERY_FLAKE) {
-    try {
-      return { kind: "flake", ref: normaliseFlakeReference(env.NIXERY_FLAKE) };
-    } catch (error) {
-      if (!(error instanceof InvalidFlakeReference)) throw error;
-      throw new ConfigError(`NIXERY_FLAKE="${env.NIXERY_FLAKE.slice(0, 200)}" ${error.message}`);
-    }
-  }
-  const urlTemplate = env.NIXERY_CHANNEL_URL_TEMPLATE || defaultChannelUrlTemplate;
-  if (!urlTemplate.includes("{channel}")) {
-    throw new ConfigError(
-      `NIXERY_CHANNEL_URL_TEMPLATE must contain "{channel}", got "${urlTemplate}"`,
-    );
-  }
-  const example = URL.canParse(urlTemplate.replaceAll("{channel}", "c"))
-    ? new URL(urlTemplate.replaceAll("{channel}", "c"))
-    : null;
-  if (!example || !["http:", "https:", "file:"].includes(example.protocol)) {
-    throw new ConfigError(
-      `NIXERY_CHANNEL_URL_TEMPLATE must be an http(s) or file:// URL, got "${urlTemplate.slice(0, 200)}"`,
-    );
-  }
-  return { kind: "channel", channel: env.NIXERY_CHANNEL!, urlTemplate };
-}
-
 function parseStorage(env: Env, dataDir: string): StorageSetting {
   const backend = env.NIXERY_STORAGE_BACKEND || "filesystem";
   if (backend === "filesystem") {
@@ -202,48 +122,6 @@ function parsePrivate(env: Env): boolean {
   return value === "true";
 }
 
-/** Variables a child may see by exact name. */
-const childNames = new Set([
-  "PATH",
-  "HOME",
-  "USER",
-  "LOGNAME",
-  "LANG",
-  "LANGUAGE",
-  "TZ",
-  "TMPDIR",
-  "TERM",
-  "SSL_CERT_FILE",
-  "SSL_CERT_DIR",
-  "CURL_CA_BUNDLE",
-  "SSH_AUTH_SOCK",
-  "SSH_AGENT_PID",
-  ...["http_proxy", "https_proxy", "ftp_proxy", "all_proxy", "no_proxy"].flatMap((name) => [
-    name,
-    name.toUpperCase(),
-  ]),
-]);
-/** Variables a child may see by prefix: Nix's own settings, XDG directories, git and locale. */
-const childPrefixes = ["NIX_", "XDG_", "GIT_", "LC_"];
-/** The origin's own settings that share the NIX_ prefix (Nixery's names); children need neither. */
-const originOnly = new Set(["NIX_POPULARITY_URL", "NIX_TIMEOUT"]);
-
-/**
- * The environment of Nix and git children: an allowlist, so that storage credentials, the origin
- * secret and anything else in the origin's environment never reach package-set code (which can
- * read any variable with builtins.getEnv and write it into a store path or an image).
- */
-export function childEnvironment(env: Env): Record<string, string> {
-  const childEnv: Record<string, string> = {};
-  for (const [key, value] of Object.entries(env)) {
-    if (value === undefined || originOnly.has(key)) continue;
-    if (childNames.has(key) || childPrefixes.some((prefix) => key.startsWith(prefix))) {
-      childEnv[key] = value;
-    }
-  }
-  return childEnv;
-}
-
 /** NIXERY_PLATFORMS, e.g. `linux/amd64,linux/arm64`; by default the host's platform only. */
 function parsePlatforms(env: Env, hostArch: Architecture): Architecture[] {
   const raw = env.NIXERY_PLATFORMS;
@@ -266,14 +144,6 @@ function parsePrivateSettings(env: Env): { access: AccessSettings; ssh: SshSourc
     if (error instanceof PrivateConfigError) throw new ConfigError(error.message);
     throw error;
   }
-}
-
-function flag(env: Env, name: string): boolean {
-  const value = env[name] || "false";
-  if (!["true", "false"].includes(value)) {
-    throw new ConfigError(`${name} must be true or false, got "${value}"`);
-  }
-  return value === "true";
 }
 
 export function parseConfig(env: Env): Config {

@@ -123,8 +123,8 @@ async function start(
     config.popularitySource === null ? null : await loadPopularityChecked(config.popularitySource);
   const storage = await openStorage(config);
   const leftovers = await storage.cleanUpAfterCrash();
-  if (leftovers.scratchFiles > 0 || leftovers.abortedUploads > 0) {
-    log.info("removed leftovers of an earlier run", leftovers);
+  if (Object.values(leftovers).some((count) => count > 0)) {
+    log.info("removed leftovers of an earlier run", { ...leftovers });
   }
 
   const builds = new BuildRecords(db);

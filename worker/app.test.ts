@@ -140,6 +140,34 @@ describe("the edge app in workerd", () => {
     assert.deepEqual(asked, [], "R2 answered");
   });
 
+  it("passes on a full build queue's 429 with the origin's Retry-After", async () => {
+    const busy = syntheticImage("busy");
+    const scenario = originHolding([hello]);
+    await edge.setOrigin({
+      ...scenario,
+      builds: {
+        ...scenario.builds,
+        [`${busy.name}:${busy.tag}`]: {
+          failure: {
+            status: 429,
+            error: { code: "TOOMANYREQUESTS", message: "the build queue is full", detail: null },
+            retryAfterSeconds: 45,
+          },
+        },
+      },
+    });
+    try {
+      const response = await edge.fetch(`/v2/${busy.name}/manifests/${busy.tag}`);
+      assert.equal(response.status, 429);
+      assert.equal(response.headers.get("retry-after"), "45");
+      assert.equal(response.headers.get("cache-control"), "no-store");
+      const body = (await response.json()) as ErrorBody;
+      assert.equal(body.errors[0]!.code, "TOOMANYREQUESTS");
+    } finally {
+      await edge.setOrigin(originHolding([hello]));
+    }
+  });
+
   it("reports a manifest served from the edge to the origin once a day", async () => {
     const usage = async () =>
       (await edge.originCalls()).filter((call) => call.path === originPaths.usage.path()).length;

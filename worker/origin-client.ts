@@ -18,7 +18,7 @@ import type { StoredManifest } from "../shared/registry-handler.ts";
 import { registryPaths } from "../shared/routes.ts";
 import type { OriginBlob, OriginReader } from "./edge-deps.ts";
 import type { EdgeSettings } from "./env.ts";
-import { errorFromBody, failedBuildError, OriginUnreachable } from "./origin-errors.ts";
+import { errorFromResponse, failedBuildError, OriginUnreachable } from "./origin-errors.ts";
 import { verifyBytes } from "./verify.ts";
 
 const manifestAccept = [
@@ -109,7 +109,7 @@ export class OriginClient implements OriginReader {
       signal: init.signal,
     });
     const text = await response.text();
-    if (!response.ok) throw errorFromBody(response.status, text);
+    if (!response.ok) throw errorFromResponse(response, text);
     return new Response(text, {
       status: 200,
       headers: { "Content-Type": "application/json", "Cache-Control": "no-store" },
@@ -193,7 +193,7 @@ export class OriginClient implements OriginReader {
       });
     }
     const text = await response.text();
-    if (!response.ok) throw errorFromBody(response.status, text);
+    if (!response.ok) throw errorFromResponse(response, text);
     const status = JSON.parse(text) as ExistingBuildStatus;
     if (
       !status ||
@@ -216,7 +216,7 @@ export class OriginClient implements OriginReader {
       await response.body?.cancel();
       return null;
     }
-    if (!response.ok) throw errorFromBody(response.status, await response.text());
+    if (!response.ok) throw errorFromResponse(response, await response.text());
     const bytes = new Uint8Array(await response.arrayBuffer());
     await verifyBytes(bytes, digest);
     const mediaType = response.headers.get("Content-Type") ?? manifestMediaTypeOf(bytes);
@@ -230,7 +230,7 @@ export class OriginClient implements OriginReader {
   async listTags(name: string): Promise<string[]> {
     const response = await this.#request(registryPaths.tags.path({ name }));
     const text = await response.text();
-    if (!response.ok) throw errorFromBody(response.status, text);
+    if (!response.ok) throw errorFromResponse(response, text);
     const body = JSON.parse(text) as { tags?: unknown };
     if (!Array.isArray(body.tags) || !body.tags.every((tag) => typeof tag === "string")) {
       throw new OriginUnreachable("the origin's tag list is malformed");
@@ -243,7 +243,7 @@ export class OriginClient implements OriginReader {
       method: "HEAD",
     });
     if (response.status === 404) return null;
-    if (!response.ok) throw errorFromBody(response.status, "");
+    if (!response.ok) throw errorFromResponse(response, "");
     return lengthOf(response);
   }
 
@@ -258,7 +258,7 @@ export class OriginClient implements OriginReader {
     }
     const expected = range ? 206 : 200;
     if (response.status !== expected || !response.body) {
-      throw errorFromBody(response.status, await response.text());
+      throw errorFromResponse(response, await response.text());
     }
     const size = lengthOf(response);
     if (range) {

@@ -10,17 +10,34 @@ export class OriginUnreachable extends Error {
   override name = "OriginUnreachable";
 }
 
-/** A failed build's error as the origin recorded it (an unknown code: MANIFEST_UNKNOWN). */
+/**
+ * A failed build's error as the origin recorded it (an unknown code: MANIFEST_UNKNOWN), with its
+ * Retry-After when the origin said when to ask again (a full build queue).
+ */
 export function failedBuildError(status: Extract<BuildStatus, { state: "failed" }>): RegistryError {
   const code: ErrorCode =
     status.error.code in errorCodes ? (status.error.code as ErrorCode) : "MANIFEST_UNKNOWN";
   return new RegistryError(code, status.error.message, status.error.detail, {
     status: status.status,
+    headers: retryAfterHeaders(status.retryAfterSeconds),
   });
 }
 
-/** Passes on the origin's own registry error (4xx/5xx JSON); an unreadable 5xx means it is unwell. */
-export function errorFromBody(status: number, text: string): Error {
+/** A Retry-After header for a whole number of seconds the origin gave; none for anything else. */
+function retryAfterHeaders(seconds: unknown): Record<string, string> {
+  const value = typeof seconds === "string" ? Number(seconds) : seconds;
+  if (typeof value !== "number" || !Number.isInteger(value) || value <= 0 || value > 86_400) {
+    return {};
+  }
+  return { "Retry-After": String(value) };
+}
+
+/**
+ * Passes on the origin's own registry error (4xx/5xx JSON) with its Retry-After; an unreadable 5xx
+ * means it is unwell.
+ */
+export function errorFromResponse(response: Response, text: string): Error {
+  const status = response.status;
   try {
     const body = JSON.parse(text) as {
       errors?: { code: string; message: string; detail?: unknown }[];
@@ -28,7 +45,10 @@ export function errorFromBody(status: number, text: string): Error {
     const first = body.errors?.[0];
     if (first) {
       const code: ErrorCode = first.code in errorCodes ? (first.code as ErrorCode) : "INTERNAL";
-      return new RegistryError(code, first.message, first.detail, { status });
+      return new RegistryError(code, first.message, first.detail, {
+        status,
+        headers: retryAfterHeaders(response.headers.get("Retry-After") ?? undefined),
+      });
     }
   } catch {
     // fall through

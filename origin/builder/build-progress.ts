@@ -1,21 +1,11 @@
-// What a build is doing, as it happens: the narrow interface the pipeline reports to
-// (ProgressSink), and the tracker each job of the job table owns, which keeps the latest state
-// and wakes the pages waiting for a change. Nothing here is needed for a build to succeed: a
-// report is a few field writes, and without a page watching nobody reads them.
+// What a build is doing, as it happens: the tracker each job of the job table owns, which takes
+// the build's events (build-events.ts), keeps the latest state and wakes the pages waiting for a
+// change. Nothing here is needed for a build to succeed: an event is a few field writes, and
+// without a page watching nobody reads them.
 
 import type { BuildPhase, BuildProgress } from "../../shared/web/web-types.ts";
-
-export interface ProgressSink {
-  /** The build moved on to `phase` (for `queued`: at `queuePosition`). */
-  phase(phase: BuildPhase, fields?: { queuePosition?: number; platform?: string }): void;
-  /** A line Nix wrote while realising (its plan, what it builds or fetches, builders' output). */
-  nixLine(line: string): void;
-  /** Layers packed (or found in the cache) of `total`, and their compressed bytes so far. */
-  layers(done: number, total: number, bytes: number): void;
-}
-
-/** For callers with no job to report to (restores, tests). */
-export const noProgress: ProgressSink = { phase() {}, nixLine() {}, layers() {} };
+import type { BuildEvent } from "./build-events.ts";
+import { derivationName } from "./image-metadata.ts";
 
 const logLines = 20;
 const maxLineLength = 400;
@@ -23,7 +13,7 @@ const shownBuilding = 3;
 /** Phases kept in the history (an index's platforms each pass through them). */
 const maxHistory = 24;
 
-export class BuildProgressTracker implements ProgressSink {
+export class BuildProgressTracker {
   #progress: BuildProgress;
   #plan: "derivations" | "downloads" | null = null;
   readonly #waiters = new Set<() => void>();
@@ -47,6 +37,14 @@ export class BuildProgressTracker implements ProgressSink {
     return this.#progress;
   }
 
+  /** Takes one of the build's events (the job table hands the build `(e) => tracker.record(e)`). */
+  record(event: BuildEvent): void {
+    if (event.kind === "phase") this.phase(event.phase, event);
+    else if (event.kind === "nix-line") this.nixLine(event.line);
+    else this.layers(event.done, event.total, event.bytes);
+  }
+
+  /** The build moved on to `phase` (for `queued`: at `queuePosition`). */
   phase(phase: BuildPhase, fields: { queuePosition?: number; platform?: string } = {}): void {
     const history = this.#progress.history;
     // Moving up the queue is a change (a new position), not a new phase.
@@ -62,6 +60,7 @@ export class BuildProgressTracker implements ProgressSink {
     });
   }
 
+  /** Layers packed (or found in the cache) of `total`, and their compressed bytes so far. */
   layers(done: number, total: number, bytes: number): void {
     this.#update({ layers: { done, total, bytes } });
   }
@@ -88,7 +87,7 @@ export class BuildProgressTracker implements ProgressSink {
     const building = /^building '([^']+)'/.exec(line);
     if (building) {
       const current = progress.derivations ?? { started: 0, total: 0, building: [] };
-      const name = storeName(building[1]!).replace(/\.drv$/, "");
+      const name = derivationName(building[1]!);
       this.#update({
         derivations: {
           started: current.started + 1,
@@ -152,9 +151,4 @@ export class BuildProgressTracker implements ProgressSink {
     this.#progress = { ...this.#progress, ...change, seq: this.#progress.seq + 1 };
     for (const wake of [...this.#waiters]) wake();
   }
-}
-
-/** `/nix/store/<hash>-name` → `name`. */
-export function storeName(path: string): string {
-  return path.replace(/^.*\/[0-9a-z]{32}-/, "");
 }

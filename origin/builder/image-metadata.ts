@@ -1,13 +1,19 @@
 // What an image says about itself to the tools that read its config: labels (OCI's title,
-// description, source and revision, and which derivation each requested package is) and one
+// description, source and revision, and which derivation each requested package is), one
 // history entry per layer naming the packages in it, which `docker history` and `podman history`
-// show. Everything here is a function of the build's inputs, so digests stay deterministic.
+// show, and the environment its programs start with (Env, the /usr/bin/env it links). Everything
+// here is a function of the build's inputs, so digests stay deterministic.
 
-import type { ImageRequest } from "../../shared/image-name.ts";
+import { access } from "node:fs/promises";
+import { nonrootUser, type ImageRequest } from "../../shared/image-name.ts";
 import { publicSource } from "../../shared/web/source-display.ts";
 import type { FoundPackage } from "../nix/packages.ts";
 import type { ResolvedSource } from "../nix/source.ts";
-import { storeName } from "./build-progress.ts";
+
+/** `/nix/store/<hash>-name` → `name`. */
+export function storeName(path: string): string {
+  return path.replace(/^.*\/[0-9a-z]{32}-/, "");
+}
 
 /** `/nix/store/<hash>-hello-2.12.drv` → `hello-2.12`. */
 export function derivationName(drvPath: string): string {
@@ -71,4 +77,35 @@ function shortList(names: readonly string[]): string {
     text = next;
   }
   return text;
+}
+
+/**
+ * The config's Env. PATH is always set: containerd (and so Kubernetes) adds its default PATH only
+ * when Env is empty, so without it `ctr run IMAGE figlet` cannot find figlet. The symlink layer
+ * merges the packages' bin and sbin into /bin and /sbin; the FHS directories come too, in the
+ * order Docker and containerd use by default. A nonroot image sets HOME itself rather than rely on
+ * the runtime looking the user's home up in /etc/passwd.
+ */
+export function imageEnv(
+  packages: readonly string[],
+  options: { nonroot?: boolean } = {},
+): string[] {
+  const env = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"];
+  if (options.nonroot) env.push(`HOME=${nonrootUser.home}`);
+  if (packages.includes("cacert")) env.push("SSL_CERT_FILE=/etc/ssl/certs/ca-bundle.crt");
+  return env;
+}
+
+/** `/usr/bin/env` points at the first requested output that has bin/env (coreutils first). */
+export async function findEnvBinary(candidates: string[]): Promise<string | null> {
+  for (const candidate of candidates) {
+    const path = `${candidate}/bin/env`;
+    try {
+      await access(path);
+      return path;
+    } catch {
+      continue;
+    }
+  }
+  return null;
 }

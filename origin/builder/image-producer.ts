@@ -1,28 +1,17 @@
 // Produces the manifests a tag job answers with, at a resolved revision: one platform's image, or
-// every platform's image and the index over them. Each platform image is built once per revision,
-// however many tag jobs and indexes need it at the same time (a job table of its own that only
-// joins running builds), in a build slot of the limiter, and remembered under the revision's cache
-// key, pinned, so a later tag naming the same revision builds nothing. A cache entry counts only
-// while every manifest it names is still in storage.
+// every platform's image and the index over them. The images come from the platform builds
+// (platform-builds.ts: each built once per revision); an index over them is stored and remembered
+// under the revision's cache key, pinned, so a later tag naming the same revision builds nothing.
 
 import type { Architecture, ImageRequest } from "../../shared/image-name.ts";
-import type { ManifestFlavour } from "../../shared/media-types.ts";
-import type { ManifestRef, TagIndex, TagManifests } from "../../shared/origin-protocol.ts";
+import type { TagIndex, TagManifests } from "../../shared/origin-protocol.ts";
 import type { ManifestCache, ManifestEntry } from "../cache/manifest-cache.ts";
 import type { ResolvedSource } from "../nix/source.ts";
-import { platformName } from "../../shared/platform.ts";
-import { noProgress, type ProgressSink } from "./build-progress.ts";
-import { indexRevisionCacheKey, revisionCacheKey, tagCacheKey } from "./cache-key.ts";
-import { OriginStopping } from "./errors.ts";
-import { JobTable } from "./job-table.ts";
-import type { Limiter } from "./limiter.ts";
-import { buildImage, packFormatVersion, type BuiltImage, type PipelineDeps } from "./pipeline.ts";
-import {
-  indexManifestDigests,
-  platformImagesOrFailure,
-  platformRequest,
-  publishIndex,
-} from "./platform-index.ts";
+import { ignoreBuildEvents, type BuildEvents } from "./build-events.ts";
+import { indexRevisionCacheKey } from "./cache-key.ts";
+import { packFormatVersion, type PipelineDeps } from "./pipeline.ts";
+import type { PlatformBuilds } from "./platform-builds.ts";
+import { publishIndex } from "./platform-index.ts";
 import type { StoredManifests } from "./stored-manifests.ts";
 import { entryFor } from "./tag-entry.ts";
 
@@ -43,186 +32,86 @@ export interface Produced {
 export interface ImageProducerDeps {
   sourceId: string;
   manifests: ManifestCache;
-  pipeline: PipelineDeps;
+  builds: PlatformBuilds;
+  /** Where an index is stored and recorded (the pipeline's storage, records and pins). */
+  pipeline: Pick<PipelineDeps, "storage" | "published" | "pins" | "gzipLevel">;
   stored: StoredManifests;
-  limiter: Limiter;
   /** The platform whose manifests an index's tag answer carries for clients that take no index. */
   hostArch: Architecture;
   tagTtlSeconds: number;
-  signal?: AbortSignal;
   now: () => number;
 }
 
-/** One platform's manifests, and the build that made them when this caller ran it. */
-interface MadeImage {
-  manifests: Record<ManifestFlavour, ManifestRef>;
-  built: BuiltImage | null;
-  ranHere: boolean;
-}
+/** The answer's manifests (and index), and what was built for it. */
+type Answer = Omit<Produced, "entry"> & {
+  /** The image the manifests are of (a platform's, `arm64/NAME`, for a one-platform answer). */
+  image: ImageRequest;
+  manifests: TagManifests["manifests"];
+  index: TagIndex | null;
+};
 
 const nothingBuilt = { built: false, layersPacked: 0, layersReused: 0, fields: {} } as const;
 
 export class ImageProducer {
-  /** One build per platform image and revision; failures are remembered by the tag jobs. */
-  private readonly builds: JobTable<BuiltImage>;
+  constructor(private readonly deps: ImageProducerDeps) {}
 
-  constructor(private readonly deps: ImageProducerDeps) {
-    this.builds = new JobTable({
-      keepFinishedMs: 0,
-      failureTtlMs: 0,
-      remember: () => false,
-      now: deps.now,
-    });
-  }
-
-  /** The answer for `image` at the tag's revision: one platform's image, or an index over several. */
-  produce(
+  /**
+   * The answer for `image` at the tag's revision: one platform's image, or an index over several
+   * (remembered under the revision's index key, pinned).
+   */
+  async produce(
     image: ImageRequest,
     platforms: readonly Architecture[],
     tag: string,
     source: ResolvedSource,
-    progress: ProgressSink = noProgress,
+    events: BuildEvents = ignoreBuildEvents,
   ): Promise<Produced> {
-    return platforms.length === 1
-      ? this.platform(platformRequest(image, platforms[0]!), tag, source, progress)
-      : this.index(image, platforms, tag, source, progress);
-  }
-
-  private async platform(
-    image: ImageRequest,
-    tag: string,
-    source: ResolvedSource,
-    progress: ProgressSink,
-  ): Promise<Produced> {
-    const { manifests, built, ranHere } = await this.platformImage(image, tag, source, progress);
-    const entry = this.entry(image, tag, source, manifests, null);
-    if (!built) return { entry, ...nothingBuilt };
-    return {
-      entry,
-      built: true,
-      ...layerCounts(ranHere ? [built] : []),
-      fields: { layers: built.layers.length, packedLayers: built.packedLayers },
-    };
-  }
-
-  /** Every platform's image at the one revision, then the index over them (none if one fails). */
-  private async index(
-    image: ImageRequest,
-    platforms: readonly Architecture[],
-    tag: string,
-    source: ResolvedSource,
-    progress: ProgressSink,
-  ): Promise<Produced> {
-    const revKey = source.revision
-      ? indexRevisionCacheKey(this.deps.sourceId, source.revision, platforms, image)
-      : null;
-    const known = revKey ? await this.deps.stored.validEntry(revKey) : null;
-    if (known?.index) {
-      const entry = this.entry(image, tag, source, known.manifests, known.index);
-      return { entry, ...nothingBuilt };
+    const indexKey =
+      platforms.length > 1 && source.revision
+        ? indexRevisionCacheKey(this.deps.sourceId, source.revision, platforms, image)
+        : null;
+    const known = indexKey ? await this.deps.stored.validEntry(indexKey) : null;
+    const answer: Answer = known?.index
+      ? { image, manifests: known.manifests, index: known.index, ...nothingBuilt }
+      : await this.build(image, platforms, tag, source, events);
+    const { image: answered, manifests, index, ...produced } = answer;
+    const { now, tagTtlSeconds } = this.deps;
+    const entry = entryFor(answered, tag, source, manifests, index, now(), tagTtlSeconds);
+    if (indexKey && produced.built) {
+      this.deps.manifests.put(indexKey, { ...entry, pinned: true, expiresAt: null });
     }
-    const children = platforms.map((arch) => platformRequest(image, arch));
-    const settled = await Promise.allSettled(
-      children.map(async (child) => {
-        const made = await this.platformImage(child, tag, source, progress);
-        // A pull of `arm64/NAME` at this tag is answered from the cache from now on.
-        if (child.archNamed) {
-          const key = tagCacheKey(this.deps.sourceId, tag, child);
-          this.deps.manifests.put(key, this.entry(child, tag, source, made.manifests, null));
-        }
-        return made;
-      }),
+    return { entry, ...produced };
+  }
+
+  /** Every platform's image, then for several the index over them (none if one failed). */
+  private async build(
+    image: ImageRequest,
+    platforms: readonly Architecture[],
+    tag: string,
+    source: ResolvedSource,
+    events: BuildEvents,
+  ): Promise<Answer> {
+    const { images, layersPacked, layersReused } = await this.deps.builds.buildPlatforms(
+      image,
+      platforms,
+      tag,
+      source,
+      events,
     );
-    const made = platformImagesOrFailure(platforms, settled);
+    const counts = { layersPacked, layersReused };
+    if (images.length === 1) {
+      const { image: platformImage, manifests, built } = images[0]!;
+      if (!built) return { image: platformImage, manifests, index: null, ...nothingBuilt };
+      const fields = { layers: built.layers.length, packedLayers: built.packedLayers };
+      return { image: platformImage, manifests, index: null, built: true, ...counts, fields };
+    }
     const index = await publishIndex(
-      {
-        storage: this.deps.pipeline.storage,
-        published: this.deps.pipeline.published,
-        pins: this.deps.pipeline.pins,
-        packFormat: packFormatVersion,
-        gzipLevel: this.deps.pipeline.gzipLevel,
-      },
+      { ...this.deps.pipeline, packFormat: packFormatVersion },
       { name: image.name, revision: source.revision },
-      made,
+      images,
     );
-    const manifests = made.find((child) => child.arch === this.deps.hostArch)!.manifests;
-    const entry = this.entry(image, tag, source, manifests, index);
-    if (revKey) this.deps.manifests.put(revKey, { ...entry, pinned: true, expiresAt: null });
-    const ran = made.flatMap((child) => (child.ranHere && child.built ? [child.built] : []));
-    return {
-      entry,
-      built: true,
-      ...layerCounts(ran),
-      fields: { platforms: index.platforms.length },
-    };
+    const manifests = images.find((child) => child.arch === this.deps.hostArch)!.manifests;
+    const fields = { platforms: index.platforms.length };
+    return { image, manifests, index, built: true, ...counts, fields };
   }
-
-  /**
-   * A platform's image at a resolved revision: from the revision's cache entry, or built once
-   * however many jobs ask for it at the same time. `ranHere` says whether this caller ran it.
-   */
-  private async platformImage(
-    image: ImageRequest,
-    tag: string,
-    source: ResolvedSource,
-    progress: ProgressSink,
-  ): Promise<MadeImage> {
-    const revKey = source.revision
-      ? revisionCacheKey(this.deps.sourceId, source.revision, image)
-      : null;
-    const known = revKey ? await this.deps.stored.validEntry(revKey) : null;
-    if (known) return { manifests: known.manifests, built: null, ranHere: false };
-    const buildId = revKey ?? tagCacheKey(this.deps.sourceId, tag, image);
-    const running = this.builds.joinable(buildId);
-    const job =
-      running ?? this.builds.start(buildId, () => this.buildInSlot(image, source, progress));
-    const built = await job.result();
-    if (revKey) {
-      const entry = this.entry(image, tag, source, built.manifests, null);
-      this.deps.manifests.put(revKey, { ...entry, pinned: true, expiresAt: null });
-    }
-    return { manifests: built.manifests, built, ranHere: running === undefined };
-  }
-
-  /**
-   * Builds in a slot of the limiter, reporting to the progress of the job that started it (a job
-   * that joins the build, e.g. another tag at the same revision, waits without details).
-   */
-  private async buildInSlot(
-    image: ImageRequest,
-    source: ResolvedSource,
-    progress: ProgressSink,
-  ): Promise<BuiltImage> {
-    const platform = platformName(image.arch);
-    const queued = (position: number) =>
-      progress.phase("queued", { queuePosition: position, platform });
-    return this.deps.limiter.run(async () => {
-      if (this.deps.signal?.aborted) throw new OriginStopping();
-      progress.phase("evaluating", { platform });
-      return buildImage(this.deps.pipeline, image, source, this.deps.signal, progress);
-    }, queued);
-  }
-
-  private entry(
-    image: ImageRequest,
-    tag: string,
-    source: ResolvedSource,
-    manifests: TagManifests["manifests"],
-    index: TagIndex | null,
-  ): ManifestEntry {
-    return entryFor(image, tag, source, manifests, index, this.deps.now(), this.deps.tagTtlSeconds);
-  }
-}
-
-function layerCounts(builds: readonly BuiltImage[]): {
-  layersPacked: number;
-  layersReused: number;
-} {
-  let layersPacked = 0;
-  let layersReused = 0;
-  for (const built of builds) {
-    layersPacked += built.packedLayers;
-    layersReused += built.layers.length - built.packedLayers;
-  }
-  return { layersPacked, layersReused };
 }

@@ -6,15 +6,14 @@
 //
 // The way down, top to bottom: start() answers from a running job or the cache, or starts a tag
 // job (tag-job.ts), which resolves the revision the tag names, asks image-producer.ts for the
-// answer and records the outcome; the producer builds each platform's image once however many
-// jobs need it (the index of `hello` and a pull of `arm64/hello` share the arm64 build) and
-// returns what it built, which comes back up as the job's result. A name without `arm64/` is built
-// for every platform in NIXERY_PLATFORMS: with one (the default) the answer is that platform's
-// manifests; with several it is an index over them (platform-index.ts), all at one revision.
+// answer and records the outcome; the producer gets each platform's image from the platform builds
+// (platform-builds.ts: built once however many jobs need it, so the index of `hello` and a pull of
+// `arm64/hello` share the arm64 build) and returns what it built, which comes back up as the
+// job's result: one platform's manifests, or an index over several (platform-plan.ts says which
+// platforms). Builds report what they do as events (build-events.ts) to the job's tracker.
 
 import type { Digest } from "../../shared/digest.ts";
 import type { Architecture, ImageRequest } from "../../shared/image-name.ts";
-import { platformName } from "../../shared/platform.ts";
 import type { TagManifests } from "../../shared/origin-protocol.ts";
 import type { BuildRecords } from "../cache/build-records.ts";
 import type { ManifestCache } from "../cache/manifest-cache.ts";
@@ -28,13 +27,13 @@ import {
   type SourceConfig,
 } from "../nix/source.ts";
 import type { BlobReader } from "../storage/storage.ts";
-import { indexTagCacheKey, tagCacheKey } from "./cache-key.ts";
 import { BuildQueueFull, isTransient, OriginStopping } from "./errors.ts";
 import type { BuildJob, ImageCounters, Images } from "./images.ts";
 import { JobTable } from "./job-table.ts";
 import { Limiter } from "./limiter.ts";
 import type { PipelineDeps } from "./pipeline.ts";
-import { platformRequest } from "./platform-index.ts";
+import { PlatformBuilds } from "./platform-builds.ts";
+import { PlatformPlan } from "./platform-plan.ts";
 import { RevisionMemo } from "./revision-memo.ts";
 import { StoredManifests } from "./stored-manifests.ts";
 import type { PublishedImages } from "../cache/published-images.ts";
@@ -88,8 +87,7 @@ export class ImageService implements Images {
   private readonly stored: StoredManifests;
   private readonly upkeep: ObjectUpkeep;
   private readonly tagJobDeps: TagJobDeps;
-  private readonly platforms: readonly Architecture[];
-  private readonly hostArch: Architecture;
+  private readonly plan: PlatformPlan;
   readonly sourceId: string;
   /** Since start: tag answers by where they came from, and layers packed and reused. */
   readonly #counts = {
@@ -105,9 +103,7 @@ export class ImageService implements Images {
     this.limiter = new Limiter(deps.maxConcurrentBuilds);
     this.now = deps.now ?? Date.now;
     this.sourceId = describeSource(deps.source);
-    this.platforms = deps.platforms?.length ? deps.platforms : ["amd64"];
-    this.hostArch =
-      deps.hostArch && this.platforms.includes(deps.hostArch) ? deps.hostArch : this.platforms[0]!;
+    this.plan = new PlatformPlan(deps.platforms, deps.hostArch);
     this.jobs = new JobTable({
       keepFinishedMs,
       failureTtlMs: deps.failureTtlSeconds * 1000,
@@ -144,12 +140,20 @@ export class ImageService implements Images {
       producer: new ImageProducer({
         sourceId: this.sourceId,
         manifests: deps.manifests,
+        builds: new PlatformBuilds({
+          sourceId: this.sourceId,
+          manifests: deps.manifests,
+          pipeline: deps.pipeline,
+          stored: this.stored,
+          limiter: this.limiter,
+          tagTtlSeconds: deps.tagTtlSeconds,
+          signal: deps.signal,
+          now: this.now,
+        }),
         pipeline: deps.pipeline,
         stored: this.stored,
-        limiter: this.limiter,
-        hostArch: this.hostArch,
+        hostArch: this.plan.hostArch,
         tagTtlSeconds: deps.tagTtlSeconds,
-        signal: deps.signal,
         now: this.now,
       }),
       manifests: deps.manifests,
@@ -167,25 +171,17 @@ export class ImageService implements Images {
 
   /** The build job id for an image and tag (stable: the tag's cache key). */
   jobId(image: ImageRequest, tag: string): string {
-    const platforms = this.platformsOf(image);
-    return platforms.length === 1
-      ? tagCacheKey(this.sourceId, tag, platformRequest(image, platforms[0]!))
-      : indexTagCacheKey(this.sourceId, tag, platforms, image);
+    return this.plan.jobId(this.sourceId, image, tag);
   }
 
   /** Platforms a name without `arm64/` is built for, e.g. ["linux/amd64", "linux/arm64"]. */
   get platformNames(): string[] {
-    return this.platforms.map(platformName);
+    return this.plan.names;
   }
 
   /** The platform whose image clients that take no index get. */
   get hostPlatformName(): string {
-    return platformName(this.hostArch);
-  }
-
-  /** The platforms `image` is built for: the one its name chose, or the configured ones. */
-  private platformsOf(image: ImageRequest): readonly Architecture[] {
-    return image.archNamed ? [image.arch] : this.platforms;
+    return this.plan.hostName;
   }
 
   /**
@@ -214,9 +210,9 @@ export class ImageService implements Images {
       throw new BuildQueueFull(this.limiter.queued);
     }
     this.#counts.manifestMisses++;
-    const job = { image, platforms: this.platformsOf(image), tag, key: id };
-    return this.jobs.start(id, async (progress) => {
-      const done = await runTagJob(this.tagJobDeps, { ...job, progress });
+    const job = { image, platforms: this.plan.platformsOf(image), tag, key: id };
+    return this.jobs.start(id, async (events) => {
+      const done = await runTagJob(this.tagJobDeps, { ...job, events });
       this.#counts.layersPacked += done.layersPacked;
       this.#counts.layersReused += done.layersReused;
       return done.answer;

@@ -7,7 +7,8 @@
 // running job and registering a new one there is no await, so two callers cannot both start one.
 // Each job owns its progress (build-progress.ts): the work reports to it, pages read it.
 
-import { BuildProgressTracker, type ProgressSink } from "./build-progress.ts";
+import type { BuildEvents } from "./build-events.ts";
+import { BuildProgressTracker } from "./build-progress.ts";
 
 export type JobState<T> =
   { state: "running" } | { state: "done"; result: T } | { state: "failed"; error: unknown };
@@ -121,15 +122,15 @@ export class JobTable<T> {
 
   /**
    * Starts `work` as the job `id`, or returns the job a caller should join instead. The work
-   * reports its progress to the sink it is given, which is the new job's.
+   * reports its events to the sink it is given, which feeds the new job's progress.
    */
-  start(id: string, work: (progress: ProgressSink) => Promise<T>): Job<T> {
+  start(id: string, work: (events: BuildEvents) => Promise<T>): Job<T> {
     const existing = this.joinable(id);
     if (existing) return existing;
     const progress = new BuildProgressTracker(this.#options.now);
     const job = new Job(
       id,
-      settleLater(() => work(progress)),
+      settleLater(() => work((event) => progress.record(event))),
       this.#options.now,
       progress,
     );

@@ -88,6 +88,17 @@ describe("buildImage", () => {
         ["nix-instantiate", "nix-store", "nix-instantiate", "nix-store"],
       );
       assert.ok(logLines.some((line) => line.includes("derivation collected before the build")));
+      // Where the time went: every phase once, the lookup counted over both attempts.
+      const phases = logLines
+        .map((line) => JSON.parse(line))
+        .find((l) => l.event === "build phases");
+      assert.equal(phases.image, "hello");
+      assert.equal(phases.layers, built.layers.length);
+      assert.ok(phases.paths >= 1);
+      for (const name of ["lookupMs", "realiseMs", "closureMs", "groupingMs", "layersMs"]) {
+        assert.ok(Number.isInteger(phases[name]) && phases[name] >= 0, name);
+      }
+      assert.ok(phases.packMs >= 0 && phases.storeMs >= 0, "packed layers report pack and store");
     });
   }
 

@@ -5,7 +5,7 @@
 // the same index digest.
 
 import { digestHex, sha256Digest, type Digest } from "../../shared/digest.ts";
-import type { Architecture, ImageRequest } from "../../shared/image-name.ts";
+import type { Architecture } from "../../shared/image-name.ts";
 import { buildIndex } from "../../shared/manifest.ts";
 import { indexMediaType, type ManifestFlavour } from "../../shared/media-types.ts";
 import type { ManifestRef, TagIndex } from "../../shared/origin-protocol.ts";
@@ -17,16 +17,6 @@ import type { BlobWriter } from "../storage/storage.ts";
 import { PackagesNotFound } from "../nix/lookup-errors.ts";
 import { TagNotFound } from "../nix/errors.ts";
 import { PlatformBuildFailed } from "./errors.ts";
-
-/**
- * The image of one platform: `arm64/NAME` for arm64, so that what is recorded under the name (and
- * restored from it, restore.ts) is built for the same platform again.
- */
-export function platformRequest(image: ImageRequest, arch: Architecture): ImageRequest {
-  if (image.archNamed) return image;
-  const name = arch === "arm64" ? `arm64/${image.name}` : image.name;
-  return { ...image, name, arch, archNamed: arch === "arm64" };
-}
 
 export interface PlatformImage {
   arch: Architecture;

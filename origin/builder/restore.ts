@@ -19,7 +19,8 @@ import { resolveSource, type SourceConfig } from "../nix/source.ts";
 import { gzipModeFor, packLayer } from "../pack/pack-layer.ts";
 import { storePathEntries } from "../pack/store-entries.ts";
 import { symlinkLayerEntries } from "../pack/symlink-layer.ts";
-import { lookupAndRealise, type PipelineDeps } from "./pipeline.ts";
+import { lookupAndRealise } from "./lookup-and-realise.ts";
+import type { PipelineDeps } from "./pipeline.ts";
 import { LayerNotRestorable } from "./errors.ts";
 
 export interface RestoreDeps {

@@ -10,7 +10,7 @@ import type { ManifestCache } from "../cache/manifest-cache.ts";
 import type { Logger } from "../log.ts";
 import { nixOutputOf } from "../nix/errors.ts";
 import type { ResolvedSource } from "../nix/source.ts";
-import type { ProgressSink } from "./build-progress.ts";
+import type { BuildEvents } from "./build-events.ts";
 import { OriginStopping } from "./errors.ts";
 import type { ImageProducer } from "./image-producer.ts";
 import type { RevisionMemo } from "./revision-memo.ts";
@@ -33,8 +33,8 @@ export interface TagJob {
   tag: string;
   /** The tag's cache key (the job's id). */
   key: string;
-  /** Where the job's progress goes (the job table's tracker of this job). */
-  progress?: ProgressSink;
+  /** Where the job's events go (the job table's tracker of this job). */
+  events?: BuildEvents;
 }
 
 export interface TagJobDone {
@@ -58,9 +58,9 @@ export async function runTagJob(deps: TagJobDeps, job: TagJob): Promise<TagJobDo
     });
   let source: ResolvedSource | null = null;
   try {
-    job.progress?.phase("resolving");
+    job.events?.({ kind: "phase", phase: "resolving" });
     source = await deps.revisions.get(tag);
-    const produced = await deps.producer.produce(image, job.platforms, tag, source, job.progress);
+    const produced = await deps.producer.produce(image, job.platforms, tag, source, job.events);
     const { entry } = produced;
     // Every manifest is stored by now (buildImage and publishIndex store before returning).
     deps.manifests.put(job.key, entry);

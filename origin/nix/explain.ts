@@ -8,8 +8,9 @@
 // Measured (test/bench/explain-storm.ts, 32 throwing names): before, 32 processes at once.
 
 import type { UnevaluablePackage } from "./lookup-errors.ts";
-import { hideServerPaths, parseRefusal } from "./eval-error.ts";
-import { explainPackage, type FailedPackage, type LookupOptions } from "./packages.ts";
+import { hideServerPaths, parseRefusal, rawEvalMessage } from "./eval-error.ts";
+import { evaluatePackages, type EvaluateOptions } from "./expression.ts";
+import type { FailedPackage } from "./packages.ts";
 import type { NixRunner } from "./runner.ts";
 import type { ResolvedSource } from "./source.ts";
 
@@ -18,7 +19,7 @@ export interface ExplainSlots {
   run<T>(task: () => Promise<T>): Promise<T>;
 }
 
-export interface ExplainOptions extends LookupOptions {
+export interface ExplainOptions extends EvaluateOptions {
   slots: ExplainSlots;
   /** Names explained with a Nix process of their own, per call (default 5). */
   perBuild?: number;
@@ -90,4 +91,24 @@ export async function explainFailures(
     );
   }
   return result;
+}
+
+/**
+ * Why a package that the lookup reported `failed` does not evaluate: Nix's own error message,
+ * cleaned for a registry client (for nixpkgs e.g. "Package 'x' has an unfree license…").
+ * One nix-instantiate per name: after the first throw Nix evaluates nothing more.
+ */
+async function explainPackage(
+  runner: NixRunner,
+  source: ResolvedSource,
+  name: string,
+  system: string,
+  options: EvaluateOptions,
+): Promise<{ message: string; nixOutput: string[] }> {
+  const result = await evaluatePackages(runner, source, [name], system, "explain", options);
+  if (result.exitCode === 0) {
+    return { message: "it evaluated when asked again (has the source changed?)", nixOutput: [] };
+  }
+  const message = rawEvalMessage(result.stderrTail) || "no error output";
+  return { message, nixOutput: result.stderrTail };
 }

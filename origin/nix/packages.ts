@@ -1,12 +1,11 @@
 // Which requested packages exist in the package set, found by evaluation only (nothing is
 // built), so that every missing name can be reported at once before any work starts.
 
-import { NixBuildTimedOut, NixEvalFailed } from "./errors.ts";
-import { evalErrorMessage, rawEvalMessage, type Refusal } from "./eval-error.ts";
-import { packagesExpression } from "./expression.ts";
+import { NixEvalFailed } from "./errors.ts";
+import { evalErrorMessage, type Refusal } from "./eval-error.ts";
+import { evaluatePackages, type EvaluateOptions } from "./expression.ts";
 import { diagnoseFlakeFailure } from "./flake-diagnosis.ts";
-import type { ExpressionOptions } from "./expression.ts";
-import type { NixRunner, ProcessResult } from "./runner.ts";
+import type { NixRunner } from "./runner.ts";
 import type { ResolvedSource } from "./source.ts";
 
 export interface FoundPackage {
@@ -48,34 +47,26 @@ export interface PackageLookup {
   coreutils: string | null;
 }
 
-export interface LookupOptions extends ExpressionOptions {
-  timeoutMs?: number;
-  signal?: AbortSignal;
-}
-
-// Evaluation includes fetching a git commit or a channel tarball, which can take a while.
-const defaultTimeoutMs = 300_000;
-
 export async function lookupPackages(
   runner: NixRunner,
   source: ResolvedSource,
   names: readonly string[],
   system: string,
-  options: LookupOptions = {},
+  options: EvaluateOptions = {},
 ): Promise<PackageLookup> {
-  const result = await evaluate(runner, source, names, system, "report", options);
+  const result = await evaluatePackages(runner, source, names, system, "report", options);
   if (result.exitCode === 0) return parseReport(result.stdout);
   if (source.flake) {
     // Name the flake and the attribute that failed (this costs more Nix processes).
     const check = (attribute: "report" | "rootPaths", only: readonly string[]) =>
-      evaluate(runner, source, only, system, attribute, options);
+      evaluatePackages(runner, source, only, system, attribute, options);
     throw await diagnoseFlakeFailure(check, source.flake, names, system, result.stderrTail);
   }
   const failure = new NixEvalFailed(evalErrorMessage(result.stderrTail), result.stderrTail);
   if (names.length === 0) throw failure;
   // Is it the package set or some of the names? A set that evaluates without names is fine, and
   // the names are looked up again in halves until each one that fails is alone.
-  const bare = await evaluate(runner, source, [], system, "report", options);
+  const bare = await evaluatePackages(runner, source, [], system, "report", options);
   if (bare.exitCode !== 0) throw failure;
   return isolateFailures(runner, source, names, system, options);
 }
@@ -90,7 +81,7 @@ async function isolateFailures(
   source: ResolvedSource,
   names: readonly string[],
   system: string,
-  options: LookupOptions,
+  options: EvaluateOptions,
 ): Promise<PackageLookup> {
   const merged: PackageLookup = { found: [], missing: [], failed: [], coreutils: null };
   const pending: (readonly string[])[] = [
@@ -99,7 +90,7 @@ async function isolateFailures(
   ];
   for (let group = pending.shift(); group; group = pending.shift()) {
     if (group.length === 0) continue;
-    const result = await evaluate(runner, source, group, system, "report", options);
+    const result = await evaluatePackages(runner, source, group, system, "report", options);
     if (result.exitCode === 0) {
       const part = parseReport(result.stdout);
       merged.found.push(...part.found);
@@ -117,7 +108,7 @@ async function isolateFailures(
     const first = name.split(".")[0]!;
     let subSet: string | undefined;
     if (first !== name) {
-      const prefix = await evaluate(runner, source, [first], system, "report", options);
+      const prefix = await evaluatePackages(runner, source, [first], system, "report", options);
       if (prefix.exitCode !== 0) subSet = first;
     }
     merged.failed.push({
@@ -137,49 +128,6 @@ async function isolateFailures(
   return merged;
 }
 
-/**
- * What nixpkgs reads from the environment when its config does not say (nixpkgs' own switches):
- * a flake instantiates its nixpkgs itself, so the origin's policy reaches it only this way.
- */
-function policyEnvironment(options: LookupOptions): Record<string, string> {
-  const env: Record<string, string> = {};
-  if (options.policy?.allowUnfree) env.NIXPKGS_ALLOW_UNFREE = "1";
-  if (options.policy?.allowInsecure) env.NIXPKGS_ALLOW_INSECURE = "1";
-  if (options.policy?.allowBroken) env.NIXPKGS_ALLOW_BROKEN = "1";
-  return env;
-}
-
-/** Strictly evaluates one attribute of packages.nix for `names`; throws only on a timeout. */
-async function evaluate(
-  runner: NixRunner,
-  source: ResolvedSource,
-  names: readonly string[],
-  system: string,
-  attribute: "report" | "explain" | "rootPaths",
-  options: LookupOptions,
-): Promise<ProcessResult> {
-  const { file, args } = packagesExpression(source, names, system, options);
-  const timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
-  const result = await runner(
-    "nix-instantiate",
-    [
-      "--eval",
-      "--strict",
-      "--json",
-      // Read-write mode writes the .drv files of the report's derivations to the store, so the
-      // build can realise them without evaluating the package set again.
-      ...(attribute === "report" ? ["--read-write-mode"] : []),
-      file,
-      "-A",
-      attribute,
-      ...args,
-    ],
-    { timeoutMs, signal: options.signal, env: source.flake ? policyEnvironment(options) : {} },
-  );
-  if (result.timedOut) throw new NixBuildTimedOut(Math.round(timeoutMs / 1000), "evaluate");
-  return result;
-}
-
 function parseReport(stdout: string): PackageLookup {
   let report: unknown;
   try {
@@ -197,24 +145,4 @@ function parseReport(stdout: string): PackageLookup {
     throw new NixEvalFailed("packages.nix printed a report of the wrong shape");
   }
   return { found, missing, failed, coreutils: typeof coreutils === "string" ? coreutils : null };
-}
-
-/**
- * Why a package that the lookup reported `failed` does not evaluate: Nix's own error message,
- * cleaned for a registry client (for nixpkgs e.g. "Package 'x' has an unfree license…").
- * One nix-instantiate per name: after the first throw Nix evaluates nothing more.
- */
-export async function explainPackage(
-  runner: NixRunner,
-  source: ResolvedSource,
-  name: string,
-  system: string,
-  options: LookupOptions = {},
-): Promise<{ message: string; nixOutput: string[] }> {
-  const result = await evaluate(runner, source, [name], system, "explain", options);
-  if (result.exitCode === 0) {
-    return { message: "it evaluated when asked again (has the source changed?)", nixOutput: [] };
-  }
-  const message = rawEvalMessage(result.stderrTail) || "no error output";
-  return { message, nixOutput: result.stderrTail };
 }

@@ -20,6 +20,7 @@ import { emptyDirectory } from "./empty-directory.ts";
 import {
   ContentMismatch,
   type ByteSpan,
+  type CrashLeftovers,
   type ObjectStat,
   type PutOptions,
   type Storage,
@@ -53,8 +54,9 @@ export class FilesystemStorage implements Storage {
     }
   }
 
-  async cleanUpAfterCrash(): Promise<{ scratchFiles: number; abortedUploads: number }> {
-    return { scratchFiles: await emptyDirectory(this.scratchDir), abortedUploads: 0 };
+  async cleanUpAfterCrash(): Promise<CrashLeftovers> {
+    const scratchFiles = await emptyDirectory(this.scratchDir);
+    return { scratchFiles, abortedUploads: 0, staleStaging: 0 };
   }
 
   async *list(prefix: string): AsyncIterable<StoredObject> {

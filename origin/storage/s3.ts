@@ -24,6 +24,7 @@ import { StagedUpload } from "./s3-staged.ts";
 import {
   ContentMismatch,
   type ByteSpan,
+  type CrashLeftovers,
   type FileUpload,
   type ObjectStat,
   type PutOptions,
@@ -58,6 +59,8 @@ export interface S3StorageOptions extends S3ClientOptions {
 }
 
 const defaultContentType = "application/octet-stream";
+/** A staged object this old is a crash's leftover: no upload stages for so long. */
+const staleStagingMs = 24 * 3600 * 1000;
 
 export class S3Storage implements Storage {
   readonly description: string;
@@ -112,9 +115,11 @@ export class S3Storage implements Storage {
 
   /**
    * Removes what a crash of this origin left: files in its scratch directory and the multipart
-   * uploads in its journal. Only this origin's own leftovers (the data dir is locked).
+   * uploads in its journal (only this origin's own: the data dir is locked), and staged objects
+   * older than a day whatever left them (a lost data directory takes its journal with it; another
+   * origin sharing the bucket stages nothing that long).
    */
-  async cleanUpAfterCrash(): Promise<{ scratchFiles: number; abortedUploads: number }> {
+  async cleanUpAfterCrash(now = Date.now()): Promise<CrashLeftovers> {
     const scratchFiles = await emptyDirectory(this.scratchDir);
     let abortedUploads = 0;
     for (const entry of (await this.journal?.list()) ?? []) {
@@ -132,7 +137,13 @@ export class S3Storage implements Storage {
         abortedUploads++;
       }
     }
-    return { scratchFiles, abortedUploads };
+    let staleStaging = 0;
+    for await (const object of this.list(stagingPrefix)) {
+      if (now - object.modifiedAt < staleStagingMs) continue;
+      await this.delete(object.key);
+      staleStaging++;
+    }
+    return { scratchFiles, abortedUploads, staleStaging };
   }
 
   async stat(key: string): Promise<ObjectStat | null> {

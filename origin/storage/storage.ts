@@ -78,12 +78,25 @@ export interface ObjectCollector {
   delete(key: string): Promise<void>;
 }
 
+/** What a start found and removed of an earlier run's crash. */
+export interface CrashLeftovers {
+  /** Files in the scratch directory. */
+  scratchFiles: number;
+  /** Multipart uploads in the upload journal, aborted. */
+  abortedUploads: number;
+  /**
+   * Staged objects older than a day that no journal names (the data directory was lost or
+   * replaced): no upload runs that long, so nobody will copy them.
+   */
+  staleStaging: number;
+}
+
 /** What the origin does with its storage at start and for readiness. */
 export interface StorageUpkeep {
   /** Throws, with the backend's reason, unless the storage can be read and written now. */
   check(): Promise<void>;
-  /** Removes this origin's own leftovers of a crash: staging files, unfinished uploads. */
-  cleanUpAfterCrash(): Promise<{ scratchFiles: number; abortedUploads: number }>;
+  /** Removes leftovers of a crash: staging files, unfinished uploads, stale staged objects. */
+  cleanUpAfterCrash(now?: number): Promise<CrashLeftovers>;
 }
 
 export interface Storage extends BlobReader, BlobWriter, StorageUpkeep, ObjectCollector {

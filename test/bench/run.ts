@@ -3,6 +3,7 @@
 
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
+import { formatClosureBench, runClosureBench } from "./closure.ts";
 import { formatGcBench, runGcBench } from "./gc.ts";
 import { dockerAvailable } from "../support/dockerd.ts";
 import { formatDockerReuseBench, runDockerReuseBench } from "./docker-reuse.ts";
@@ -54,6 +55,11 @@ if (await dockerAvailable()) {
 console.error("storage lifecycle benchmark: many images, some used again, one collection…");
 const gc = await runGcBench();
 console.log(formatGcBench(gc));
+console.error(
+  "closure benchmark: the generated package set (built once), cold pulls of four images by phase…",
+);
+const closure = await runClosureBench();
+console.log(formatClosureBench(closure));
 console.error("platforms benchmark: one and two platforms, and a remote Nix builder…");
 const platforms = await runPlatformBench();
 console.log(formatPlatformBench(platforms));
@@ -70,11 +76,12 @@ const results = {
   dockerReuse,
   gc,
   platforms,
+  closure,
 };
 
 console.log(
   `\n${formatSummary(
-    summaryRows({ pack, packUpload, serve, edgeMiss, edgeMemory, reuse, gc }),
+    summaryRows({ pack, packUpload, serve, edgeMiss, edgeMemory, reuse, gc, closure }),
     `${loadBefore} at the start, ${await loadAverage()} at the end, 2 cores`,
   )}\n`,
 );

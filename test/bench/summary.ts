@@ -2,6 +2,7 @@
 // same run, as a ratio, with the goal it is held to (issue 21 and earlier ones) and whether it met
 // it. Wall-time ratios on a shared machine move with its load, so the load average is printed too.
 
+import type { ClosureBenchResult } from "./closure.ts";
 import type { EdgeMemoryResult } from "./edge-memory.ts";
 import type { EdgeMissResult } from "./edge-miss.ts";
 import type { GcBenchResult } from "./gc.ts";
@@ -27,6 +28,7 @@ export interface BenchResults {
   edgeMemory?: EdgeMemoryResult;
   reuse: ReuseResult;
   gc: GcBenchResult;
+  closure?: ClosureBenchResult;
 }
 
 export function summaryRows(r: BenchResults): SummaryRow[] {
@@ -140,6 +142,30 @@ export function summaryRows(r: BenchResults): SummaryRow[] {
       goal: null,
     },
   );
+  for (const image of r.closure?.images ?? []) {
+    rows.push(
+      {
+        figure: `cold pull of ${image.image} (${image.paths} paths) vs tar | gzip -6`,
+        measured: s(image.phases.pullMs / 1000),
+        baseline: s(image.baselineMs / 1000),
+        ratio: image.ratio,
+        goal: { at: "≤", ratio: 0.6 },
+      },
+      {
+        figure: `  its grouping vs 1 s, peak RSS vs 300 MiB, layers vs budget`,
+        measured: `${(image.phases.groupingMs / 1000).toFixed(2)} s, ${Math.round(image.peakRssMiB)} MiB, ${image.layers}`,
+        baseline: `1 s, 300 MiB, ${image.budget}`,
+        ratio: round(
+          Math.max(
+            image.phases.groupingMs / 1000,
+            image.peakRssMiB / 300,
+            image.layers / image.budget,
+          ),
+        ),
+        goal: { at: "≤", ratio: 1 },
+      },
+    );
+  }
   return rows;
 }
 

@@ -171,9 +171,17 @@ describe("staged S3 uploads (packing and uploading overlap)", () => {
       "the staged upload in the journal",
       async () => (await journal.list()).length === 2,
     );
+    // A staged object no journal names (another origin's upload under way, or one whose data
+    // directory was lost): kept while young, removed once a day old.
+    const orphan = `${stagingPrefix}no-journal-names-it`;
+    await storage.putBytes(orphan, leftoverBytes, { sha256: sha256Of(Buffer.from(leftoverBytes)) });
     const restarted = await storageWith("journal-5");
     const cleaned = await restarted.cleanUpAfterCrash();
     assert.equal(cleaned.abortedUploads, 2);
+    assert.equal(cleaned.staleStaging, 0);
+    assert.deepEqual(await staged(restarted), [orphan]);
+    const dayLater = await restarted.cleanUpAfterCrash(Date.now() + 25 * 3600 * 1000);
+    assert.deepEqual(dayLater, { scratchFiles: 0, abortedUploads: 0, staleStaging: 1 });
     assert.deepEqual(await staged(restarted), []);
     assert.deepEqual(await pendingUploads(), []);
     assert.equal(await restarted.has(blobKey(digestFromHex(sha256Of(bytes)))), false);

@@ -107,9 +107,13 @@ function emptySourceImages(): Images {
 }
 
 /** An htpasswd file with bcrypt entries of cost 5 (what `htpasswd -B` writes by default). */
-export async function writeHtpasswd(users: Record<string, string>, path?: string): Promise<string> {
+export async function writeHtpasswd(
+  users: Record<string, string>,
+  path?: string,
+  cost = 5,
+): Promise<string> {
   const file = path ?? join(await mkdtemp(join(tmpdir(), "nixery-users-")), "htpasswd");
-  const lines = Object.entries(users).map(([user, pw]) => `${user}:${bcrypt.hashSync(pw, 5)}`);
+  const lines = Object.entries(users).map(([user, pw]) => `${user}:${bcrypt.hashSync(pw, cost)}`);
   await writeFile(file, `${lines.join("\n")}\n`);
   return file;
 }

@@ -20,7 +20,12 @@ export interface ScenarioBuild {
   /** The answer of a finished build. */
   result?: TagManifests;
   /** The answer of a failed build instead. */
-  failure?: { status: number; error: ErrorBody["errors"][number] };
+  failure?: {
+    status: number;
+    error: ErrorBody["errors"][number];
+    /** For a full build queue: when to ask again. */
+    retryAfterSeconds?: number;
+  };
   /** Status requests answered "pending" before the build ends (-1: never ends). */
   pendingPolls?: number;
   /** Whether the origin has it already (an `onlyIfBuilt` request gets it); default true. */
