@@ -7,6 +7,7 @@ import { rm } from "node:fs/promises";
 import { platformName } from "../shared/platform.ts";
 import { errorResponse, RegistryError } from "../shared/errors.ts";
 import { startHardenedServer, type HardenedServer } from "./http/hardened-server.ts";
+import { withFileResponses, type NodeBindings } from "./http/send-file.ts";
 import { createApp } from "./app.ts";
 import { nixSystems } from "../shared/image-name.ts";
 import { IndexStore } from "./index/index-store.ts";
@@ -50,12 +51,12 @@ import { collectOnce } from "./cli/collect-once.ts";
  * sees only checked origin-form requests), turning "port in use" and friends into a StartupError.
  */
 async function listen(
-  app: { fetch: (request: Request) => Response | Promise<Response> },
+  app: { fetch: (request: Request, env: NodeBindings) => Response | Promise<Response> },
   config: Config,
   log: Logger,
   access: { line: (text: string) => void; traffic: Traffic },
 ): Promise<HardenedServer> {
-  const listener = getRequestListener(app.fetch, {
+  const listener = getRequestListener(withFileResponses(app.fetch), {
     errorHandler: (error) => {
       log.error("request could not be read", { error: stackOf(error) });
       return errorResponse(new RegistryError("BAD_REQUEST", "the request could not be read"));

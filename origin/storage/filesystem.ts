@@ -17,6 +17,7 @@ import {
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { stagingPrefix } from "../../shared/storage-keys.ts";
 import { emptyDirectory } from "./empty-directory.ts";
+import { FileBody } from "./file-body.ts";
 import {
   ContentMismatch,
   type ByteSpan,
@@ -26,8 +27,6 @@ import {
   type Storage,
   type StoredObject,
 } from "./storage.ts";
-
-const readChunkBytes = 1024 * 1024;
 
 export class FilesystemStorage implements Storage {
   readonly description: string;
@@ -113,34 +112,13 @@ export class FilesystemStorage implements Storage {
       throw error;
     });
     if (!handle) return null;
-    const end = span ? span.end + 1 : (await handle.stat()).size;
-    let position = span?.start ?? 0;
-    const close = () => handle.close().catch(() => undefined);
-    // Pulled in 1 MiB reads straight from the file handle: measured about 1.4x the throughput
-    // of Readable.toWeb(createReadStream()) when served through @hono/node-server.
-    return new ReadableStream<Uint8Array>(
-      {
-        async pull(controller) {
-          const length = Math.min(readChunkBytes, end - position);
-          if (length <= 0) {
-            await close();
-            controller.close();
-            return;
-          }
-          const buffer = Buffer.allocUnsafe(length);
-          const { bytesRead } = await handle.read(buffer, 0, length, position);
-          if (bytesRead === 0) {
-            await close();
-            controller.error(new Error(`${key} ended ${end - position} bytes early`));
-            return;
-          }
-          position += bytesRead;
-          controller.enqueue(buffer.subarray(0, bytesRead));
-        },
-        cancel: close,
-      },
-      { highWaterMark: 2 },
-    );
+    try {
+      const end = span ? span.end + 1 : (await handle.stat()).size;
+      return new FileBody({ handle, start: span?.start ?? 0, end, key });
+    } catch (error) {
+      await handle.close().catch(() => undefined);
+      throw error;
+    }
   }
 
   async readBytes(key: string): Promise<Uint8Array<ArrayBuffer> | null> {
