@@ -31,6 +31,11 @@ export interface EdgeRuntimeOptions {
   /** Listen on 127.0.0.1:port (0 picks one); without it, only dispatchFetch works. */
   port?: number;
   host?: string;
+  /**
+   * Opens workerd's DevTools inspector on 127.0.0.1:port (0 picks one), for the memory bench and
+   * tests that read the Worker's heap; off by default, as in the local stack.
+   */
+  inspectorPort?: number;
   /** Receives every line the Worker logs (default: written to this process's stdout). */
   onLogLine?: (line: string) => void;
   /** Makes the edge private: its users (htpasswd text) and the token keys it shares with the origin. */
@@ -64,6 +69,8 @@ export interface EdgeRuntime {
   miniflare: Miniflare;
   /** The listening URL (when a port was given). */
   url: URL | null;
+  /** workerd's inspector (ws://…), when `inspectorPort` was given. */
+  inspector: URL | null;
   stop(): Promise<void>;
 }
 
@@ -146,6 +153,7 @@ export async function startEdgeRuntime(options: EdgeRuntimeOptions): Promise<Edg
     ...(options.port !== undefined
       ? { port: options.port, host: options.host ?? "127.0.0.1" }
       : {}),
+    ...(options.inspectorPort !== undefined ? { inspectorPort: options.inspectorPort } : {}),
     log: new Log(LogLevel.WARN),
     handleRuntimeStdio(stdout: Readable, stderr: Readable) {
       forwardLines(stdout, onLine);
@@ -156,6 +164,7 @@ export async function startEdgeRuntime(options: EdgeRuntimeOptions): Promise<Edg
   return {
     miniflare,
     url: options.port !== undefined ? url : null,
+    inspector: options.inspectorPort !== undefined ? await miniflare.getInspectorURL() : null,
     stop: () => miniflare.dispose(),
   };
 }

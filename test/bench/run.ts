@@ -11,6 +11,7 @@ import { formatReuseBench, runReuseBench } from "./layer-reuse.ts";
 import { formatPackBench, runPackBench } from "./pack.ts";
 import { formatPackUploadBench, runPackUploadBench } from "./pack-upload.ts";
 import { formatPlatformBench, runPlatformBench } from "./platforms.ts";
+import { formatEdgeMemoryBench, runEdgeMemoryBench } from "./edge-memory.ts";
 import { formatEdgeMissBench, runEdgeMissBench } from "./edge-miss.ts";
 import { formatServeBench, runServeBench } from "./serve.ts";
 import { formatSummary, summaryRows } from "./summary.ts";
@@ -35,6 +36,9 @@ console.error("edge blob miss: origin-direct pulls beside pulls through a fresh 
 const edgeMiss = await runEdgeMissBench();
 console.log(formatServeBench(serve));
 console.log(formatEdgeMissBench(edgeMiss));
+console.error("edge memory: 100,000 warm requests through workerd, beside a constant Worker…");
+const edgeMemory = await runEdgeMemoryBench();
+console.log(formatEdgeMemoryBench(edgeMemory));
 console.error("layer reuse benchmark: a sequence of images pulled by a chain-ID client…");
 const reuse = await runReuseBench();
 console.log(formatReuseBench(reuse));
@@ -67,6 +71,7 @@ const results = {
   packUpload,
   serve,
   edgeMiss,
+  edgeMemory,
   reuse,
   dockerReuse,
   gc,
@@ -76,7 +81,7 @@ const results = {
 
 console.log(
   `\n${formatSummary(
-    summaryRows({ pack, packUpload, serve, edgeMiss, reuse, gc, closure }),
+    summaryRows({ pack, packUpload, serve, edgeMiss, edgeMemory, reuse, gc, closure }),
     `${loadBefore} at the start, ${await loadAverage()} at the end, 2 cores`,
   )}\n`,
 );

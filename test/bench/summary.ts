@@ -3,6 +3,7 @@
 // it. Wall-time ratios on a shared machine move with its load, so the load average is printed too.
 
 import type { ClosureBenchResult } from "./closure.ts";
+import type { EdgeMemoryResult } from "./edge-memory.ts";
 import type { EdgeMissResult } from "./edge-miss.ts";
 import type { GcBenchResult } from "./gc.ts";
 import type { ReuseResult } from "./layer-reuse.ts";
@@ -24,6 +25,7 @@ export interface BenchResults {
   packUpload?: PackUploadResult;
   serve: ServeResult[];
   edgeMiss: EdgeMissResult;
+  edgeMemory?: EdgeMemoryResult;
   reuse: ReuseResult;
   gc: GcBenchResult;
   closure?: ClosureBenchResult;
@@ -91,6 +93,31 @@ export function summaryRows(r: BenchResults): SummaryRow[] {
         },
       );
     }
+  }
+  if (r.edgeMemory) {
+    const { edge, constant } = r.edgeMemory;
+    const [, middle, end] = edge.samples;
+    const constantEnd = constant.samples[constant.samples.length - 1]!;
+    const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
+    const k = (requests: number) => `${Math.round(requests / 1000)}k`;
+    rows.push(
+      {
+        // Flat: the live heap after the second half of the load is what it was after the first
+        // (the first requests build one-time state: compiled code, the router, the tables).
+        figure: `edge: Worker heap after ${k(end!.requests)} warm requests vs after ${k(middle!.requests)}`,
+        measured: mb(end!.heapBytes),
+        baseline: mb(middle!.heapBytes),
+        ratio: round(end!.heapBytes / middle!.heapBytes),
+        goal: { at: "≤", ratio: 1.05 },
+      },
+      {
+        figure: `edge: workerd RSS after ${k(end!.requests)} vs a constant Worker's`,
+        measured: mb(end!.rssBytes),
+        baseline: mb(constantEnd.rssBytes),
+        ratio: round(end!.rssBytes / constantEnd.rssBytes),
+        goal: null,
+      },
+    );
   }
   rows.push(
     {

@@ -6,6 +6,7 @@
 import type { Miniflare } from "miniflare";
 import { bundleWorker, startEdgeRuntime } from "../../stack/edge-runtime.ts";
 import type { OriginCall, OriginScenario } from "../workerd/origin-scenario.ts";
+import { openInspector, workerTarget, type HeapUsage } from "./inspector.ts";
 import { repoRoot } from "./origin-process.ts";
 import { waitFor } from "./wait-for.ts";
 
@@ -22,6 +23,8 @@ export interface WorkerdEdgeOptions {
   deadlineSeconds?: number;
   access?: { htpasswd: string; tokenKeys: string[]; anonymousPull?: boolean };
   limits?: { loginFailures?: number; coldBuilds?: number };
+  /** Opens workerd's inspector, for heapUsage(). */
+  inspect?: boolean;
 }
 
 export interface WorkerdEdge {
@@ -44,6 +47,8 @@ export interface WorkerdEdge {
     match: (line: Record<string, unknown>) => boolean,
     timeoutMs?: number,
   ): Promise<Record<string, unknown>>;
+  /** The Worker's JS heap after a full collection (needs `inspect`). */
+  heapUsage(): Promise<HeapUsage>;
   stop(): Promise<void>;
 }
 
@@ -70,6 +75,7 @@ export async function startWorkerdEdge(options: WorkerdEdgeOptions = {}): Promis
     limits: options.limits,
     port: 0,
     script: await bundleTestWorker("edge-test-worker.ts"),
+    ...(options.inspect ? { inspectorPort: 0 } : {}),
     onLogLine(line) {
       if (process.env.EDGE_DEBUG) process.stderr.write(`edge: ${line}\n`);
       try {
@@ -119,6 +125,16 @@ export async function startWorkerdEdge(options: WorkerdEdgeOptions = {}): Promis
     },
     waitForLog: (match, timeoutMs) =>
       waitFor(`a log line (${logs.length} so far)`, () => logs.find(match), { timeoutMs }),
+    async heapUsage() {
+      if (!runtime.inspector)
+        throw new Error("heapUsage needs startWorkerdEdge({ inspect: true })");
+      const session = await openInspector(runtime.inspector, workerTarget("nixery-edge"));
+      try {
+        return await session.heapUsage();
+      } finally {
+        session.close();
+      }
+    },
     stop: runtime.stop,
   };
 }
