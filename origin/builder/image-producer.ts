@@ -10,7 +10,7 @@ import type { ResolvedSource } from "../nix/source.ts";
 import { ignoreBuildEvents, type BuildEvents } from "./build-events.ts";
 import { indexRevisionCacheKey } from "./cache-key.ts";
 import { packFormatVersion, type PipelineDeps } from "./pipeline.ts";
-import type { PlatformBuilds } from "./platform-builds.ts";
+import type { MadeImage, PlatformBuilds } from "./platform-builds.ts";
 import { publishIndex } from "./platform-index.ts";
 import type { StoredManifests } from "./stored-manifests.ts";
 import { entryFor } from "./tag-entry.ts";
@@ -57,7 +57,8 @@ export class ImageProducer {
 
   /**
    * The answer for `image` at the tag's revision: one platform's image, or an index over several
-   * (remembered under the revision's index key, pinned).
+   * (remembered under the revision's index key, pinned). With several platforms, every platform's
+   * image is built, then the index over them (none if one failed).
    */
   async produce(
     image: ImageRequest,
@@ -66,52 +67,48 @@ export class ImageProducer {
     source: ResolvedSource,
     events: BuildEvents = ignoreBuildEvents,
   ): Promise<Produced> {
+    const { deps } = this;
     const indexKey =
       platforms.length > 1 && source.revision
-        ? indexRevisionCacheKey(this.deps.sourceId, source.revision, platforms, image)
+        ? indexRevisionCacheKey(deps.sourceId, source.revision, platforms, image)
         : null;
-    const known = indexKey ? await this.deps.stored.validEntry(indexKey) : null;
-    const answer: Answer = known?.index
-      ? { image, manifests: known.manifests, index: known.index, ...nothingBuilt }
-      : await this.build(image, platforms, tag, source, events);
+    const known = indexKey ? await deps.stored.validEntry(indexKey) : null;
+    let answer: Answer;
+    if (known?.index) {
+      answer = { image, manifests: known.manifests, index: known.index, ...nothingBuilt };
+    } else {
+      const built = await deps.builds.buildPlatforms(image, platforms, tag, source, events);
+      const { images, layersPacked, layersReused } = built;
+      const counts = { layersPacked, layersReused };
+      if (images.length === 1) {
+        answer = onePlatformAnswer(images[0]!, counts);
+      } else {
+        const index = await publishIndex(
+          { ...deps.pipeline, packFormat: packFormatVersion },
+          { name: image.name, revision: source.revision },
+          images,
+        );
+        const manifests = images.find((child) => child.arch === deps.hostArch)!.manifests;
+        const fields = { platforms: index.platforms.length };
+        answer = { image, manifests, index, built: true, ...counts, fields };
+      }
+    }
     const { image: answered, manifests, index, ...produced } = answer;
-    const { now, tagTtlSeconds } = this.deps;
-    const entry = entryFor(answered, tag, source, manifests, index, now(), tagTtlSeconds);
+    const entry = entryFor(answered, tag, source, manifests, index, deps.now(), deps.tagTtlSeconds);
     if (indexKey && produced.built) {
-      this.deps.manifests.put(indexKey, { ...entry, pinned: true, expiresAt: null });
+      deps.manifests.put(indexKey, { ...entry, pinned: true, expiresAt: null });
     }
     return { entry, ...produced };
   }
+}
 
-  /** Every platform's image, then for several the index over them (none if one failed). */
-  private async build(
-    image: ImageRequest,
-    platforms: readonly Architecture[],
-    tag: string,
-    source: ResolvedSource,
-    events: BuildEvents,
-  ): Promise<Answer> {
-    const { images, layersPacked, layersReused } = await this.deps.builds.buildPlatforms(
-      image,
-      platforms,
-      tag,
-      source,
-      events,
-    );
-    const counts = { layersPacked, layersReused };
-    if (images.length === 1) {
-      const { image: platformImage, manifests, built } = images[0]!;
-      if (!built) return { image: platformImage, manifests, index: null, ...nothingBuilt };
-      const fields = { layers: built.layers.length, packedLayers: built.packedLayers };
-      return { image: platformImage, manifests, index: null, built: true, ...counts, fields };
-    }
-    const index = await publishIndex(
-      { ...this.deps.pipeline, packFormat: packFormatVersion },
-      { name: image.name, revision: source.revision },
-      images,
-    );
-    const manifests = images.find((child) => child.arch === this.deps.hostArch)!.manifests;
-    const fields = { platforms: index.platforms.length };
-    return { image, manifests, index, built: true, ...counts, fields };
-  }
+/** A one-platform answer: that platform's image, and what its build did if this job ran it. */
+function onePlatformAnswer(
+  made: MadeImage,
+  counts: { layersPacked: number; layersReused: number },
+): Answer {
+  const { image, manifests, built } = made;
+  if (!built) return { image, manifests, index: null, ...nothingBuilt };
+  const fields = { layers: built.layers.length, packedLayers: built.packedLayers };
+  return { image, manifests, index: null, built: true, ...counts, fields };
 }
