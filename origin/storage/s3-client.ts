@@ -1,5 +1,6 @@
 // A minimal S3 API client over fetch, signed with aws4fetch's SigV4 signer: builds object URLs,
-// retries per s3-retry.ts, turns S3's XML errors into S3RequestFailed, and presigns GET URLs.
+// retries per s3-retry.ts, turns S3's XML errors into S3RequestFailed, presigns GET URLs, and
+// lists a prefix page by page.
 
 import { AwsV4Signer } from "aws4fetch";
 import {
@@ -9,6 +10,7 @@ import {
   sleep,
   type RetryOptions,
 } from "./s3-retry.ts";
+import type { StoredObject } from "./storage.ts";
 
 export interface S3ClientOptions {
   /** e.g. https://<account>.r2.cloudflarestorage.com or http://127.0.0.1:4568 */
@@ -170,4 +172,28 @@ export async function requestFailed(request: string, response: Response): Promis
 /** The text of the first `<tag>` in a small XML document (S3 responses are flat enough). */
 export function xmlText(xml: string, tag: string): string | undefined {
   return new RegExp(`<${tag}>([^<]*)</${tag}>`).exec(xml)?.[1];
+}
+
+/** Every object under `prefix`, a page of ListObjectsV2 at a time. */
+export async function* listObjects(client: S3Client, prefix: string): AsyncIterable<StoredObject> {
+  let token: string | null = null;
+  do {
+    const query: Record<string, string> = { "list-type": "2", prefix, "max-keys": "1000" };
+    if (token) query["continuation-token"] = token;
+    const response = await client.send({ method: "GET", query });
+    const xml = await response.text();
+    for (const block of xml.match(/<Contents>[\s\S]*?<\/Contents>/g) ?? []) {
+      const key = xmlText(block, "Key");
+      if (key === undefined) continue;
+      yield {
+        key,
+        size: Number(xmlText(block, "Size") ?? 0),
+        modifiedAt: Date.parse(xmlText(block, "LastModified") ?? "") || 0,
+      };
+    }
+    token =
+      xmlText(xml, "IsTruncated") === "true"
+        ? (xmlText(xml, "NextContinuationToken") ?? null)
+        : null;
+  } while (token);
 }

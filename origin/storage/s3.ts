@@ -19,7 +19,6 @@ import { mkdir, rm, stat } from "node:fs/promises";
 import { emptyDirectory } from "./empty-directory.ts";
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
-import { stagingPrefix } from "../../shared/storage-keys.ts";
 import { StagedUpload } from "./s3-staged.ts";
 import {
   ContentMismatch,
@@ -31,16 +30,10 @@ import {
   type Storage,
   type StoredObject,
 } from "./storage.ts";
-import { S3Client, xmlText, type RequestBody, type S3ClientOptions } from "./s3-client.ts";
+import { listObjects, S3Client, type RequestBody, type S3ClientOptions } from "./s3-client.ts";
+import { removeS3Leftovers } from "./s3-leftovers.ts";
 import { bodyStart, sliceToSpan } from "./span-stream.ts";
-import {
-  abortMultipart,
-  hashFile,
-  maxPartSize,
-  minPartSize,
-  planParts,
-  uploadMultipart,
-} from "./s3-multipart.ts";
+import { hashFile, maxPartSize, minPartSize, planParts, uploadMultipart } from "./s3-multipart.ts";
 import type { UploadJournal } from "./upload-journal.ts";
 
 export interface S3StorageOptions extends S3ClientOptions {
@@ -59,8 +52,6 @@ export interface S3StorageOptions extends S3ClientOptions {
 }
 
 const defaultContentType = "application/octet-stream";
-/** A staged object this old is a crash's leftover: no upload stages for so long. */
-const staleStagingMs = 24 * 3600 * 1000;
 
 export class S3Storage implements Storage {
   readonly description: string;
@@ -114,36 +105,12 @@ export class S3Storage implements Storage {
   }
 
   /**
-   * Removes what a crash of this origin left: files in its scratch directory and the multipart
-   * uploads in its journal (only this origin's own: the data dir is locked), and staged objects
-   * older than a day whatever left them (a lost data directory takes its journal with it; another
-   * origin sharing the bucket stages nothing that long).
+   * Removes what a crash of this origin left: files in its scratch directory, the multipart
+   * uploads in its journal, and staged objects too old to be anyone's upload (s3-leftovers.ts).
    */
   async cleanUpAfterCrash(now = Date.now()): Promise<CrashLeftovers> {
     const scratchFiles = await emptyDirectory(this.scratchDir);
-    let abortedUploads = 0;
-    for (const entry of (await this.journal?.list()) ?? []) {
-      // A staged upload may already be complete: its staging object goes too.
-      const staged = entry.key.startsWith(stagingPrefix);
-      if (
-        (await abortMultipart(this.client, entry.key, entry.uploadId)) &&
-        (!staged ||
-          (await this.delete(entry.key).then(
-            () => true,
-            () => false,
-          )))
-      ) {
-        await this.journal?.remove(entry.uploadId);
-        abortedUploads++;
-      }
-    }
-    let staleStaging = 0;
-    for await (const object of this.list(stagingPrefix)) {
-      if (now - object.modifiedAt < staleStagingMs) continue;
-      await this.delete(object.key);
-      staleStaging++;
-    }
-    return { scratchFiles, abortedUploads, staleStaging };
+    return { scratchFiles, ...(await removeS3Leftovers(this.client, this.journal, now)) };
   }
 
   async stat(key: string): Promise<ObjectStat | null> {
@@ -152,27 +119,8 @@ export class S3Storage implements Storage {
     return { size: Number(response.headers.get("content-length")) };
   }
 
-  async *list(prefix: string): AsyncIterable<StoredObject> {
-    let token: string | null = null;
-    do {
-      const query: Record<string, string> = { "list-type": "2", prefix, "max-keys": "1000" };
-      if (token) query["continuation-token"] = token;
-      const response = await this.client.send({ method: "GET", query });
-      const xml = await response.text();
-      for (const block of xml.match(/<Contents>[\s\S]*?<\/Contents>/g) ?? []) {
-        const key = xmlText(block, "Key");
-        if (key === undefined) continue;
-        yield {
-          key,
-          size: Number(xmlText(block, "Size") ?? 0),
-          modifiedAt: Date.parse(xmlText(block, "LastModified") ?? "") || 0,
-        };
-      }
-      token =
-        xmlText(xml, "IsTruncated") === "true"
-          ? (xmlText(xml, "NextContinuationToken") ?? null)
-          : null;
-    } while (token);
+  list(prefix: string): AsyncIterable<StoredObject> {
+    return listObjects(this.client, prefix);
   }
 
   async delete(key: string): Promise<void> {
