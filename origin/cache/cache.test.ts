@@ -91,6 +91,26 @@ describe("SQLite cache", () => {
     assert.equal(cache.get("moving", 0), null);
   });
 
+  it("reads a key from SQLite once, and reads it again after a put or a delete", () => {
+    const db = openDatabase(":memory:");
+    const cache = new ManifestCache(db);
+    cache.put("tag", entry());
+    assert.equal(cache.get("tag", 1500)?.manifests.docker.size, 10);
+    // The only writer is this class: a row changed behind its back is not read again...
+    db.prepare("UPDATE manifests SET docker_size = 99 WHERE cache_key = 'tag'").run();
+    assert.equal(cache.get("tag", 1500)?.manifests.docker.size, 10);
+    // ...while its own put and delete are seen at once, and by a cache opened later.
+    cache.put(
+      "tag",
+      entry({ manifests: { ...entry().manifests, oci: { digest: d("f"), size: 7 } } }),
+    );
+    assert.equal(cache.get("tag", 1500)?.manifests.oci.size, 7);
+    assert.equal(new ManifestCache(db).get("tag", 1500)?.manifests.oci.size, 7);
+    assert.equal(cache.get("tag", 2000), null, "expiry is checked on every get");
+    cache.delete("tag");
+    assert.equal(cache.get("tag", 0), null);
+  });
+
   it("replaces and deletes layer entries", () => {
     const layers = new LayerCache(openDatabase(":memory:"));
     assert.equal(layers.get("x"), null);
