@@ -32,6 +32,11 @@ export interface OriginOptions {
   dataDir?: string;
   /** Run the origin of another checkout (e.g. an older commit, for before/after figures). */
   root?: string;
+  /**
+   * Stop reading log lines once the origin listens (its stdout is drained unread): for load
+   * benchmarks, where parsing every access-log line would take CPU from what is measured.
+   */
+  unreadLogs?: boolean;
 }
 
 /** The environment an origin process gets in tests (the test Nix config, the fixture set). */
@@ -100,7 +105,13 @@ export async function startOrigin(options: OriginOptions = {}): Promise<OriginPr
       try {
         const entry = JSON.parse(line) as Record<string, unknown>;
         logs.push(entry);
-        if (entry.event === "origin listening") resolve(Number(entry.port));
+        if (entry.event === "origin listening") {
+          resolve(Number(entry.port));
+          if (options.unreadLogs) {
+            lines.close();
+            child.stdout!.resume();
+          }
+        }
       } catch {
         // not a log line
       }
