@@ -89,7 +89,11 @@ export async function buildImage(
       const cached = deps.layerCache.get(key);
       if (cached) pinned.add(cached.digest);
       if (cached && (await deps.storage.has(blobKey(cached.digest)))) return ready(cached);
-      const layer = await packAndStore(deps, await entries(), key, packSignal, pinned, times);
+      const layer = await packAndStore(deps, await entries(), key, {
+        signal: packSignal,
+        pinned,
+        times,
+      });
       deps.layerCache.put(key, layer);
       packedLayers++;
       return ready(layer);

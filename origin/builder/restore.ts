@@ -6,7 +6,6 @@
 // byte for byte (another zlib version) is refused rather than served under a wrong digest. Layers
 // of the one-stream packer (pack-v1) are packed that way again.
 
-import { randomUUID } from "node:crypto";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { digestHex, type Digest } from "../../shared/digest.ts";
@@ -16,12 +15,13 @@ import type { LayerRebuild, PublishedImages } from "../cache/published-images.ts
 import type { Logger } from "../log.ts";
 import type { NixRunner } from "../nix/runner.ts";
 import { resolveSource, type SourceConfig } from "../nix/source.ts";
-import { gzipModeFor, packLayer } from "../pack/pack-layer.ts";
+import { gzipModeFor } from "../pack/pack-layer.ts";
 import { storePathEntries } from "../pack/store-entries.ts";
 import { symlinkLayerEntries } from "../pack/symlink-layer.ts";
 import { lookupAndRealise } from "./lookup-and-realise.ts";
 import type { PipelineDeps } from "./pipeline.ts";
 import { LayerNotRestorable } from "./errors.ts";
+import { packAndStore } from "./store-objects.ts";
 
 export interface RestoreDeps {
   source: SourceConfig;
@@ -71,37 +71,22 @@ export async function restoreObject(
             envBinary: rebuild.recipe.envBinary,
             nonroot: rebuild.recipe.nonroot === true,
           });
-    const { storage } = deps.pipeline;
-    const scratch = join(storage.scratchDir, `${randomUUID()}.tar.gz`);
-    const upload = storage.startFileUpload?.(scratch, signal);
-    let packed: Awaited<ReturnType<typeof packLayer>>;
-    try {
-      packed = await packLayer(entries, scratch, {
-        gzipLevel: rebuild.gzipLevel,
-        gzip,
+    await packAndStore(
+      { storage: deps.pipeline.storage, gzipLevel: rebuild.gzipLevel, log: deps.log },
+      entries,
+      `restore of ${digest}`,
+      {
         signal,
-        onWritten: upload && ((chunk) => upload.written(chunk)),
-      });
-    } catch (error) {
-      await upload?.abort();
-      throw error;
-    }
-    if (packed.digest !== digest) {
-      await upload?.abort();
-      await rm(scratch, { force: true });
-      throw new LayerNotRestorable(
-        digest,
-        `packing it again gave ${packed.digest} (recorded with ${rebuild.packFormat})`,
-      );
-    }
-    const options = {
-      sha256: digestHex(digest),
-      contentType: "application/octet-stream",
-      signal,
-      hashedAsWritten: true,
-    };
-    if (upload) await upload.finish(blobKey(digest), options);
-    else await storage.putFile(blobKey(digest), scratch, options);
+        gzip,
+        beforeStore: (packed) => {
+          if (packed.digest === digest) return;
+          throw new LayerNotRestorable(
+            digest,
+            `packing it again gave ${packed.digest} (recorded with ${rebuild.packFormat})`,
+          );
+        },
+      },
+    );
     deps.log.info("object restored", { digest, kind: "layer", ms: Date.now() - started });
     return "layer";
   } finally {
