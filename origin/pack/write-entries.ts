@@ -2,7 +2,7 @@
 // they are, files of at most 64 KiB read in one synchronous call, larger ones streamed with
 // backpressure; a file whose size differs from its entry's fails the layer.
 
-import { closeSync, createReadStream, openSync, readSync } from "node:fs";
+import { closeSync, openSync, readSync } from "node:fs";
 import type { Pack } from "tar-stream";
 import { tarHeader, type TarEntrySpec } from "./tar-entry.ts";
 
@@ -81,16 +81,29 @@ function checkSize(path: string, read: number, size: number): void {
     throw new Error(`${path} shrank while it was being packed (${read} of ${size} bytes)`);
 }
 
-/** Streams one file into its tar entry, failing if its size differs from the size in the header. */
+/**
+ * Streams one file into its tar entry in synchronous reads of at most readChunkBytes (each an
+ * asynchronous round trip through libuv's threadpool would cost more CPU than the read; see
+ * readSmallFile), waiting whenever tar-stream asks, so the event loop runs between chunks. Fails if
+ * the file's size differs from the size in the header.
+ */
 async function pumpFile(path: string, size: number, sink: TarSink): Promise<void> {
-  let read = 0;
-  const highWaterMark = Math.min(readChunkBytes, size + 1);
-  for await (const chunk of createReadStream(path, { highWaterMark }) as AsyncIterable<Buffer>) {
-    read += chunk.byteLength;
-    if (read > size) break;
-    if (!sink.write(chunk)) await drained(sink);
+  const fd = openSync(path, "r");
+  try {
+    let read = 0;
+    while (read <= size) {
+      const want = Math.min(readChunkBytes, size + 1 - read);
+      const chunk = Buffer.allocUnsafe(want);
+      const n = readSync(fd, chunk, 0, want, read);
+      if (n === 0) break;
+      read += n;
+      if (read > size) break;
+      if (!sink.write(n === want ? chunk : chunk.subarray(0, n))) await drained(sink);
+    }
+    checkSize(path, read, size);
+  } finally {
+    closeSync(fd);
   }
-  checkSize(path, read, size);
   sink.end(undefined);
 }
 

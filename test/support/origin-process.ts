@@ -87,11 +87,18 @@ export async function startOrigin(options: OriginOptions = {}): Promise<OriginPr
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "nixery-origin-")));
   const env = originEnv(dataDir, options);
   const root = options.root ?? repoRoot;
-  const child = spawn(process.execPath, ["--import", "tsx", join(root, "origin/main.ts")], {
-    cwd: root,
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  // A profiling aid: ORIGIN_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" (split on spaces) goes to
+  // the node of every origin started here.
+  const nodeArgs = process.env.ORIGIN_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, "--import", "tsx", join(root, "origin/main.ts")],
+    {
+      cwd: root,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   const logs: Record<string, unknown>[] = [];
   let stderr = "";
   child.stderr!.on("data", (chunk: Buffer) => {
