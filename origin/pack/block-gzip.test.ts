@@ -38,7 +38,7 @@ async function gzipOf(input: Uint8Array, pool: DeflatePool, chunkBytes = 100_000
     }
   }
   const parts: Uint8Array[] = [];
-  for await (const part of blockGzip({ level: 6, pool })(chunks())) parts.push(part);
+  for await (const part of blockGzip({ level: 6, memLevel: 9, pool })(chunks())) parts.push(part);
   return Buffer.concat(parts);
 }
 
@@ -87,7 +87,7 @@ describe("blockGzip", () => {
       yield new TextEncoder().encode("after");
     }
     const parts: Uint8Array[] = [];
-    for await (const part of blockGzip({ level: 6, pool: pools.get(1)! })(chunks())) {
+    for await (const part of blockGzip({ level: 6, memLevel: 9, pool: pools.get(1)! })(chunks())) {
       parts.push(part);
     }
     assert.equal(gunzipSync(Buffer.concat(parts)).toString(), "beforeafter");

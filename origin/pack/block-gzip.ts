@@ -9,7 +9,7 @@
 // the uncompressed input) after it make a gzip file that gzip(1), zlib and every registry client
 // read as usual.
 //
-// What decides the bytes: the input, the block size, the level and zlib's version — never how
+// What decides the bytes: the input, the block size, the level, the memLevel and zlib's version — never how
 // many workers ran or which block finished first (results are written in input order). Changing
 // `gzipBlockBytes` changes every layer digest, so it is a constant, not a setting.
 //
@@ -24,6 +24,12 @@ const dictionaryBytes = 32 * 1024;
 
 export interface BlockGzipOptions {
   level: number;
+  /**
+   * zlib's memLevel. 9 (the packer's since pack-v3) gives zlib a hash table twice the default's:
+   * measured here at level 6 on 64 MiB of binaries, text and store paths, 8–25 % less CPU for
+   * output within ±0.2 % of memLevel 8's size. 8 (zlib's default) made pack-v2's layers.
+   */
+  memLevel: number;
   pool: DeflatePool;
   /** Blocks compressed or waiting to be written at once; bounds memory. Default: 2 per worker. */
   maxInFlight?: number;
@@ -58,7 +64,13 @@ export function blockGzip(options: BlockGzipOptions) {
       const primer = dictionary;
       // Taken before the input is transferred to a worker.
       dictionary = input.slice(Math.max(0, input.byteLength - dictionaryBytes));
-      const task = options.pool.deflate({ input, dictionary: primer, level: options.level, last });
+      const task = options.pool.deflate({
+        input,
+        dictionary: primer,
+        level: options.level,
+        memLevel: options.memLevel,
+        last,
+      });
       task.catch(() => {}); // awaited in order below; this only keeps a later rejection handled
       pending.push(task);
     };

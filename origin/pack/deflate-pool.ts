@@ -13,6 +13,8 @@ export interface DeflateTask {
   /** The 32 KiB of input before this block (empty for the first block). */
   dictionary: Uint8Array;
   level: number;
+  /** zlib's memLevel (1–9): the size of its hash table; part of what determines the bytes. */
+  memLevel: number;
   /** The last block ends the deflate stream; every other ends on a byte boundary (sync flush). */
   last: boolean;
 }
@@ -33,7 +35,7 @@ const { Z_FINISH, Z_SYNC_FLUSH } = zlib.constants;
 v8.setFlagsFromString("--expose-gc");
 const collect = vm.runInNewContext("gc");
 let sinceCollect = 0;
-parentPort.on("message", ({ input, dictionary, level, last }) => {
+parentPort.on("message", ({ input, dictionary, level, memLevel, last }) => {
   sinceCollect += input.byteLength;
   if (sinceCollect >= 8 * 1024 * 1024) {
     sinceCollect = 0;
@@ -42,6 +44,7 @@ parentPort.on("message", ({ input, dictionary, level, last }) => {
   try {
     const output = zlib.deflateRawSync(input, {
       level,
+      memLevel,
       dictionary: dictionary.byteLength > 0 ? dictionary : undefined,
       finishFlush: last ? Z_FINISH : Z_SYNC_FLUSH,
       chunkSize: input.byteLength + 64 * 1024,
@@ -110,10 +113,10 @@ export class DeflatePool {
       const queued = this.queue.shift()!;
       idle.busy = queued;
       idle.worker.ref(); // a running task keeps the process alive; an idle pool does not
-      const { input, dictionary, level, last } = queued.task;
+      const { input, dictionary, level, memLevel, last } = queued.task;
       const owned = input.byteOffset === 0 && input.byteLength === input.buffer.byteLength;
       idle.worker.postMessage(
-        { input, dictionary, level, last },
+        { input, dictionary, level, memLevel, last },
         owned ? [input.buffer as ArrayBuffer] : [],
       );
     }

@@ -210,8 +210,25 @@ describe("packLayer", () => {
     });
     assert.equal(current.diffId, old.diffId);
     assert.notEqual(current.digest, old.digest, "blocks and one stream are different bytes");
-    assert.equal(gzipModeFor("pack-v3-something"), null);
+    assert.equal(gzipModeFor("pack-v4-something"), null);
     assert.equal(gzipModeFor("test"), null);
+  });
+
+  it("packs a layer recorded by the memLevel 8 block packer (pack-v2) byte for byte again", async () => {
+    const old = await packLayer(await sampleEntries(), join(dir, "v2.tar.gz"), {
+      gzip: "blocks-mem8",
+    });
+    const v2 = gzipModeFor(`pack-v2-blocks1024k-zlib${process.versions.zlib}`);
+    assert.equal(v2, "blocks-mem8");
+    const again = await packLayer(await sampleEntries(), join(dir, "v2-again.tar.gz"), {
+      gzip: v2!,
+    });
+    assert.deepEqual(again, old);
+    const current = await packLayer(await sampleEntries(), join(dir, "v3.tar.gz"), {});
+    assert.equal(gzipModeFor(packFormatVersion), "blocks");
+    assert.equal(current.diffId, old.diffId);
+    assert.notEqual(current.digest, old.digest, "memLevel 8 and 9 are different bytes");
+    assert.equal(spawnSync("gzip", ["-t", join(dir, "v3.tar.gz")]).status, 0);
   });
 
   it("rejects and removes the partial file when a file disappears mid-pack", async () => {

