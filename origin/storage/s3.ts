@@ -36,6 +36,13 @@ import { bodyStart, sliceToSpan } from "./span-stream.ts";
 import { hashFile, maxPartSize, minPartSize, planParts, uploadMultipart } from "./s3-multipart.ts";
 import type { UploadJournal } from "./upload-journal.ts";
 
+/**
+ * Parts of a staged upload: what is left to upload once packing ends is the last part, so small
+ * parts keep that short (measured, 256 MiB layer to the local S3 server: the wait for parts after
+ * packing 460 ms with 64 MiB parts, 20-30 ms with 8 MiB). 8 MiB is above S3's and R2's 5 MiB
+ * minimum, and 640 parts reach the 5 GiB where staging stops.
+ */
+const stagedPartSize = 8 * 1024 * 1024;
 export interface S3StorageOptions extends S3ClientOptions {
   /** Local directory for temporary pack output. */
   scratchDir: string;
@@ -172,12 +179,15 @@ export class S3Storage implements Storage {
     }
   }
 
-  /** Uploads parts of a layer to a staging key while it is packed (see s3-staged.ts). */
+  /**
+   * Uploads parts of a layer to a staging key while it is packed (see s3-staged.ts), in parts of
+   * at most stagedPartSize.
+   */
   startFileUpload(path: string, signal?: AbortSignal): FileUpload {
     return new StagedUpload({
       client: this.client,
       path,
-      partSize: this.partSize,
+      partSize: Math.min(this.partSize, stagedPartSize),
       concurrency: this.partConcurrency,
       contentType: defaultContentType,
       journal: this.journal,
