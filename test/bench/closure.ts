@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { mediaTypes } from "../../shared/media-types.ts";
+import { mapLimited } from "../../origin/builder/limiter.ts";
 import { exitedEarly, startOrigin } from "../support/origin-process.ts";
 import { waitFor } from "../support/wait-for.ts";
 import { originS3Env, startS3Server, type S3TestServer } from "../support/s3-server.ts";
@@ -100,7 +101,9 @@ async function cpuSeconds(pid: number): Promise<number> {
   return fields.slice(11, 15).reduce((sum, ticks) => sum + Number(ticks), 0) / 100;
 }
 
-/** One cold pull from a fresh origin: manifest (the build), then every blob. */
+const downloadConcurrency = 3;
+
+/** One cold pull from a fresh origin: manifest (the build), then every blob, three at a time. */
 async function coldPull(
   dir: string,
   image: string,
@@ -126,11 +129,12 @@ async function coldPull(
       throw new Error(`${image}: ${response.status} ${await response.text()}`);
     const manifest = (await response.json()) as { layers: { digest: string; size: number }[] };
     const built = performance.now();
-    for (const layer of manifest.layers) {
+    // Three layers at a time, as docker pulls (its max-concurrent-downloads).
+    await mapLimited(manifest.layers, downloadConcurrency, async (layer) => {
       const blob = await fetch(`${origin.url}/v2/${image}/blobs/${layer.digest}`);
       if (blob.status !== 200) throw new Error(`${image} ${layer.digest}: ${blob.status}`);
       for await (const _ of blob.body!);
-    }
+    });
     const done = performance.now();
     const status = await readFile(`/proc/${origin.process.pid}/status`, "utf8");
     const peakKiB = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1]);
