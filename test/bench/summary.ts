@@ -64,6 +64,14 @@ export function summaryRows(r: BenchResults): SummaryRow[] {
       ratio: round(r.packUpload.ratio),
       goal: { at: "≤", ratio: 1.15 },
     });
+    const { clientCpu, serverCpu } = r.packUpload;
+    rows.push({
+      figure: `  its packer's CPU vs packing alone (S3 server: ${s(serverCpu["pack and upload overlapped"])} CPU)`,
+      measured: s(clientCpu["pack and upload overlapped"]),
+      baseline: s(clientCpu["pack alone"]),
+      ratio: round(clientCpu["pack and upload overlapped"] / clientCpu["pack alone"]),
+      goal: null,
+    });
   }
   const reference = r.serve[0];
   if (reference) {
