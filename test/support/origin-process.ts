@@ -55,13 +55,21 @@ export function originEnv(dataDir: string, options: OriginOptions = {}): Record<
   };
 }
 
+/**
+ * node's arguments for the origin of checkout `root`. A profiling aid: ORIGIN_NODE_ARGS="--cpu-prof
+ * --cpu-prof-dir=DIR" (split on spaces) goes to the node of every origin started here.
+ */
+function originArgv(root: string, args: readonly string[] = []): string[] {
+  const nodeArgs = process.env.ORIGIN_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
+  return [...nodeArgs, "--import", "tsx", join(root, "origin/main.ts"), ...args];
+}
+
 /** Runs an origin that is expected to exit (a start-up check failing); its status and output. */
 export async function runOriginToExit(
   dataDir: string,
   options: OriginOptions & { args?: string[] } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const argv = ["--import", "tsx", join(repoRoot, "origin/main.ts"), ...(options.args ?? [])];
-  const child = spawn(process.execPath, argv, {
+  const child = spawn(process.execPath, originArgv(repoRoot, options.args), {
     cwd: repoRoot,
     env: originEnv(dataDir, options),
     stdio: ["ignore", "pipe", "pipe"],
@@ -87,18 +95,11 @@ export async function startOrigin(options: OriginOptions = {}): Promise<OriginPr
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "nixery-origin-")));
   const env = originEnv(dataDir, options);
   const root = options.root ?? repoRoot;
-  // A profiling aid: ORIGIN_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" (split on spaces) goes to
-  // the node of every origin started here.
-  const nodeArgs = process.env.ORIGIN_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
-  const child = spawn(
-    process.execPath,
-    [...nodeArgs, "--import", "tsx", join(root, "origin/main.ts")],
-    {
-      cwd: root,
-      env,
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
+  const child = spawn(process.execPath, originArgv(root), {
+    cwd: root,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const logs: Record<string, unknown>[] = [];
   let stderr = "";
   child.stderr!.on("data", (chunk: Buffer) => {
