@@ -14,6 +14,7 @@ import { promisify } from "node:util";
 import { mediaTypes } from "../../shared/media-types.ts";
 import { mapLimited } from "../../origin/builder/limiter.ts";
 import { exitedEarly, startOrigin } from "../support/origin-process.ts";
+import { processCpuSeconds } from "../support/process-cpu.ts";
 import { waitFor } from "../support/wait-for.ts";
 import { originS3Env, startS3Server, type S3TestServer } from "../support/s3-server.ts";
 import { closureImages, defaultClosureSetDir } from "./closure-set.ts";
@@ -94,13 +95,6 @@ async function copyPackageIndex(from: string, to: string): Promise<void> {
   }
 }
 
-/** CPU time of a process and of the children it waited for (utime, stime, cutime, cstime). */
-async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return fields.slice(11, 15).reduce((sum, ticks) => sum + Number(ticks), 0) / 100;
-}
-
 const downloadConcurrency = 3;
 
 /** One cold pull from a fresh origin: manifest (the build), then every blob, three at a time. */
@@ -120,7 +114,7 @@ async function coldPull(
   await copyPackageIndex(indexDir, dataDir);
   const origin = await startOrigin({ pkgsPath: dir, dataDir, env: s3 ? originS3Env(s3) : {} });
   try {
-    const cpuBefore = await cpuSeconds(origin.process.pid!);
+    const cpuBefore = await processCpuSeconds(origin.process.pid!);
     const started = performance.now();
     const response = await fetch(`${origin.url}/v2/${image}/manifests/latest`, {
       headers: { Accept: mediaTypes.dockerManifest },
@@ -149,7 +143,7 @@ async function coldPull(
       layers: manifest.layers.length,
       gzipBytes: manifest.layers.reduce((sum, layer) => sum + layer.size, 0),
       peakRssMiB: peakKiB / 1024,
-      cpuSeconds: (await cpuSeconds(origin.process.pid!)) - cpuBefore,
+      cpuSeconds: (await processCpuSeconds(origin.process.pid!)) - cpuBefore,
     };
   } finally {
     await origin.stop();

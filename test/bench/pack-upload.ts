@@ -7,7 +7,7 @@
 //   pack and upload overlapped  packLayer feeding startFileUpload (s3-staged.ts), then finish
 // Part of `npm run bench` (1 GiB); alone: npx tsx test/bench/pack-upload.ts [layerMiB, default 256]
 
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -17,6 +17,7 @@ import { packLayer } from "../../origin/pack/pack-layer.ts";
 import { storePathEntries } from "../../origin/pack/store-entries.ts";
 import { S3Storage } from "../../origin/storage/s3.ts";
 import { buildBigTree, buildDataset } from "./pack-dataset.ts";
+import { processCpuSeconds } from "../support/process-cpu.ts";
 import { startS3ServerProcess } from "../support/s3-server-process.ts";
 
 const MiB = 1024 * 1024;
@@ -136,12 +137,6 @@ export function formatPackUploadBench(r: PackUploadResult): string {
       "spooling parts, s3rver's writes, completing and copying the object) is time the packer " +
       "cannot use here, which R2 never takes from an origin.",
   ].join("\n");
-}
-
-/** utime + stime of a process, from /proc. */
-async function processCpuSeconds(pid: number): Promise<number> {
-  const fields = (await readFile(`/proc/${pid}/stat`, "utf8")).split(") ")[1]!.split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
