@@ -4,7 +4,8 @@
 // building the image that held the layer again, at its recorded revision). The packed bytes are
 // verified against the digest before they are stored, so a layer that can no longer be made
 // byte for byte (another zlib version) is refused rather than served under a wrong digest. Layers
-// of the one-stream packer (pack-v1) are packed that way again.
+// of older packers are packed their way again (pack-v1: one zlib stream; pack-v2: blocks with
+// zlib's memLevel 8; gzipModeFor).
 
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
